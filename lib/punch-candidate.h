@@ -1,0 +1,79 @@
+/* punch-candidate.h: ICE candidates as RFC 8839 `candidate:` lines
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#pragma once
+
+#include <glib-object.h>
+#include "punch-export.h"
+#include "punch-ice-server.h"
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  PUNCH_CANDIDATE_HOST,
+  PUNCH_CANDIDATE_SRFLX,
+  PUNCH_CANDIDATE_PRFLX,
+  PUNCH_CANDIDATE_RELAY,
+} PunchCandidateType;
+
+typedef enum
+{
+  PUNCH_TCP_TYPE_NONE,
+  PUNCH_TCP_TYPE_ACTIVE,
+  PUNCH_TCP_TYPE_PASSIVE,
+  PUNCH_TCP_TYPE_SO,
+} PunchTcpType;
+
+/**
+ * PunchCandidate:
+ * @foundation: 1 to 32 ice-chars
+ * @component: 1 to 256
+ * @transport: %PUNCH_TRANSPORT_UDP or %PUNCH_TRANSPORT_TCP
+ * @priority: 0 to 2^32-1
+ * @address: an IPv4 or IPv6 literal
+ * @port: the port
+ * @type: host, srflx, prflx or relay
+ * @related_address: (nullable): `raddr`
+ * @related_port: `rport`, 0 when absent
+ * @tcp_type: `tcptype` for TCP candidates
+ */
+typedef struct
+{
+  char *foundation;
+  guint component;
+  PunchTransport transport;
+  guint32 priority;
+  char *address;
+  guint16 port;
+  PunchCandidateType type;
+  char *related_address;
+  guint16 related_port;
+  PunchTcpType tcp_type;
+} PunchCandidate;
+
+#define PUNCH_TYPE_CANDIDATE (punch_candidate_get_type ())
+PUNCH_EXPORT GType punch_candidate_get_type (void);
+
+/**
+ * punch_candidate_parse:
+ * @line: `candidate:…`, with or without a leading `a=`, without the line ending
+ *
+ * A pure function, safe to fuzz.
+ *
+ * Returns: (transfer full) (nullable): the candidate, or %NULL with @error set
+ */
+PUNCH_EXPORT PunchCandidate *punch_candidate_parse (const char *line, GError **error);
+
+/** Returns: (transfer full): `candidate:…` without `a=` */
+PUNCH_EXPORT char *punch_candidate_to_string (const PunchCandidate *candidate);
+PUNCH_EXPORT PunchCandidate *punch_candidate_copy (const PunchCandidate *candidate);
+PUNCH_EXPORT void punch_candidate_free (PunchCandidate *candidate);
+
+/** Returns: (transfer none): "host", "srflx", "prflx" or "relay" */
+PUNCH_EXPORT const char *punch_candidate_type_to_string (PunchCandidateType type);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PunchCandidate, punch_candidate_free)
+
+G_END_DECLS

@@ -1,0 +1,60 @@
+/* punch-description.h: what one peer tells the other through signaling
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#pragma once
+
+#include <glib-object.h>
+#include "punch-export.h"
+#include "punch-candidate.h"
+
+G_BEGIN_DECLS
+
+/**
+ * PunchDescription:
+ * @ufrag: the ICE username fragment (4 to 256 ice-chars)
+ * @pwd: the ICE password (22 to 256 ice-chars)
+ * @candidates: (element-type PunchCandidate): candidates known so far
+ * @end_of_candidates: %TRUE when no more candidates will follow
+ *
+ * Its JSON-friendly form is a #GVariant of type `a{sv}`:
+ * `{"ufrag": s, "pwd": s, "candidates": as, "end-of-candidates": b}`,
+ * which json-glib serializes as a plain JSON object.
+ */
+typedef struct
+{
+  char *ufrag;
+  char *pwd;
+  GPtrArray *candidates;
+  gboolean end_of_candidates;
+} PunchDescription;
+
+#define PUNCH_TYPE_DESCRIPTION (punch_description_get_type ())
+PUNCH_EXPORT GType punch_description_get_type (void);
+
+PUNCH_EXPORT PunchDescription *punch_description_new (const char *ufrag, const char *pwd);
+PUNCH_EXPORT PunchDescription *punch_description_copy (const PunchDescription *desc);
+PUNCH_EXPORT void punch_description_free (PunchDescription *desc);
+
+/** Returns: (transfer full): a floating-free `a{sv}` variant (see #PunchDescription) */
+PUNCH_EXPORT GVariant *punch_description_to_variant (const PunchDescription *desc);
+/** Returns: (transfer full) (nullable): the description, or %NULL with @error set. Pure. */
+PUNCH_EXPORT PunchDescription *punch_description_from_variant (GVariant *variant, GError **error);
+
+/** Returns: (transfer full): SDP attribute lines (`a=ice-ufrag:`, `a=ice-pwd:`, `a=candidate:`, `a=end-of-candidates`), CRLF-separated */
+PUNCH_EXPORT char *punch_description_to_sdp (const PunchDescription *desc);
+/** Returns: (transfer full) (nullable): the description, or %NULL with @error set. Pure. */
+PUNCH_EXPORT PunchDescription *punch_description_parse_sdp (const char *sdp, GError **error);
+
+/**
+ * punch_ice_credentials_validate:
+ *
+ * Checks the RFC 8839 grammar: ufrag 4 to 256 ice-chars, pwd 22 to 256 ice-chars.
+ */
+PUNCH_EXPORT gboolean punch_ice_credentials_validate (const char *ufrag,
+                                                      const char *pwd,
+                                                      GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PunchDescription, punch_description_free)
+
+G_END_DECLS

@@ -1,0 +1,49 @@
+/* punch-error.h: the one error domain of libpunch
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#pragma once
+
+#include <glib.h>
+#include "punch-export.h"
+
+G_BEGIN_DECLS
+
+#define PUNCH_ERROR (punch_error_quark ())
+
+/**
+ * PunchErrorCode:
+ * @PUNCH_ERROR_FAILED: a failure with no better code
+ * @PUNCH_ERROR_INVALID_ARGUMENT: bad input: a malformed URI, candidate or description
+ * @PUNCH_ERROR_TIMEOUT: a deadline passed
+ * @PUNCH_ERROR_ICE_FAILED: every candidate pair failed, or consent was lost
+ * @PUNCH_ERROR_AUTHENTICATION: a server or the peer rejected our credentials
+ * @PUNCH_ERROR_SIGNALING: the signaling channel failed
+ * @PUNCH_ERROR_PROTOCOL: the other side sent something that breaks the protocol
+ * @PUNCH_ERROR_CLOSED: the session is closed
+ * @PUNCH_ERROR_RELAY_REQUIRED: no direct path exists and no relay is available
+ * @PUNCH_ERROR_UNREACHABLE: a server could not be reached
+ */
+typedef enum
+{
+  PUNCH_ERROR_FAILED,
+  PUNCH_ERROR_INVALID_ARGUMENT,
+  PUNCH_ERROR_TIMEOUT,
+  PUNCH_ERROR_ICE_FAILED,
+  PUNCH_ERROR_AUTHENTICATION,
+  PUNCH_ERROR_SIGNALING,
+  PUNCH_ERROR_PROTOCOL,
+  PUNCH_ERROR_CLOSED,
+  PUNCH_ERROR_RELAY_REQUIRED,
+  PUNCH_ERROR_UNREACHABLE,
+} PunchErrorCode;
+
+PUNCH_EXPORT GQuark punch_error_quark (void);
+
+/**
+ * punch_error_code_to_string:
+ * Returns: (transfer none): a short stable name such as "timeout", used in JSON output
+ */
+PUNCH_EXPORT const char *punch_error_code_to_string (PunchErrorCode code);
+
+G_END_DECLS

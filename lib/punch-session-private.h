@@ -1,0 +1,30 @@
+/* punch-session-private.h: internals shared by the session's files and tests
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#pragma once
+
+#include <nice/agent.h>
+#include "punch-session.h"
+
+G_BEGIN_DECLS
+
+PunchCandidate *punch_candidate_from_nice (const NiceCandidate *nc);
+/** Returns: (nullable): %NULL when the address is not an IP literal */
+NiceCandidate *punch_candidate_to_nice (const PunchCandidate *c, guint stream_id);
+
+/**
+ * punch_session_diagnose_turn_async:
+ * Finds out why a TURN server gave no relay candidate: it tries an
+ * allocation itself and reports the server's answer (for example 401 after
+ * credentials: authentication failed). Succeeds when the allocation works.
+ */
+void punch_session_diagnose_turn_async (const PunchIceServer *server,
+                                        const char *ip,
+                                        const char *tls_ca_file,
+                                        GCancellable *cancellable,
+                                        GAsyncReadyCallback callback,
+                                        gpointer user_data);
+gboolean punch_session_diagnose_turn_finish (GAsyncResult *result, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,1281 @@
+/* punch-session.c: one ICE session over a libnice agent
+ *
+ * What punch adds to raw libnice:
+ * - URIs with host names (resolved here; libnice takes IP literals only);
+ * - TURN over real TLS through a loopback bridge (punch-tls-bridge.c);
+ * - defaults that connect fast: aggressive nomination with UDP-only ICE (a
+ *   TCP candidate would force regular nomination), trickle ICE, no UPnP, no
+ *   separate STUN request when a UDP TURN server gives the mapped address;
+ * - consent freshness (RFC 7675) on by default;
+ * - an overall deadline, and errors that say why a session failed;
+ * - a loud log line when the path is relayed.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "punch-session.h"
+#include "punch-error.h"
+#include "punch-session-private.h"
+#include "punch-tls-bridge.h"
+#include "punch-stream-private.h"
+
+#include <string.h>
+#include <nice/agent.h>
+#include <nice/interfaces.h>
+
+struct _PunchSession
+{
+  GObject parent_instance;
+
+  PunchConfig *config;
+  GMainContext *context;
+  NiceAgent *agent;
+  guint stream_id;
+  gboolean controlling;
+  char *local_ufrag;
+  char *local_pwd;
+
+  PunchState state;
+  GError *error;
+  gint64 start_time;
+  gint64 connected_time;
+  guint deadline_source;
+  GCancellable *cancellable; /* resolution, probes */
+
+  guint pending_resolves;
+  GPtrArray *resolved;    /* ResolvedServer, in config order */
+  GPtrArray *bridges;     /* PunchTlsBridge */
+  GPtrArray *local_cands; /* PunchCandidate */
+  guint n_local_relay;
+  guint n_remote_cands;
+  guint n_remote_relay;
+  gboolean gathering_done;
+  gboolean remote_credentials_set;
+  gboolean remote_eoc;
+  guint pending_probes;
+  GError *turn_error; /* why a TURN server gave no relay candidate */
+
+  NiceComponentState nice_state;
+  PunchPair *selected;
+  GIOStream *io_stream;
+  PunchStats stats;
+
+  GList *connect_tasks; /* GTask, waiting for connected or failed */
+};
+
+enum
+{
+  SIGNAL_LOCAL_CANDIDATE,
+  SIGNAL_GATHERING_DONE,
+  SIGNAL_STATE_CHANGED,
+  SIGNAL_SELECTED_PAIR,
+  SIGNAL_DATAGRAM,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (PunchSession, punch_session, G_TYPE_OBJECT)
+
+typedef struct
+{
+  PunchIceServer *server; /* borrowed from config */
+  char *ip;               /* NULL when resolution failed */
+  GError *error;
+} ResolvedServer;
+
+static void
+resolved_server_free (ResolvedServer *rs)
+{
+  g_free (rs->ip);
+  g_clear_error (&rs->error);
+  g_free (rs);
+}
+
+const char *
+punch_state_to_string (PunchState state)
+{
+  switch (state)
+    {
+    case PUNCH_STATE_NEW: return "new";
+    case PUNCH_STATE_GATHERING: return "gathering";
+    case PUNCH_STATE_CHECKING: return "checking";
+    case PUNCH_STATE_CONNECTED: return "connected";
+    case PUNCH_STATE_FAILED: return "failed";
+    case PUNCH_STATE_CLOSED: return "closed";
+    default: return "unknown";
+    }
+}
+
+/* ---- PunchPair ---------------------------------------------------------- */
+
+G_DEFINE_BOXED_TYPE (PunchPair, punch_pair, punch_pair_copy, punch_pair_free)
+
+PunchPair *
+punch_pair_copy (const PunchPair *pair)
+{
+  PunchPair *copy;
+
+  g_return_val_if_fail (pair != NULL, NULL);
+  copy = g_new0 (PunchPair, 1);
+  copy->local = punch_candidate_copy (pair->local);
+  copy->remote = punch_candidate_copy (pair->remote);
+  copy->relayed = pair->relayed;
+  return copy;
+}
+
+void
+punch_pair_free (PunchPair *pair)
+{
+  if (pair == NULL)
+    return;
+  punch_candidate_free (pair->local);
+  punch_candidate_free (pair->remote);
+  g_free (pair);
+}
+
+char *
+punch_pair_describe (const PunchPair *pair)
+{
+  g_return_val_if_fail (pair != NULL, NULL);
+  return g_strdup_printf ("%s: %s %s:%u <-> %s %s:%u over %s",
+                          pair->relayed ? "RELAYED via TURN" : "direct",
+                          punch_candidate_type_to_string (pair->local->type), pair->local->address,
+                          pair->local->port, punch_candidate_type_to_string (pair->remote->type),
+                          pair->remote->address, pair->remote->port,
+                          punch_transport_to_string (pair->local->transport));
+}
+
+/* ---- NiceCandidate <-> PunchCandidate ----------------------------------- */
+
+PunchCandidate *
+punch_candidate_from_nice (const NiceCandidate *nc)
+{
+  PunchCandidate *c = g_new0 (PunchCandidate, 1);
+  char buf[NICE_ADDRESS_STRING_LEN];
+
+  c->foundation = g_strdup (nc->foundation[0] ? nc->foundation : "0");
+  c->component = nc->component_id;
+  c->priority = nc->priority;
+  nice_address_to_string (&nc->addr, buf);
+  c->address = g_strdup (buf);
+  c->port = nice_address_get_port (&nc->addr);
+  switch (nc->type)
+    {
+    case NICE_CANDIDATE_TYPE_HOST: c->type = PUNCH_CANDIDATE_HOST; break;
+    case NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE: c->type = PUNCH_CANDIDATE_SRFLX; break;
+    case NICE_CANDIDATE_TYPE_PEER_REFLEXIVE: c->type = PUNCH_CANDIDATE_PRFLX; break;
+    case NICE_CANDIDATE_TYPE_RELAYED: c->type = PUNCH_CANDIDATE_RELAY; break;
+    default: c->type = PUNCH_CANDIDATE_HOST; break;
+    }
+  switch (nc->transport)
+    {
+    case NICE_CANDIDATE_TRANSPORT_TCP_ACTIVE:
+      c->transport = PUNCH_TRANSPORT_TCP;
+      c->tcp_type = PUNCH_TCP_TYPE_ACTIVE;
+      break;
+    case NICE_CANDIDATE_TRANSPORT_TCP_PASSIVE:
+      c->transport = PUNCH_TRANSPORT_TCP;
+      c->tcp_type = PUNCH_TCP_TYPE_PASSIVE;
+      break;
+    case NICE_CANDIDATE_TRANSPORT_TCP_SO:
+      c->transport = PUNCH_TRANSPORT_TCP;
+      c->tcp_type = PUNCH_TCP_TYPE_SO;
+      break;
+    default:
+      c->transport = PUNCH_TRANSPORT_UDP;
+      break;
+    }
+  if (nc->type != NICE_CANDIDATE_TYPE_HOST && nice_address_is_valid (&nc->base_addr))
+    {
+      nice_address_to_string (&nc->base_addr, buf);
+      c->related_address = g_strdup (buf);
+      c->related_port = nice_address_get_port (&nc->base_addr);
+    }
+  return c;
+}
+
+NiceCandidate *
+punch_candidate_to_nice (const PunchCandidate *c, guint stream_id)
+{
+  static const NiceCandidateType types[] = {
+    [PUNCH_CANDIDATE_HOST] = NICE_CANDIDATE_TYPE_HOST,
+    [PUNCH_CANDIDATE_SRFLX] = NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE,
+    [PUNCH_CANDIDATE_PRFLX] = NICE_CANDIDATE_TYPE_PEER_REFLEXIVE,
+    [PUNCH_CANDIDATE_RELAY] = NICE_CANDIDATE_TYPE_RELAYED,
+  };
+  NiceCandidate *nc = nice_candidate_new (types[c->type]);
+
+  nc->stream_id = stream_id;
+  nc->component_id = c->component;
+  nc->priority = c->priority;
+  g_strlcpy (nc->foundation, c->foundation, NICE_CANDIDATE_MAX_FOUNDATION);
+  if (c->transport == PUNCH_TRANSPORT_TCP)
+    nc->transport = c->tcp_type == PUNCH_TCP_TYPE_ACTIVE    ? NICE_CANDIDATE_TRANSPORT_TCP_ACTIVE
+                    : c->tcp_type == PUNCH_TCP_TYPE_PASSIVE ? NICE_CANDIDATE_TRANSPORT_TCP_PASSIVE
+                                                            : NICE_CANDIDATE_TRANSPORT_TCP_SO;
+  else
+    nc->transport = NICE_CANDIDATE_TRANSPORT_UDP;
+  if (!nice_address_set_from_string (&nc->addr, c->address))
+    {
+      nice_candidate_free (nc);
+      return NULL;
+    }
+  nice_address_set_port (&nc->addr, c->port);
+  if (c->related_address && nice_address_set_from_string (&nc->base_addr, c->related_address))
+    nice_address_set_port (&nc->base_addr, c->related_port);
+  return nc;
+}
+
+/* ---- state -------------------------------------------------------------- */
+
+static gint64
+elapsed_ms (PunchSession *self)
+{
+  return self->start_time ? (g_get_monotonic_time () - self->start_time) / 1000 : 0;
+}
+
+static void
+complete_connect_tasks (PunchSession *self)
+{
+  GList *tasks = g_steal_pointer (&self->connect_tasks);
+
+  for (GList *l = tasks; l; l = l->next)
+    {
+      GTask *task = l->data;
+      if (self->state == PUNCH_STATE_CONNECTED)
+        g_task_return_boolean (task, TRUE);
+      else if (self->error)
+        g_task_return_error (task, g_error_copy (self->error));
+      else
+        g_task_return_new_error (task, PUNCH_ERROR, PUNCH_ERROR_CLOSED,
+                                 "the session was closed before it connected");
+      g_object_unref (task);
+    }
+  g_list_free (tasks);
+}
+
+static void
+set_state (PunchSession *self, PunchState state)
+{
+  if (self->state == state)
+    return;
+  /* FAILED and CLOSED are final, except that closing a failed session is allowed */
+  if (self->state == PUNCH_STATE_CLOSED ||
+      (self->state == PUNCH_STATE_FAILED && state != PUNCH_STATE_CLOSED))
+    return;
+
+  g_debug ("session %p: %s -> %s after %" G_GINT64_FORMAT " ms", self,
+           punch_state_to_string (self->state), punch_state_to_string (state), elapsed_ms (self));
+  self->state = state;
+
+  if (state == PUNCH_STATE_CONNECTED || state == PUNCH_STATE_FAILED ||
+      state == PUNCH_STATE_CLOSED)
+    g_clear_handle_id (&self->deadline_source, g_source_remove);
+
+  g_object_ref (self);
+  g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0, state);
+  if (state == PUNCH_STATE_CONNECTED || state == PUNCH_STATE_FAILED ||
+      state == PUNCH_STATE_CLOSED)
+    complete_connect_tasks (self);
+  g_object_unref (self);
+}
+
+/* Fails the session with @code and a formatted message. */
+static void
+fail (PunchSession *self, PunchErrorCode code, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
+
+static void
+fail (PunchSession *self, PunchErrorCode code, const char *fmt, ...)
+{
+  va_list ap;
+
+  if (self->state == PUNCH_STATE_FAILED || self->state == PUNCH_STATE_CLOSED)
+    return;
+  va_start (ap, fmt);
+  g_clear_error (&self->error);
+  self->error = g_error_new_valist (PUNCH_ERROR, code, fmt, ap);
+  va_end (ap);
+  g_info ("session %p failed: %s", self, self->error->message);
+  set_state (self, PUNCH_STATE_FAILED);
+}
+
+static void
+fail_with_error (PunchSession *self, const GError *error, const char *prefix)
+{
+  fail (self, error->domain == PUNCH_ERROR ? (PunchErrorCode) error->code : PUNCH_ERROR_FAILED,
+        "%s%s", prefix, error->message);
+}
+
+/* Why ICE found no path, in words a person can act on. */
+static void
+fail_no_path (PunchSession *self, gboolean timed_out)
+{
+  g_autofree char *when = timed_out
+                            ? g_strdup_printf (" within %u s", self->config->connect_timeout_ms / 1000)
+                            : g_strdup ("");
+
+  if (!self->remote_credentials_set || self->n_remote_cands == 0)
+    fail (self, PUNCH_ERROR_TIMEOUT,
+          "no connection%s: the peer's credentials or candidates never arrived "
+          "(is the other side running and is signaling working?)",
+          when);
+  else if (self->turn_error)
+    fail (self, self->turn_error->code == PUNCH_ERROR_AUTHENTICATION ? PUNCH_ERROR_AUTHENTICATION
+                                                                       : PUNCH_ERROR_RELAY_REQUIRED,
+          "no direct path worked%s and the relay was unusable: %s", when,
+          self->turn_error->message);
+  else if (self->n_local_relay == 0 && self->n_remote_relay == 0)
+    fail (self, PUNCH_ERROR_RELAY_REQUIRED,
+          "no direct path worked%s (%u local, %u remote candidates tried) and neither side has a "
+          "TURN relay: these two networks need a relay (configure a turn: server), unless the "
+          "peer's ICE credentials do not match",
+          when, self->local_cands->len, self->n_remote_cands);
+  else if (timed_out)
+    fail (self, PUNCH_ERROR_TIMEOUT,
+          "ICE did not find a working path within %u s (%u local, %u remote candidates)",
+          self->config->connect_timeout_ms / 1000, self->local_cands->len, self->n_remote_cands);
+  else
+    fail (self, PUNCH_ERROR_ICE_FAILED,
+          "every candidate pair failed (%u local, %u remote candidates, relay included): "
+          "the peer did not answer, or its ICE credentials do not match",
+          self->local_cands->len, self->n_remote_cands);
+}
+
+static gboolean
+on_deadline (gpointer user_data)
+{
+  PunchSession *self = user_data;
+
+  self->deadline_source = 0;
+  fail_no_path (self, TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+/* ---- libnice callbacks --------------------------------------------------- */
+
+static void
+update_selected_pair (PunchSession *self)
+{
+  NiceCandidate *lc = NULL, *rc = NULL;
+  g_autoptr (PunchPair) pair = NULL;
+
+  if (!nice_agent_get_selected_pair (self->agent, self->stream_id, 1, &lc, &rc))
+    return;
+
+  pair = g_new0 (PunchPair, 1);
+  pair->local = punch_candidate_from_nice (lc);
+  pair->remote = punch_candidate_from_nice (rc);
+  pair->relayed = pair->local->type == PUNCH_CANDIDATE_RELAY ||
+                  pair->remote->type == PUNCH_CANDIDATE_RELAY;
+
+  if (self->selected && pair->relayed == self->selected->relayed &&
+      g_strcmp0 (pair->local->address, self->selected->local->address) == 0 &&
+      pair->local->port == self->selected->local->port &&
+      g_strcmp0 (pair->remote->address, self->selected->remote->address) == 0 &&
+      pair->remote->port == self->selected->remote->port)
+    return;
+
+  punch_pair_free (self->selected);
+  self->selected = g_steal_pointer (&pair);
+  {
+    g_autofree char *text = punch_pair_describe (self->selected);
+    if (self->selected->relayed && self->config->policy == PUNCH_POLICY_ALL)
+      g_message ("%s (no direct path worked; traffic goes through the TURN server)", text);
+    else
+      g_info ("selected path: %s", text);
+  }
+  g_signal_emit (self, signals[SIGNAL_SELECTED_PAIR], 0, self->selected);
+}
+
+static void
+maybe_connected (PunchSession *self)
+{
+  if (self->state != PUNCH_STATE_GATHERING && self->state != PUNCH_STATE_CHECKING)
+    return;
+  if (self->nice_state != NICE_COMPONENT_STATE_CONNECTED &&
+      self->nice_state != NICE_COMPONENT_STATE_READY)
+    return;
+  update_selected_pair (self);
+  if (self->selected == NULL)
+    return;
+  self->connected_time = g_get_monotonic_time ();
+  self->stats.time_to_connected_ms = elapsed_ms (self);
+  set_state (self, PUNCH_STATE_CONNECTED);
+}
+
+static void
+on_component_state_changed (NiceAgent *agent, guint stream_id, guint component_id, guint state,
+                            gpointer user_data)
+{
+  PunchSession *self = user_data;
+
+  g_debug ("session %p: libnice component %s", self, nice_component_state_to_string (state));
+  self->nice_state = state;
+  switch (state)
+    {
+    case NICE_COMPONENT_STATE_CONNECTING:
+      if (self->state == PUNCH_STATE_GATHERING)
+        set_state (self, PUNCH_STATE_CHECKING);
+      break;
+    case NICE_COMPONENT_STATE_CONNECTED:
+    case NICE_COMPONENT_STATE_READY:
+      if (self->state == PUNCH_STATE_CONNECTED)
+        update_selected_pair (self);
+      else
+        maybe_connected (self);
+      break;
+    case NICE_COMPONENT_STATE_FAILED:
+      if (self->state == PUNCH_STATE_CONNECTED)
+        fail (self, PUNCH_ERROR_ICE_FAILED,
+              self->config->consent_freshness
+                ? "the peer stopped answering (consent lost, RFC 7675): the path is closed"
+                : "the path to the peer failed");
+      else
+        fail_no_path (self, FALSE);
+      break;
+    default:
+      break;
+    }
+}
+
+static void
+on_new_selected_pair (NiceAgent *agent, guint stream_id, guint component_id, NiceCandidate *lcand,
+                      NiceCandidate *rcand, gpointer user_data)
+{
+  PunchSession *self = user_data;
+
+  if (self->state == PUNCH_STATE_CONNECTED)
+    update_selected_pair (self);
+  else
+    maybe_connected (self);
+}
+
+static void
+on_new_candidate (NiceAgent *agent, NiceCandidate *nc, gpointer user_data)
+{
+  PunchSession *self = user_data;
+  PunchCandidate *c = punch_candidate_from_nice (nc);
+  g_autofree char *line = punch_candidate_to_string (c);
+
+  g_ptr_array_add (self->local_cands, c);
+  if (c->type == PUNCH_CANDIDATE_RELAY)
+    self->n_local_relay++;
+  g_debug ("session %p: local %s", self, line);
+  g_signal_emit (self, signals[SIGNAL_LOCAL_CANDIDATE], 0, line);
+}
+
+static void
+finish_gathering (PunchSession *self)
+{
+  if (self->state == PUNCH_STATE_FAILED || self->state == PUNCH_STATE_CLOSED)
+    return;
+  if (self->config->policy == PUNCH_POLICY_RELAY && self->n_local_relay == 0)
+    {
+      /* libnice never reports FAILED here (FACTS.md), so punch does */
+      if (self->turn_error)
+        fail (self, self->turn_error->domain == PUNCH_ERROR ? (PunchErrorCode) self->turn_error->code
+                                                             : PUNCH_ERROR_FAILED,
+              "relay-only policy, but no TURN server gave a relay candidate: %s",
+              self->turn_error->message);
+      else
+        fail (self, PUNCH_ERROR_RELAY_REQUIRED,
+              "relay-only policy, but no TURN server gave a relay candidate");
+      return;
+    }
+  g_debug ("session %p: gathering done after %" G_GINT64_FORMAT " ms, %u candidates", self,
+           elapsed_ms (self), self->local_cands->len);
+  g_signal_emit (self, signals[SIGNAL_GATHERING_DONE], 0);
+}
+
+static void
+on_turn_diagnosed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PunchSession *self = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (!punch_session_diagnose_turn_finish (result, &error))
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_object_unref (self);
+          return;
+        }
+      if (self->turn_error == NULL)
+        self->turn_error = g_error_copy (error);
+      g_warning ("TURN: %s", error->message);
+    }
+  if (--self->pending_probes == 0)
+    finish_gathering (self);
+  g_object_unref (self);
+}
+
+static void
+on_gathering_done (NiceAgent *agent, guint stream_id, gpointer user_data)
+{
+  PunchSession *self = user_data;
+
+  self->gathering_done = TRUE;
+
+  /* A TURN server that gave no relay candidate: find out why before going on. */
+  if (self->n_local_relay == 0)
+    for (guint i = 0; i < self->resolved->len; i++)
+      {
+        ResolvedServer *rs = self->resolved->pdata[i];
+        if (rs->server->kind == PUNCH_ICE_SERVER_STUN || rs->ip == NULL)
+          continue;
+        self->pending_probes++;
+        punch_session_diagnose_turn_async (rs->server, rs->ip, self->config->tls_ca_file,
+                                           self->cancellable, on_turn_diagnosed,
+                                           g_object_ref (self));
+      }
+  if (self->pending_probes == 0)
+    finish_gathering (self);
+}
+
+static void
+on_new_remote_candidate (NiceAgent *agent, NiceCandidate *nc, gpointer user_data)
+{
+  PunchSession *self = user_data;
+
+  if (nc->type == NICE_CANDIDATE_TYPE_PEER_REFLEXIVE)
+    g_debug ("session %p: learned a peer-reflexive candidate", self);
+}
+
+static void
+on_recv (NiceAgent *agent, guint stream_id, guint component_id, guint len, gchar *buf,
+         gpointer user_data)
+{
+  PunchSession *self = user_data;
+  g_autoptr (GBytes) bytes = NULL;
+
+  if (self->state == PUNCH_STATE_CLOSED)
+    return;
+  self->stats.bytes_received += len;
+  self->stats.packets_received++;
+  bytes = g_bytes_new (buf, len);
+  g_signal_emit (self, signals[SIGNAL_DATAGRAM], 0, bytes);
+}
+
+/* ---- GObject ------------------------------------------------------------ */
+
+static void
+punch_session_init (PunchSession *self)
+{
+  self->context = g_main_context_ref_thread_default ();
+  self->cancellable = g_cancellable_new ();
+  self->resolved = g_ptr_array_new_with_free_func ((GDestroyNotify) resolved_server_free);
+  self->bridges = g_ptr_array_new_with_free_func ((GDestroyNotify) punch_tls_bridge_free);
+  self->local_cands = g_ptr_array_new_with_free_func ((GDestroyNotify) punch_candidate_free);
+  self->stats.rtt_ms = -1;
+  self->stats.time_to_connected_ms = -1;
+}
+
+static void
+shutdown_agent (PunchSession *self)
+{
+  if (self->agent == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (self->agent, self);
+  if (self->stream_id && self->config->mode == PUNCH_MODE_DATAGRAM)
+    nice_agent_attach_recv (self->agent, self->stream_id, 1, self->context, NULL, NULL);
+}
+
+static void
+punch_session_dispose (GObject *object)
+{
+  PunchSession *self = PUNCH_SESSION (object);
+
+  g_cancellable_cancel (self->cancellable);
+  g_clear_handle_id (&self->deadline_source, g_source_remove);
+  if (self->agent)
+    {
+      shutdown_agent (self);
+      /* frees TURN allocations; the agent goes when the close completes */
+      nice_agent_close_async (self->agent, NULL, NULL);
+      g_clear_object (&self->agent);
+    }
+  g_clear_object (&self->io_stream);
+  if (self->bridges)
+    g_ptr_array_set_size (self->bridges, 0);
+  G_OBJECT_CLASS (punch_session_parent_class)->dispose (object);
+}
+
+static void
+punch_session_finalize (GObject *object)
+{
+  PunchSession *self = PUNCH_SESSION (object);
+
+  g_assert (self->connect_tasks == NULL);
+  g_ptr_array_unref (self->resolved);
+  g_ptr_array_unref (self->bridges);
+  g_ptr_array_unref (self->local_cands);
+  punch_pair_free (self->selected);
+  g_clear_error (&self->error);
+  g_clear_error (&self->turn_error);
+  g_free (self->local_ufrag);
+  g_free (self->local_pwd);
+  g_clear_object (&self->cancellable);
+  punch_config_free (self->config);
+  g_main_context_unref (self->context);
+  G_OBJECT_CLASS (punch_session_parent_class)->finalize (object);
+}
+
+static void
+punch_session_class_init (PunchSessionClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = punch_session_dispose;
+  object_class->finalize = punch_session_finalize;
+
+  signals[SIGNAL_LOCAL_CANDIDATE] =
+    g_signal_new ("local-candidate", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIGNAL_GATHERING_DONE] =
+    g_signal_new ("gathering-done", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_STATE_CHANGED] =
+    g_signal_new ("state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
+  signals[SIGNAL_SELECTED_PAIR] =
+    g_signal_new ("selected-pair", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 1, PUNCH_TYPE_PAIR | G_SIGNAL_TYPE_STATIC_SCOPE);
+  signals[SIGNAL_DATAGRAM] =
+    g_signal_new ("datagram", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_BYTES);
+}
+
+/* ---- construction and start --------------------------------------------- */
+
+PunchSession *
+punch_session_new (const PunchConfig *config, GError **error)
+{
+  g_autoptr (PunchSession) self = NULL;
+  NiceAgentOption flags = NICE_AGENT_OPTION_ICE_TRICKLE;
+
+  g_return_val_if_fail (config != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!punch_config_validate (config, error))
+    return NULL;
+
+  self = g_object_new (PUNCH_TYPE_SESSION, NULL);
+  self->config = punch_config_copy (config);
+  self->controlling = config->role != PUNCH_ROLE_CONTROLLED;
+
+  if (config->mode == PUNCH_MODE_RELIABLE)
+    flags |= NICE_AGENT_OPTION_RELIABLE;
+  if (config->consent_freshness)
+    flags |= NICE_AGENT_OPTION_CONSENT_FRESHNESS;
+
+  self->agent = nice_agent_new_full (self->context, NICE_COMPATIBILITY_RFC5245, flags);
+  g_object_set (self->agent,
+                "controlling-mode", self->controlling,
+                "ice-tcp", FALSE, /* a TCP candidate would force slow regular nomination */
+                "ice-udp", TRUE,
+                "upnp", config->upnp,
+                "force-relay", config->policy == PUNCH_POLICY_RELAY,
+                NULL);
+
+  self->stream_id = nice_agent_add_stream (self->agent, 1);
+  if (self->stream_id == 0)
+    {
+      g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_FAILED, "libnice could not add a stream");
+      return NULL;
+    }
+  nice_agent_set_stream_name (self->agent, self->stream_id, "application");
+  if (config->port_min)
+    nice_agent_set_port_range (self->agent, self->stream_id, 1, config->port_min, config->port_max);
+  nice_agent_get_local_credentials (self->agent, self->stream_id, &self->local_ufrag,
+                                    &self->local_pwd);
+
+  g_signal_connect (self->agent, "component-state-changed",
+                    G_CALLBACK (on_component_state_changed), self);
+  g_signal_connect (self->agent, "new-selected-pair-full", G_CALLBACK (on_new_selected_pair), self);
+  g_signal_connect (self->agent, "new-candidate-full", G_CALLBACK (on_new_candidate), self);
+  g_signal_connect (self->agent, "candidate-gathering-done", G_CALLBACK (on_gathering_done), self);
+  g_signal_connect (self->agent, "new-remote-candidate-full",
+                    G_CALLBACK (on_new_remote_candidate), self);
+
+  if (config->mode == PUNCH_MODE_RELIABLE)
+    {
+      g_autoptr (GIOStream) base = nice_agent_get_io_stream (self->agent, self->stream_id, 1);
+      self->io_stream = G_IO_STREAM (punch_stream_new (base));
+    }
+  else
+    nice_agent_attach_recv (self->agent, self->stream_id, 1, self->context, on_recv, self);
+
+  return g_steal_pointer (&self);
+}
+
+static gboolean
+address_wanted (const PunchConfig *config, const char *ip)
+{
+  gboolean v6 = strchr (ip, ':') != NULL;
+
+  if (v6 && !config->ipv6)
+    return FALSE;
+  if (!v6 && !config->ipv4)
+    return FALSE;
+  return TRUE;
+}
+
+static void
+add_local_addresses (PunchSession *self)
+{
+  GList *ips = NULL;
+
+  if (self->config->local_addresses)
+    {
+      for (guint i = 0; self->config->local_addresses[i]; i++)
+        ips = g_list_append (ips, g_strdup (self->config->local_addresses[i]));
+    }
+  else
+    ips = nice_interfaces_get_local_ips (FALSE);
+
+  for (GList *l = ips; l; l = l->next)
+    {
+      const char *ip = l->data;
+      NiceAddress addr;
+
+      if (!address_wanted (self->config, ip))
+        continue;
+      /* link-local IPv6 pairs never work across a NAT and only delay ICE */
+      if (self->config->local_addresses == NULL && g_str_has_prefix (ip, "fe80"))
+        continue;
+      if (!nice_address_set_from_string (&addr, ip))
+        continue;
+      nice_agent_add_local_address (self->agent, &addr);
+    }
+  g_list_free_full (ips, g_free);
+}
+
+static gboolean
+configure_servers (PunchSession *self, GError **error)
+{
+  gboolean have_udp_turn = FALSE, stun_set = FALSE;
+
+  for (guint i = 0; i < self->resolved->len; i++)
+    {
+      ResolvedServer *rs = self->resolved->pdata[i];
+      if (rs->ip && rs->server->kind == PUNCH_ICE_SERVER_TURN &&
+          rs->server->transport == PUNCH_TRANSPORT_UDP)
+        have_udp_turn = TRUE;
+    }
+
+  for (guint i = 0; i < self->resolved->len; i++)
+    {
+      ResolvedServer *rs = self->resolved->pdata[i];
+      PunchIceServer *s = rs->server;
+
+      if (rs->ip == NULL)
+        continue;
+      if (s->kind == PUNCH_ICE_SERVER_STUN)
+        {
+          /* libnice takes one STUN server. A UDP TURN server's Allocate
+           * response already carries the mapped address, and a separate
+           * request to coturn delays gathering by 2 s in libnice 0.1.21. */
+          if (stun_set || have_udp_turn || self->config->policy == PUNCH_POLICY_RELAY)
+            continue;
+          g_object_set (self->agent, "stun-server", rs->ip, "stun-server-port", (guint) s->port, NULL);
+          stun_set = TRUE;
+        }
+      else if (s->kind == PUNCH_ICE_SERVER_TURN)
+        {
+          nice_agent_set_relay_info (self->agent, self->stream_id, 1, rs->ip, s->port, s->username,
+                                     s->credential,
+                                     s->transport == PUNCH_TRANSPORT_TCP ? NICE_RELAY_TYPE_TURN_TCP
+                                                                         : NICE_RELAY_TYPE_TURN_UDP);
+        }
+      else
+        {
+          PunchTlsBridge *bridge =
+            punch_tls_bridge_new (s->host, s->port, self->config->tls_ca_file, error);
+          if (bridge == NULL)
+            return FALSE;
+          g_ptr_array_add (self->bridges, bridge);
+          nice_agent_set_relay_info (self->agent, self->stream_id, 1, "127.0.0.1",
+                                     punch_tls_bridge_get_port (bridge), s->username, s->credential,
+                                     NICE_RELAY_TYPE_TURN_TCP);
+        }
+    }
+  return TRUE;
+}
+
+static void
+begin_gathering (PunchSession *self)
+{
+  g_autoptr (GError) error = NULL;
+  guint usable_turn = 0, turn = 0;
+
+  for (guint i = 0; i < self->resolved->len; i++)
+    {
+      ResolvedServer *rs = self->resolved->pdata[i];
+      if (rs->server->kind == PUNCH_ICE_SERVER_STUN)
+        continue;
+      turn++;
+      if (rs->ip)
+        usable_turn++;
+      else if (self->turn_error == NULL)
+        self->turn_error = g_error_copy (rs->error);
+    }
+  if (self->config->policy == PUNCH_POLICY_RELAY && turn > 0 && usable_turn == 0)
+    {
+      fail_with_error (self, self->turn_error, "relay-only policy, but no TURN server is usable: ");
+      return;
+    }
+
+  add_local_addresses (self);
+  if (!configure_servers (self, &error))
+    {
+      fail_with_error (self, error, "");
+      return;
+    }
+  if (!nice_agent_gather_candidates (self->agent, self->stream_id))
+    {
+      fail (self, PUNCH_ERROR_FAILED,
+            "libnice could not gather candidates (no usable local address, or the port range "
+            "%u-%u is exhausted)",
+            self->config->port_min, self->config->port_max);
+      return;
+    }
+}
+
+typedef struct
+{
+  PunchSession *self;
+  ResolvedServer *rs;
+} ResolveData;
+
+static void
+on_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  ResolveData *data = user_data;
+  PunchSession *self = data->self;
+  ResolvedServer *rs = data->rs;
+  g_autoptr (GError) error = NULL;
+  GList *addrs = g_resolver_lookup_by_name_finish (G_RESOLVER (source), result, &error);
+
+  g_free (data);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_object_unref (self);
+      return;
+    }
+  for (GList *l = addrs; l && rs->ip == NULL; l = l->next)
+    {
+      g_autofree char *ip = g_inet_address_to_string (l->data);
+      if (address_wanted (self->config, ip))
+        rs->ip = g_steal_pointer (&ip);
+    }
+  g_resolver_free_addresses (addrs);
+  if (rs->ip == NULL)
+    {
+      g_set_error (&rs->error, PUNCH_ERROR, PUNCH_ERROR_UNREACHABLE,
+                   "cannot resolve %s: %s", rs->server->host,
+                   error ? error->message : "no address of an enabled family");
+      g_warning ("%s", rs->error->message);
+    }
+  if (--self->pending_resolves == 0 && self->state == PUNCH_STATE_GATHERING)
+    begin_gathering (self);
+  g_object_unref (self);
+}
+
+gboolean
+punch_session_start (PunchSession *self, GError **error)
+{
+  g_autoptr (GResolver) resolver = NULL;
+
+  g_return_val_if_fail (PUNCH_IS_SESSION (self), FALSE);
+
+  if (self->state != PUNCH_STATE_NEW)
+    {
+      g_set_error (error, PUNCH_ERROR, self->state == PUNCH_STATE_CLOSED ? PUNCH_ERROR_CLOSED
+                                                                          : PUNCH_ERROR_FAILED,
+                   "the session was already started (state %s)", punch_state_to_string (self->state));
+      return FALSE;
+    }
+  self->start_time = g_get_monotonic_time ();
+  self->deadline_source = g_timeout_add (self->config->connect_timeout_ms, on_deadline, self);
+  g_source_set_name_by_id (self->deadline_source, "[punch] connect deadline");
+  set_state (self, PUNCH_STATE_GATHERING);
+
+  for (guint i = 0; i < self->config->ice_servers->len; i++)
+    {
+      ResolvedServer *rs = g_new0 (ResolvedServer, 1);
+      rs->server = self->config->ice_servers->pdata[i];
+      g_ptr_array_add (self->resolved, rs);
+      if (g_hostname_is_ip_address (rs->server->host))
+        {
+          if (address_wanted (self->config, rs->server->host))
+            rs->ip = g_strdup (rs->server->host);
+          else
+            g_set_error (&rs->error, PUNCH_ERROR, PUNCH_ERROR_UNREACHABLE,
+                         "%s is of an address family that is switched off", rs->server->host);
+          continue;
+        }
+      {
+        ResolveData *data = g_new0 (ResolveData, 1);
+        if (resolver == NULL)
+          resolver = g_resolver_get_default ();
+        data->self = g_object_ref (self);
+        data->rs = rs;
+        self->pending_resolves++;
+        g_resolver_lookup_by_name_async (resolver, rs->server->host, self->cancellable,
+                                         on_resolved, data);
+      }
+    }
+  if (self->pending_resolves == 0)
+    begin_gathering (self);
+  return TRUE;
+}
+
+/* ---- accessors ---------------------------------------------------------- */
+
+const char *
+punch_session_get_local_ufrag (PunchSession *self)
+{
+  g_return_val_if_fail (PUNCH_IS_SESSION (self), NULL);
+  return self->local_ufrag;
+}
+
+const char *
+punch_session_get_local_pwd (PunchSession *self)
+{
+  g_return_val_if_fail (PUNCH_IS_SESSION (self), NULL);
+  return self->local_pwd;
+}
+
+gboolean
+punch_session_is_controlling (PunchSession *self)
+{
+  gboolean controlling = FALSE;
+
+  g_return_val_if_fail (PUNCH_IS_SESSION (self), FALSE);
+  if (self->agent)
+    g_object_get (self->agent, "controlling-mode", &controlling, NULL);
+  return controlling;
+}
+
+PunchDescription *
+punch_session_get_local_description (PunchSession *self)
+{
+  PunchDescription *desc;
+
+  g_return_val_if_fail (PUNCH_IS_SESSION (self), NULL);
+  desc = punch_description_new (self->local_ufrag, self->local_pwd);
+  for (guint i = 0; i < self->local_cands->len; i++)
+    g_ptr_array_add (desc->candidates, punch_candidate_copy (self->local_cands->pdata[i]));
+  desc->end_of_candidates = self->gathering_done && self->pending_probes == 0;
+  return desc;
+}
+
+PunchState
+punch_session_get_state (PunchSession *self)
+{
+  g_return_val_if_fail (PUNCH_IS_SESSION (self), PUNCH_STATE_FAILED);
+  return self->state;
+}
+
+const GError *
+punch_session_get_error (PunchSession *self)
+{
+  g_return_val_if_fail (PUNCH_IS_SESSION (self), NULL);
+  return self->error;
+}
+
+const PunchPair *
+punch_session_get_selected_pair (PunchSession *self)
+{
+  g_return_val_if_fail (PUNCH_IS_SESSION (self), NULL);
+  return self->state == PUNCH_STATE_CONNECTED ? self->selected : NULL;
+}
+
+void
+punch_session_get_stats (PunchSession *self, PunchStats *stats)
+{
+  g_return_if_fail (PUNCH_IS_SESSION (self));
+  g_return_if_fail (stats != NULL);
+  *stats = self->stats;
+  if (self->io_stream)
+    {
+      PunchStream *stream = PUNCH_STREAM (self->io_stream);
+      stats->bytes_sent = punch_stream_get_bytes_sent (stream);
+      stats->bytes_received = punch_stream_get_bytes_received (stream);
+      stats->packets_received = punch_stream_get_reads (stream);
+    }
+}
+
+GIOStream *
+punch_session_get_io_stream (PunchSession *self)
+{
+  g_return_val_if_fail (PUNCH_IS_SESSION (self), NULL);
+  return self->io_stream;
+}
+
+/* ---- remote side -------------------------------------------------------- */
+
+static gboolean
+check_open (PunchSession *self, GError **error)
+{
+  if (self->state == PUNCH_STATE_CLOSED || self->agent == NULL)
+    {
+      g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_CLOSED, "the session is closed");
+      return FALSE;
+    }
+  if (self->state == PUNCH_STATE_FAILED)
+    {
+      g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_CLOSED, "the session has failed: %s",
+                   self->error ? self->error->message : "unknown reason");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+punch_session_set_remote_credentials (PunchSession *self, const char *ufrag, const char *pwd,
+                                      GError **error)
+{
+  g_return_val_if_fail (PUNCH_IS_SESSION (self), FALSE);
+
+  if (!check_open (self, error))
+    return FALSE;
+  if (!punch_ice_credentials_validate (ufrag, pwd, error))
+    return FALSE;
+  if (g_strcmp0 (ufrag, self->local_ufrag) == 0)
+    {
+      g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
+                           "the remote ICE credentials are this session's own: "
+                           "the description was echoed back to its sender");
+      return FALSE;
+    }
+  if (!nice_agent_set_remote_credentials (self->agent, self->stream_id, ufrag, pwd))
+    {
+      g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
+                           "libnice refused the remote ICE credentials");
+      return FALSE;
+    }
+  self->remote_credentials_set = TRUE;
+  return TRUE;
+}
+
+static gboolean
+add_remote_candidate (PunchSession *self, const PunchCandidate *c, GError **error)
+{
+  NiceCandidate *nc;
+  GSList list = { 0 };
+  int added;
+
+  if (c->component != 1)
+    {
+      g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
+                   "candidate for component %u, but a punch session has only component 1",
+                   c->component);
+      return FALSE;
+    }
+  if (!address_wanted (self->config, c->address))
+    {
+      g_debug ("session %p: ignoring remote candidate %s (address family off)", self, c->address);
+      return TRUE;
+    }
+  if (c->transport == PUNCH_TRANSPORT_TCP)
+    {
+      g_debug ("session %p: ignoring remote TCP candidate %s:%u (punch uses UDP ICE)", self,
+               c->address, c->port);
+      return TRUE;
+    }
+  nc = punch_candidate_to_nice (c, self->stream_id);
+  if (nc == NULL)
+    {
+      g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
+                   "the candidate address %s is not usable", c->address);
+      return FALSE;
+    }
+  list.data = nc;
+  added = nice_agent_set_remote_candidates (self->agent, self->stream_id, 1, &list);
+  nice_candidate_free (nc);
+  if (added < 0)
+    {
+      g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_FAILED,
+                           "libnice refused the remote candidate");
+      return FALSE;
+    }
+  self->n_remote_cands++;
+  if (c->type == PUNCH_CANDIDATE_RELAY)
+    self->n_remote_relay++;
+  return TRUE;
+}
+
+gboolean
+punch_session_add_remote_candidate (PunchSession *self, const char *line, GError **error)
+{
+  g_autoptr (PunchCandidate) c = NULL;
+
+  g_return_val_if_fail (PUNCH_IS_SESSION (self), FALSE);
+
+  if (!check_open (self, error))
+    return FALSE;
+  c = punch_candidate_parse (line, error);
+  if (c == NULL)
+    return FALSE;
+  return add_remote_candidate (self, c, error);
+}
+
+void
+punch_session_set_remote_end_of_candidates (PunchSession *self)
+{
+  g_return_if_fail (PUNCH_IS_SESSION (self));
+
+  if (self->remote_eoc || self->agent == NULL)
+    return;
+  self->remote_eoc = TRUE;
+  nice_agent_peer_candidate_gathering_done (self->agent, self->stream_id);
+}
+
+gboolean
+punch_session_set_remote_description (PunchSession *self, const PunchDescription *desc,
+                                      GError **error)
+{
+  g_return_val_if_fail (PUNCH_IS_SESSION (self), FALSE);
+  g_return_val_if_fail (desc != NULL, FALSE);
+
+  if (!punch_session_set_remote_credentials (self, desc->ufrag, desc->pwd, error))
+    return FALSE;
+  for (guint i = 0; i < desc->candidates->len; i++)
+    if (!add_remote_candidate (self, desc->candidates->pdata[i], error))
+      return FALSE;
+  if (desc->end_of_candidates)
+    punch_session_set_remote_end_of_candidates (self);
+  return TRUE;
+}
+
+/* ---- data --------------------------------------------------------------- */
+
+gboolean
+punch_session_send (PunchSession *self, const void *data, gsize len, GError **error)
+{
+  int sent;
+
+  g_return_val_if_fail (PUNCH_IS_SESSION (self), FALSE);
+
+  if (self->config->mode != PUNCH_MODE_DATAGRAM)
+    {
+      g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
+                           "punch_session_send() is for datagram mode; in reliable mode write to "
+                           "punch_session_get_io_stream()");
+      return FALSE;
+    }
+  if (self->state != PUNCH_STATE_CONNECTED)
+    {
+      if (!check_open (self, error))
+        return FALSE;
+      g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_FAILED,
+                   "not connected yet (state %s)", punch_state_to_string (self->state));
+      return FALSE;
+    }
+  if (len > 65535)
+    {
+      g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
+                   "a datagram is at most 65535 bytes, not %" G_GSIZE_FORMAT, len);
+      return FALSE;
+    }
+  sent = nice_agent_send (self->agent, self->stream_id, 1, len, data);
+  if (sent < 0)
+    {
+      g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_FAILED,
+                           "the datagram could not be sent on the selected path");
+      return FALSE;
+    }
+  self->stats.bytes_sent += len;
+  self->stats.packets_sent++;
+  return TRUE;
+}
+
+/* ---- connect and close -------------------------------------------------- */
+
+void
+punch_session_connect_async (PunchSession *self, GCancellable *cancellable,
+                             GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr (GTask) task = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_return_if_fail (PUNCH_IS_SESSION (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, punch_session_connect_async);
+  if (self->state == PUNCH_STATE_NEW && !punch_session_start (self, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  switch (self->state)
+    {
+    case PUNCH_STATE_CONNECTED:
+      g_task_return_boolean (task, TRUE);
+      break;
+    case PUNCH_STATE_FAILED:
+    case PUNCH_STATE_CLOSED:
+      if (self->error)
+        g_task_return_error (task, g_error_copy (self->error));
+      else
+        g_task_return_new_error (task, PUNCH_ERROR, PUNCH_ERROR_CLOSED, "the session is closed");
+      break;
+    default:
+      self->connect_tasks = g_list_append (self->connect_tasks, g_steal_pointer (&task));
+      break;
+    }
+}
+
+gboolean
+punch_session_connect_finish (PunchSession *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+on_agent_closed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *task = user_data;
+
+  g_task_return_boolean (task, TRUE);
+  g_object_unref (task);
+}
+
+void
+punch_session_close_async (PunchSession *self, GCancellable *cancellable,
+                           GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  NiceAgent *agent;
+
+  g_return_if_fail (PUNCH_IS_SESSION (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, punch_session_close_async);
+
+  g_cancellable_cancel (self->cancellable);
+  set_state (self, PUNCH_STATE_CLOSED);
+  if (self->io_stream)
+    g_io_stream_close (self->io_stream, NULL, NULL);
+  if (self->agent == NULL)
+    {
+      g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+      return;
+    }
+  shutdown_agent (self);
+  agent = g_steal_pointer (&self->agent);
+  g_clear_object (&self->io_stream);
+  g_ptr_array_set_size (self->bridges, 0);
+  nice_agent_close_async (agent, on_agent_closed, task);
+  g_object_unref (agent);
+}
+
+gboolean
+punch_session_close_finish (PunchSession *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}

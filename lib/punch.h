@@ -1,0 +1,15 @@
+/* punch.h: the libpunch umbrella header
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#pragma once
+
+#define PUNCH_INSIDE
+#include "punch-export.h"
+#include "punch-error.h"
+#include "punch-ice-server.h"
+#include "punch-candidate.h"
+#include "punch-description.h"
+#include "punch-config.h"
+#include "punch-session.h"
+#undef PUNCH_INSIDE

@@ -1,0 +1,135 @@
+/* session-pair.c
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "session-pair.h"
+#include "punch-test-util.h"
+
+#include <string.h>
+
+static void
+forward_candidate (PunchSession *from, const char *line, gpointer user_data)
+{
+  SessionPair *pair = user_data;
+  PunchSession *to = from == pair->a ? pair->b : pair->a;
+  g_autoptr (GError) error = NULL;
+
+  g_ptr_array_add (from == pair->a ? pair->a_candidates : pair->b_candidates, g_strdup (line));
+  if (!punch_session_add_remote_candidate (to, line, &error))
+    g_error ("candidate %s rejected: %s", line, error->message);
+}
+
+static void
+forward_eoc (PunchSession *from, gpointer user_data)
+{
+  SessionPair *pair = user_data;
+
+  if (from == pair->a)
+    {
+      pair->a_gathered = TRUE;
+      punch_session_set_remote_end_of_candidates (pair->b);
+    }
+  else
+    {
+      pair->b_gathered = TRUE;
+      punch_session_set_remote_end_of_candidates (pair->a);
+    }
+}
+
+void
+session_pair_init (SessionPair *pair, const PunchConfig *config)
+{
+  g_autoptr (PunchConfig) ca = punch_config_copy (config);
+  g_autoptr (PunchConfig) cb = punch_config_copy (config);
+  g_autoptr (GError) error = NULL;
+
+  memset (pair, 0, sizeof *pair);
+  ca->role = PUNCH_ROLE_CONTROLLING;
+  cb->role = PUNCH_ROLE_CONTROLLED;
+  pair->a = punch_session_new (ca, &error);
+  g_assert_no_error (error);
+  pair->b = punch_session_new (cb, &error);
+  g_assert_no_error (error);
+  pair->a_candidates = g_ptr_array_new_with_free_func (g_free);
+  pair->b_candidates = g_ptr_array_new_with_free_func (g_free);
+
+  g_signal_connect (pair->a, "local-candidate", G_CALLBACK (forward_candidate), pair);
+  g_signal_connect (pair->b, "local-candidate", G_CALLBACK (forward_candidate), pair);
+  g_signal_connect (pair->a, "gathering-done", G_CALLBACK (forward_eoc), pair);
+  g_signal_connect (pair->b, "gathering-done", G_CALLBACK (forward_eoc), pair);
+
+  g_assert_true (punch_session_set_remote_credentials (pair->a, punch_session_get_local_ufrag (pair->b),
+                                                       punch_session_get_local_pwd (pair->b), &error));
+  g_assert_no_error (error);
+  g_assert_true (punch_session_set_remote_credentials (pair->b, punch_session_get_local_ufrag (pair->a),
+                                                       punch_session_get_local_pwd (pair->a), &error));
+  g_assert_no_error (error);
+}
+
+void
+session_pair_start (SessionPair *pair)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (punch_session_start (pair->a, &error));
+  g_assert_no_error (error);
+  g_assert_true (punch_session_start (pair->b, &error));
+  g_assert_no_error (error);
+}
+
+static gboolean
+both_settled (gpointer data)
+{
+  SessionPair *pair = data;
+  PunchState a = punch_session_get_state (pair->a), b = punch_session_get_state (pair->b);
+
+  return (a == PUNCH_STATE_CONNECTED || a == PUNCH_STATE_FAILED) &&
+         (b == PUNCH_STATE_CONNECTED || b == PUNCH_STATE_FAILED);
+}
+
+void
+session_pair_wait_connected (SessionPair *pair, guint timeout_ms)
+{
+  punch_test_wait (both_settled, pair, timeout_ms);
+  for (int i = 0; i < 2; i++)
+    {
+      PunchSession *s = i == 0 ? pair->a : pair->b;
+      const GError *e = punch_session_get_error (s);
+      if (punch_session_get_state (s) != PUNCH_STATE_CONNECTED)
+        g_error ("session %c is %s, not connected: %s", 'a' + i,
+                 punch_state_to_string (punch_session_get_state (s)), e ? e->message : "(no error)");
+    }
+}
+
+static void
+on_closed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  SessionPair *pair = user_data;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (punch_session_close_finish (PUNCH_SESSION (source), result, &error));
+  g_assert_no_error (error);
+  pair->close_pending--;
+}
+
+static gboolean
+closed (gpointer data)
+{
+  return ((SessionPair *) data)->close_pending == 0;
+}
+
+void
+session_pair_clear (SessionPair *pair)
+{
+  pair->close_pending = 2;
+  punch_session_close_async (pair->a, NULL, on_closed, pair);
+  punch_session_close_async (pair->b, NULL, on_closed, pair);
+  g_assert_true (punch_test_wait (closed, pair, 5000));
+  g_assert_cmpint (punch_session_get_state (pair->a), ==, PUNCH_STATE_CLOSED);
+  g_clear_object (&pair->a);
+  g_clear_object (&pair->b);
+  g_clear_pointer (&pair->a_candidates, g_ptr_array_unref);
+  g_clear_pointer (&pair->b_candidates, g_ptr_array_unref);
+  /* let libnice finish closing its sockets and TURN refreshes */
+  punch_test_spin (50);
+}

@@ -1,0 +1,30 @@
+/* session-pair.h: two PunchSessions wired to each other in one process
+ *
+ * The "signaling" is direct: each local candidate is handed to the other
+ * session as soon as it is gathered (trickle), then end-of-candidates.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#pragma once
+
+#include <punch.h>
+
+typedef struct
+{
+  PunchSession *a; /* controlling */
+  PunchSession *b; /* controlled */
+  gboolean a_gathered;
+  gboolean b_gathered;
+  GPtrArray *a_candidates; /* lines, as gathered */
+  GPtrArray *b_candidates;
+  gboolean closed;
+  guint close_pending;
+} SessionPair;
+
+/* Creates both sessions from @config (roles set here) and wires them. */
+void session_pair_init (SessionPair *pair, const PunchConfig *config);
+void session_pair_start (SessionPair *pair);
+/* Waits until both are connected; fails the test with their errors otherwise. */
+void session_pair_wait_connected (SessionPair *pair, guint timeout_ms);
+/* Closes both asynchronously, waits for it, and frees them. */
+void session_pair_clear (SessionPair *pair);

@@ -1,0 +1,412 @@
+/* test-session.c: two sessions connect over loopback host candidates
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <string.h>
+#include <punch.h>
+
+#include "punch-test-util.h"
+#include "session-pair.h"
+
+#define DATAGRAM_SIZE 1024
+#define DATAGRAM_TOTAL (1024 * 1024)
+#define RELIABLE_TOTAL (16 * 1024 * 1024)
+
+typedef struct
+{
+  SessionPair pair;
+  PunchConfig *config;
+} Fixture;
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  f->config = punch_config_new ();
+  f->config->local_addresses = g_strsplit ("127.0.0.1", ",", -1);
+  f->config->ipv6 = FALSE;
+  f->config->connect_timeout_ms = 10000;
+  if (GPOINTER_TO_INT (data) == PUNCH_MODE_RELIABLE)
+    f->config->mode = PUNCH_MODE_RELIABLE;
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  if (f->pair.a)
+    session_pair_clear (&f->pair);
+  punch_config_free (f->config);
+}
+
+/* ---- datagrams ------------------------------------------------------------ */
+
+typedef struct
+{
+  guint received;
+  guint64 bytes;
+  guint8 *seen; /* one flag per sequence number */
+  guint n;
+  gboolean corrupt;
+} Receiver;
+
+static void
+fill (guint8 *buf, guint32 seq)
+{
+  memcpy (buf, &seq, 4);
+  for (guint i = 4; i < DATAGRAM_SIZE; i++)
+    buf[i] = (guint8) (seq * 31 + i);
+}
+
+static void
+on_datagram (PunchSession *session, GBytes *bytes, gpointer user_data)
+{
+  Receiver *r = user_data;
+  gsize len;
+  const guint8 *data = g_bytes_get_data (bytes, &len);
+  guint8 expect[DATAGRAM_SIZE];
+  guint32 seq;
+
+  if (len != DATAGRAM_SIZE)
+    {
+      r->corrupt = TRUE;
+      return;
+    }
+  memcpy (&seq, data, 4);
+  fill (expect, seq);
+  if (seq >= r->n || memcmp (expect, data, len) != 0 || r->seen[seq])
+    r->corrupt = TRUE;
+  else
+    r->seen[seq] = 1;
+  r->received++;
+  r->bytes += len;
+}
+
+typedef struct
+{
+  Receiver *r;
+  guint target;
+} Progress;
+
+static gboolean
+caught_up (gpointer data)
+{
+  Progress *p = data;
+  return p->r->received >= p->target;
+}
+
+static void
+test_datagram (Fixture *f, gconstpointer data)
+{
+  Receiver r = { 0 };
+  const PunchPair *pair;
+  PunchStats sa, sb;
+  guint8 buf[DATAGRAM_SIZE];
+
+  session_pair_init (&f->pair, f->config);
+  session_pair_start (&f->pair);
+  session_pair_wait_connected (&f->pair, 10000);
+
+  pair = punch_session_get_selected_pair (f->pair.a);
+  g_assert_nonnull (pair);
+  g_assert_false (pair->relayed);
+  g_assert_cmpint (pair->local->type, ==, PUNCH_CANDIDATE_HOST);
+  g_assert_cmpstr (pair->local->address, ==, "127.0.0.1");
+  g_assert_cmpint (pair->local->transport, ==, PUNCH_TRANSPORT_UDP);
+
+  r.n = DATAGRAM_TOTAL / DATAGRAM_SIZE;
+  r.seen = g_malloc0 (r.n);
+  g_signal_connect (f->pair.b, "datagram", G_CALLBACK (on_datagram), &r);
+
+  /* Paced: at most 32 datagrams in flight, so the socket buffer never
+   * overflows and every loss would be a real one. */
+  for (guint32 seq = 0; seq < r.n; seq++)
+    {
+      g_autoptr (GError) error = NULL;
+      fill (buf, seq);
+      g_assert_true (punch_session_send (f->pair.a, buf, sizeof buf, &error));
+      g_assert_no_error (error);
+      if (seq >= 32)
+        {
+          Progress p = { &r, seq - 32 };
+          if (!punch_test_wait (caught_up, &p, 5000))
+            g_error ("receiver stalled at %u of %u datagrams", r.received, seq);
+        }
+    }
+  {
+    Progress p = { &r, r.n };
+    g_assert_true (punch_test_wait (caught_up, &p, 5000));
+  }
+  g_assert_false (r.corrupt);
+  g_assert_cmpuint (r.received, ==, r.n);
+  g_assert_cmpuint (r.bytes, ==, DATAGRAM_TOTAL);
+
+  punch_session_get_stats (f->pair.a, &sa);
+  punch_session_get_stats (f->pair.b, &sb);
+  g_assert_cmpuint (sa.bytes_sent, ==, DATAGRAM_TOTAL);
+  g_assert_cmpuint (sa.packets_sent, ==, r.n);
+  g_assert_cmpuint (sb.bytes_received, ==, DATAGRAM_TOTAL);
+  g_assert_cmpuint (sb.packets_received, ==, r.n);
+  g_assert_cmpint (sa.time_to_connected_ms, >=, 0);
+  g_free (r.seen);
+}
+
+/* ---- reliable stream ------------------------------------------------------ */
+
+typedef struct
+{
+  GOutputStream *out;
+  GInputStream *in;
+  guint8 *send_buf;
+  gsize sent;
+  GChecksum *send_sum;
+  GChecksum *recv_sum;
+  guint8 recv_buf[64 * 1024];
+  gsize received;
+  GError *error;
+  gboolean eof;
+} Transfer;
+
+static void write_more (Transfer *t);
+
+static void
+on_written (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Transfer *t = user_data;
+  gssize n = g_output_stream_write_finish (G_OUTPUT_STREAM (source), result, &t->error);
+
+  if (n < 0)
+    return;
+  g_checksum_update (t->send_sum, t->send_buf + t->sent, n);
+  t->sent += n;
+  write_more (t);
+}
+
+static void
+write_more (Transfer *t)
+{
+  gsize chunk = MIN (RELIABLE_TOTAL - t->sent, 32 * 1024);
+
+  if (chunk == 0)
+    return;
+  g_output_stream_write_async (t->out, t->send_buf + t->sent, chunk, G_PRIORITY_DEFAULT, NULL,
+                               on_written, t);
+}
+
+static void
+on_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Transfer *t = user_data;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &t->error);
+
+  if (n < 0)
+    return;
+  if (n == 0)
+    {
+      t->eof = TRUE;
+      return;
+    }
+  g_checksum_update (t->recv_sum, t->recv_buf, n);
+  t->received += n;
+  if (t->received < RELIABLE_TOTAL)
+    g_input_stream_read_async (t->in, t->recv_buf, sizeof t->recv_buf, G_PRIORITY_DEFAULT, NULL,
+                               on_read, t);
+}
+
+static gboolean
+transfer_done (gpointer data)
+{
+  Transfer *t = data;
+  return t->error != NULL || t->eof || (t->received == RELIABLE_TOTAL && t->sent == RELIABLE_TOTAL);
+}
+
+static void
+test_reliable (Fixture *f, gconstpointer data)
+{
+  Transfer t = { 0 };
+  GIOStream *sa, *sb;
+  GRand *rand = g_rand_new_with_seed (42);
+  gint64 start;
+
+  session_pair_init (&f->pair, f->config);
+  sa = punch_session_get_io_stream (f->pair.a);
+  sb = punch_session_get_io_stream (f->pair.b);
+  g_assert_nonnull (sa);
+  g_assert_nonnull (sb);
+  session_pair_start (&f->pair);
+  session_pair_wait_connected (&f->pair, 10000);
+
+  t.send_buf = g_malloc (RELIABLE_TOTAL);
+  for (gsize i = 0; i < RELIABLE_TOTAL / 4; i++)
+    ((guint32 *) t.send_buf)[i] = g_rand_int (rand);
+  g_rand_free (rand);
+  t.out = g_io_stream_get_output_stream (sa);
+  t.in = g_io_stream_get_input_stream (sb);
+  t.send_sum = g_checksum_new (G_CHECKSUM_SHA256);
+  t.recv_sum = g_checksum_new (G_CHECKSUM_SHA256);
+
+  start = g_get_monotonic_time ();
+  write_more (&t);
+  g_input_stream_read_async (t.in, t.recv_buf, sizeof t.recv_buf, G_PRIORITY_DEFAULT, NULL, on_read,
+                             &t);
+  if (!punch_test_wait (transfer_done, &t, g_getenv ("PUNCH_UNDER_VALGRIND") ? 600000 : 120000))
+    g_error ("reliable transfer stalled: sent %" G_GSIZE_FORMAT ", received %" G_GSIZE_FORMAT,
+             t.sent, t.received);
+  g_assert_no_error (t.error);
+  g_assert_false (t.eof);
+  g_assert_cmpuint (t.sent, ==, RELIABLE_TOTAL);
+  g_assert_cmpuint (t.received, ==, RELIABLE_TOTAL);
+  g_assert_cmpstr (g_checksum_get_string (t.send_sum), ==, g_checksum_get_string (t.recv_sum));
+  g_test_message ("16 MiB over pseudo-TCP on loopback in %.2f s",
+                  (g_get_monotonic_time () - start) / 1e6);
+
+  g_checksum_free (t.send_sum);
+  g_checksum_free (t.recv_sum);
+  g_free (t.send_buf);
+}
+
+/* ---- bad input and failures ----------------------------------------------- */
+
+static void
+test_bad_remote_input (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchSession) s = punch_session_new (f->config, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (strlen (punch_session_get_local_ufrag (s)), >=, 4);
+  g_assert_cmpuint (strlen (punch_session_get_local_pwd (s)), >=, 22);
+
+  g_assert_false (punch_session_add_remote_candidate (s, "candidate:1 1 UDP 1 not-an-ip 1 typ host", &error));
+  g_assert_error (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (punch_session_add_remote_candidate (s, "garbage", &error));
+  g_assert_error (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (punch_session_add_remote_candidate (s, "candidate:1 2 UDP 1 10.0.0.1 5 typ host", &error));
+  g_assert_nonnull (strstr (error->message, "component"));
+  g_clear_error (&error);
+
+  g_assert_false (punch_session_set_remote_credentials (s, "a", "b", &error));
+  g_assert_error (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (punch_session_set_remote_credentials (s, punch_session_get_local_ufrag (s),
+                                                        punch_session_get_local_pwd (s), &error));
+  g_assert_nonnull (strstr (error->message, "echoed"));
+  g_clear_error (&error);
+
+  g_assert_false (punch_session_send (s, "x", 1, &error));
+  g_assert_nonnull (strstr (error->message, "not connected"));
+  g_clear_error (&error);
+
+  g_assert_cmpint (punch_session_get_state (s), ==, PUNCH_STATE_NEW);
+  g_assert_true (punch_session_start (s, &error));
+  g_assert_false (punch_session_start (s, &error));
+  g_assert_nonnull (strstr (error->message, "already started"));
+}
+
+static void
+test_bad_config (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchSession) s = NULL;
+
+  f->config->policy = PUNCH_POLICY_RELAY;
+  s = punch_session_new (f->config, &error);
+  g_assert_null (s);
+  g_assert_error (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT);
+}
+
+static void
+on_connect_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GError **out = user_data;
+  g_assert_false (punch_session_connect_finish (PUNCH_SESSION (source), result, out));
+  g_assert_nonnull (*out);
+}
+
+static gboolean
+error_set (gpointer data)
+{
+  return *(GError **) data != NULL;
+}
+
+static void
+test_timeout_without_peer (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchSession) s = NULL;
+  gint64 start = g_get_monotonic_time ();
+
+  f->config->connect_timeout_ms = 1000;
+  s = punch_session_new (f->config, &error);
+  g_assert_no_error (error);
+  punch_session_connect_async (s, NULL, on_connect_done, &error);
+  g_assert_true (punch_test_wait (error_set, &error, 5000));
+  g_assert_error (error, PUNCH_ERROR, PUNCH_ERROR_TIMEOUT);
+  g_assert_nonnull (strstr (error->message, "never arrived"));
+  g_assert_cmpint (punch_session_get_state (s), ==, PUNCH_STATE_FAILED);
+  g_assert_cmpint ((g_get_monotonic_time () - start) / 1000, <, 3000);
+}
+
+static gboolean
+both_failed (gpointer data)
+{
+  SessionPair *pair = data;
+  return punch_session_get_state (pair->a) == PUNCH_STATE_FAILED &&
+         punch_session_get_state (pair->b) == PUNCH_STATE_FAILED;
+}
+
+static void
+test_credentials_mismatch (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  const GError *e;
+
+  f->config->connect_timeout_ms = 8000;
+  session_pair_init (&f->pair, f->config);
+  /* Each side believes the other's password is something else, so every
+   * check is refused. (With one side wrong, the other side's checks still
+   * succeed: ICE authenticates each direction on its own.) */
+  g_assert_true (punch_session_set_remote_credentials (f->pair.b, punch_session_get_local_ufrag (f->pair.a),
+                                                       "WrongPasswordWrongPassw0rd", &error));
+  g_assert_true (punch_session_set_remote_credentials (f->pair.a, punch_session_get_local_ufrag (f->pair.b),
+                                                       "AlsoWrongAlsoWrongAlso0", &error));
+  g_assert_no_error (error);
+  session_pair_start (&f->pair);
+  g_assert_true (punch_test_wait (both_failed, &f->pair, 12000));
+  e = punch_session_get_error (f->pair.a);
+  g_assert_nonnull (e);
+  g_test_message ("a: %s", e->message);
+  g_assert_error ((GError *) e, PUNCH_ERROR, PUNCH_ERROR_RELAY_REQUIRED);
+  g_assert_nonnull (strstr (e->message, "credentials do not match"));
+  g_assert_nonnull (punch_session_get_error (f->pair.b));
+  g_assert_null (punch_session_get_selected_pair (f->pair.a));
+}
+
+static void
+test_close_is_final (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  session_pair_init (&f->pair, f->config);
+  session_pair_start (&f->pair);
+  session_pair_wait_connected (&f->pair, 10000);
+  session_pair_clear (&f->pair);
+  g_assert_null (f->pair.a);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+#define ADD(path, fn, mode) \
+  g_test_add (path, Fixture, GINT_TO_POINTER (mode), fixture_setup, fn, fixture_teardown)
+  ADD ("/punch/session/loopback-datagram", test_datagram, PUNCH_MODE_DATAGRAM);
+  ADD ("/punch/session/loopback-reliable", test_reliable, PUNCH_MODE_RELIABLE);
+  ADD ("/punch/session/bad-remote-input", test_bad_remote_input, PUNCH_MODE_DATAGRAM);
+  ADD ("/punch/session/bad-config", test_bad_config, PUNCH_MODE_DATAGRAM);
+  ADD ("/punch/session/timeout-without-peer", test_timeout_without_peer, PUNCH_MODE_DATAGRAM);
+  ADD ("/punch/session/credentials-mismatch", test_credentials_mismatch, PUNCH_MODE_DATAGRAM);
+  ADD ("/punch/session/close", test_close_is_final, PUNCH_MODE_DATAGRAM);
+#undef ADD
+  return g_test_run ();
+}

@@ -1,0 +1,233 @@
+/* test-candidate.c: RFC 8839 candidate lines and descriptions
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <string.h>
+#include <punch.h>
+
+static const char *const round_trips[] = {
+  "candidate:1 1 UDP 2130706431 10.0.1.2 54321 typ host",
+  "candidate:2 1 UDP 1694498815 203.0.113.101 40000 typ srflx raddr 10.0.1.2 rport 54321",
+  "candidate:3 1 UDP 16777215 203.0.113.10 49152 typ relay raddr 203.0.113.101 rport 40000",
+  "candidate:4 1 UDP 1862270975 198.51.100.9 6000 typ prflx raddr 10.0.0.1 rport 6000",
+  "candidate:abc+/XYZ 1 UDP 2130706431 2001:db8::5 9 typ host",
+  "candidate:5 1 TCP 2105458943 10.0.1.2 9 typ host tcptype active",
+  "candidate:6 2 TCP 2105458942 10.0.1.2 44444 typ host tcptype passive",
+  "candidate:7 256 UDP 4294967295 127.0.0.1 65535 typ host",
+};
+
+static void
+test_round_trip (void)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (round_trips); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (PunchCandidate) c = punch_candidate_parse (round_trips[i], &error);
+      g_autofree char *text = NULL;
+      g_autofree char *with_a = g_strconcat ("a=", round_trips[i], NULL);
+      g_autoptr (PunchCandidate) c2 = NULL;
+
+      g_assert_no_error (error);
+      text = punch_candidate_to_string (c);
+      g_assert_cmpstr (text, ==, round_trips[i]);
+      c2 = punch_candidate_parse (with_a, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (c2->address, ==, c->address);
+    }
+}
+
+static void
+test_fields (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchCandidate) c = punch_candidate_parse (
+    "candidate:842163049 1 udp 1677729535 203.0.113.101 61665 typ srflx raddr 10.0.1.2 "
+    "rport 61665 generation 0 ufrag EsAw network-cost 999",
+    &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (c->foundation, ==, "842163049");
+  g_assert_cmpuint (c->component, ==, 1);
+  g_assert_cmpint (c->transport, ==, PUNCH_TRANSPORT_UDP);
+  g_assert_cmpuint (c->priority, ==, 1677729535);
+  g_assert_cmpstr (c->address, ==, "203.0.113.101");
+  g_assert_cmpuint (c->port, ==, 61665);
+  g_assert_cmpint (c->type, ==, PUNCH_CANDIDATE_SRFLX);
+  g_assert_cmpstr (c->related_address, ==, "10.0.1.2");
+  g_assert_cmpuint (c->related_port, ==, 61665);
+}
+
+typedef struct
+{
+  const char *line;
+  const char *message_part;
+} Bad;
+
+static const Bad bad[] = {
+  { "", "must start with" },
+  { "foo", "must start with" },
+  { "candidate:", "fields" },
+  { "candidate:1 1 UDP 1 10.0.0.1 1 typ", "fields" },
+  { "candidate:1 1 UDP 1 10.0.0.1 1 type host", "expected \"typ\"" },
+  { "candidate:1  1 UDP 1 10.0.0.1 1 typ host", "empty field" },
+  { "candidate:1\t1 UDP 1 10.0.0.1 1 typ host", "control characters" },
+  { "candidate:1 1 UDP 1 10.0.0.1 1 typ host\r\n", "control characters" },
+  { "candidate:1-2 1 UDP 1 10.0.0.1 1 typ host", "foundation" },
+  { "candidate:123456789012345678901234567890123 1 UDP 1 10.0.0.1 1 typ host", "longer than 32" },
+  { "candidate:1 0 UDP 1 10.0.0.1 1 typ host", "component" },
+  { "candidate:1 257 UDP 1 10.0.0.1 1 typ host", "component" },
+  { "candidate:1 1 SCTP 1 10.0.0.1 1 typ host", "unknown transport \"SCTP\"" },
+  { "candidate:1 1 UDP 4294967296 10.0.0.1 1 typ host", "priority" },
+  { "candidate:1 1 UDP -1 10.0.0.1 1 typ host", "priority" },
+  { "candidate:1 1 UDP 1 10.0.0.256 1 typ host", "not an IPv4 or IPv6" },
+  { "candidate:1 1 UDP 1 host.example 1 typ host", "not an IPv4 or IPv6" },
+  { "candidate:1 1 UDP 1 4f3c2a.local 1 typ host", "mDNS" },
+  { "candidate:1 1 UDP 1 10.0.0.1 65536 typ host", "port" },
+  { "candidate:1 1 UDP 1 10.0.0.1 0 typ host", "port 0" },
+  { "candidate:1 1 UDP 1 10.0.0.1 1 typ bogus", "unknown candidate type" },
+  { "candidate:1 1 UDP 1 10.0.0.1 1 typ srflx raddr", "has no value" },
+  { "candidate:1 1 UDP 1 10.0.0.1 1 typ srflx raddr nope rport 1", "raddr" },
+  { "candidate:1 1 UDP 1 10.0.0.1 1 typ srflx raddr 10.0.0.2 rport x", "rport" },
+  { "candidate:1 1 TCP 1 10.0.0.1 1 typ host", "needs a tcptype" },
+  { "candidate:1 1 TCP 1 10.0.0.1 1 typ host tcptype sideways", "unknown tcptype" },
+  { "candidate:1 1 UDP 1 10.0.0.1 1 typ host tcptype active", "only for TCP" },
+  { "candidate:1 1 UDP 1 10.0.0.1 1 typ host \xff\xfe", "UTF-8" },
+};
+
+static void
+test_bad (void)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (PunchCandidate) c = punch_candidate_parse (bad[i].line, &error);
+
+      g_assert_null (c);
+      g_assert_error (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT);
+      g_assert_true (g_str_has_prefix (error->message, "malformed candidate: "));
+      if (strstr (error->message, bad[i].message_part) == NULL)
+        g_error ("\"%s\": message \"%s\" lacks \"%s\"", bad[i].line, error->message,
+                 bad[i].message_part);
+    }
+  {
+    g_autoptr (GError) error = NULL;
+    g_autofree char *huge = g_strnfill (5000, 'a');
+    g_autofree char *line = g_strconcat ("candidate:", huge, NULL);
+    g_assert_null (punch_candidate_parse (line, &error));
+    g_assert_nonnull (strstr (error->message, "longer than"));
+  }
+}
+
+static PunchDescription *
+make_description (void)
+{
+  PunchDescription *d = punch_description_new ("F7gI", "x9cml/YzichV2+XlhiMu8g");
+
+  for (gsize i = 0; i < 3; i++)
+    g_ptr_array_add (d->candidates, punch_candidate_parse (round_trips[i], NULL));
+  d->end_of_candidates = TRUE;
+  return d;
+}
+
+static void
+assert_same (const PunchDescription *a, const PunchDescription *b)
+{
+  g_assert_cmpstr (a->ufrag, ==, b->ufrag);
+  g_assert_cmpstr (a->pwd, ==, b->pwd);
+  g_assert_cmpuint (a->candidates->len, ==, b->candidates->len);
+  g_assert_cmpint (a->end_of_candidates, ==, b->end_of_candidates);
+  for (guint i = 0; i < a->candidates->len; i++)
+    {
+      g_autofree char *x = punch_candidate_to_string (a->candidates->pdata[i]);
+      g_autofree char *y = punch_candidate_to_string (b->candidates->pdata[i]);
+      g_assert_cmpstr (x, ==, y);
+    }
+}
+
+static void
+test_description_round_trip (void)
+{
+  g_autoptr (PunchDescription) d = make_description ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *sdp = punch_description_to_sdp (d);
+  g_autoptr (PunchDescription) from_sdp = punch_description_parse_sdp (sdp, &error);
+  g_autoptr (GVariant) v = NULL;
+  g_autoptr (PunchDescription) from_variant = NULL;
+  g_autofree char *printed = NULL;
+  g_autoptr (GVariant) reparsed = NULL;
+  g_autoptr (PunchDescription) from_text = NULL;
+
+  g_assert_no_error (error);
+  assert_same (d, from_sdp);
+  g_assert_true (g_str_has_suffix (sdp, "a=end-of-candidates\r\n"));
+
+  v = punch_description_to_variant (d);
+  from_variant = punch_description_from_variant (v, &error);
+  g_assert_no_error (error);
+  assert_same (d, from_variant);
+
+  /* through GVariant's text form, as a signaling channel might carry it */
+  printed = g_variant_print (v, TRUE);
+  reparsed = g_variant_parse (NULL, printed, NULL, NULL, &error);
+  g_assert_no_error (error);
+  from_text = punch_description_from_variant (reparsed, &error);
+  g_assert_no_error (error);
+  assert_same (d, from_text);
+}
+
+static void
+test_description_bad (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchDescription) d = NULL;
+
+  d = punch_description_parse_sdp ("a=ice-ufrag:abc\r\na=ice-pwd:x9cml/YzichV2+XlhiMu8g\r\n", &error);
+  g_assert_null (d);
+  g_assert_error (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "username fragment"));
+  g_clear_error (&error);
+
+  d = punch_description_parse_sdp ("a=ice-ufrag:abcd\r\na=ice-pwd:short\r\n", &error);
+  g_assert_null (d);
+  g_assert_nonnull (strstr (error->message, "ICE password"));
+  g_clear_error (&error);
+
+  d = punch_description_parse_sdp ("a=ice-ufrag:abcd\r\na=ice-pwd:x9cml/YzichV2+XlhiMu8g\r\n"
+                                   "a=candidate:1 1 UDP 1 10.0.0.1 1 typ nope\r\n",
+                                   &error);
+  g_assert_null (d);
+  g_assert_true (g_str_has_prefix (error->message, "line 3: malformed candidate"));
+  g_clear_error (&error);
+
+  {
+    g_autoptr (GVariant) v = g_variant_ref_sink (g_variant_new_string ("nope"));
+    d = punch_description_from_variant (v, &error);
+    g_assert_null (d);
+    g_assert_nonnull (strstr (error->message, "dictionary"));
+    g_clear_error (&error);
+  }
+  {
+    g_autoptr (GVariant) v =
+      g_variant_ref_sink (g_variant_parse (G_VARIANT_TYPE_VARDICT,
+                                           "{'ufrag': <'abcd'>, 'pwd': <'x9cml/YzichV2+XlhiMu8g'>,"
+                                           " 'candidates': <[1, 2]>}",
+                                           NULL, NULL, NULL));
+    d = punch_description_from_variant (v, &error);
+    g_assert_null (d);
+    g_assert_nonnull (strstr (error->message, "array of candidate strings"));
+    g_clear_error (&error);
+  }
+  g_assert_false (punch_ice_credentials_validate ("ab d", "x9cml/YzichV2+XlhiMu8g", &error));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/punch/candidate/round-trip", test_round_trip);
+  g_test_add_func ("/punch/candidate/fields", test_fields);
+  g_test_add_func ("/punch/candidate/bad", test_bad);
+  g_test_add_func ("/punch/description/round-trip", test_description_round_trip);
+  g_test_add_func ("/punch/description/bad", test_description_bad);
+  return g_test_run ();
+}

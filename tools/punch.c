@@ -1,0 +1,60 @@
+/* punch.c: the `punch` command-line tool
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <stdio.h>
+#include <string.h>
+#include <locale.h>
+
+#include "punch-cmd.h"
+
+static const PunchCmd cmds[] = {
+  /* BEGIN command table */
+  { "version", "print the version of punch and of libnice", punch_cmd_version },
+  /* END command table */
+};
+
+static void
+usage (FILE *out)
+{
+  fprintf (out,
+           "Usage: punch COMMAND [OPTIONS]\n"
+           "\n"
+           "Connect two programs directly through NATs and firewalls (ICE, STUN, TURN).\n"
+           "\n"
+           "Commands:\n");
+  for (gsize i = 0; i < G_N_ELEMENTS (cmds); i++)
+    fprintf (out, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
+  fprintf (out,
+           "\n"
+           "Run 'punch COMMAND --help' for the options of one command.\n"
+           "Exit codes: 0 ok, 1 runtime failure, 2 usage error, 130 interrupted.\n");
+}
+
+int
+main (int argc, char **argv)
+{
+  setlocale (LC_ALL, "");
+
+  if (argc < 2)
+    {
+      usage (stderr);
+      return PUNCH_EXIT_USAGE;
+    }
+  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0 ||
+      strcmp (argv[1], "help") == 0)
+    {
+      usage (stdout);
+      return PUNCH_EXIT_OK;
+    }
+  if (strcmp (argv[1], "--version") == 0)
+    return punch_cmd_version (argc - 1, argv + 1);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cmds); i++)
+    if (strcmp (argv[1], cmds[i].name) == 0)
+      return cmds[i].run (argc - 1, argv + 1);
+
+  fprintf (stderr, "punch: unknown command '%s'\n\n", argv[1]);
+  usage (stderr);
+  return PUNCH_EXIT_USAGE;
+}
