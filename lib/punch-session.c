@@ -502,7 +502,7 @@ on_turn_diagnosed (GObject *source, GAsyncResult *result, gpointer user_data)
         }
       if (self->turn_error == NULL)
         self->turn_error = g_error_copy (error);
-      g_warning ("TURN: %s", error->message);
+      g_message ("TURN: %s", error->message);
     }
   if (--self->pending_probes == 0)
     finish_gathering (self);

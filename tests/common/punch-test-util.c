@@ -151,7 +151,7 @@ punch_test_coturn_start (const char *secret)
 
   for (int i = 0; i < 100 && !tcp_port_open (c->port); i++)
     {
-      if (g_subprocess_get_if_exited (c->proc))
+      if (g_subprocess_get_identifier (c->proc) == NULL)
         break;
       g_usleep (100 * 1000);
     }
