@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what punch needs from Debian 12's packages, and only what is missing.
+# Run as root. Safe to run again: it does nothing when everything is there.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  gcc meson ninja-build pkg-config
+  libglib2.0-dev libnice-dev libgnutls28-dev libsoup-3.0-dev libjson-glib-dev
+  # tests: real servers, clients and tools
+  coturn gnutls-bin python3-websockets iptables iproute2 procps
+  # quality: sanitizers' runtime, valgrind, libFuzzer
+  valgrind clang libclang-rt-14-dev
+  # lab delay (NFQUEUE)
+  libnetfilter-queue-dev
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages are installed"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages: ${missing[*]}" >&2
+  echo "install-deps: run as root (or: sudo apt-get install ${missing[*]})" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "install-deps: done"

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The README's test command. On a fresh Debian 12 machine, as root:
+#   installs what is missing, builds with warnings as errors, and runs every
+#   test suite (unit, integration, lab, fuzz), then the unit and integration
+#   suites again under ASan/UBSan and under valgrind.
+#
+# Environment:
+#   PUNCH_QUICK=1     skip the sanitizer and valgrind passes
+#   BUILD_DIR=DIR     where to build (default: _build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+
+BUILD_DIR=${BUILD_DIR:-_build}
+FUZZ=false
+command -v clang >/dev/null && FUZZ=true
+
+setup() { # dir, options...
+  local dir=$1; shift
+  if [ -f "$dir/build.ninja" ]; then
+    meson setup --reconfigure "$dir" "$@" >/dev/null
+  else
+    meson setup "$dir" "$@" >/dev/null
+  fi
+  meson compile -C "$dir"
+}
+
+status=0
+section() { printf '\n==== %s ====\n' "$*"; }
+
+section "build (warnings are errors) and run every suite"
+setup "$BUILD_DIR" -Dwerror=true -Dfuzz=$FUZZ
+meson test -C "$BUILD_DIR" --print-errorlogs --num-processes 2 --no-suite bench || status=1
+
+if [ "${PUNCH_QUICK:-0}" != 1 ]; then
+  section "ASan + UBSan: unit and integration suites"
+  setup "$BUILD_DIR-asan" -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false \
+        -Dbuildtype=debug -Dfuzz=false
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    LSAN_OPTIONS=suppressions="$PWD/tests/lsan.supp" \
+    meson test -C "$BUILD_DIR-asan" --print-errorlogs --num-processes 2 --suite unit --suite integration \
+    || status=1
+
+  section "valgrind (definite leaks and memory errors fail): unit and integration suites"
+  meson test -C "$BUILD_DIR" --setup valgrind --print-errorlogs --num-processes 2 \
+    --suite unit --suite integration || status=1
+fi
+
+section "result"
+if [ $status -eq 0 ]; then echo "punch: all test passes succeeded"; else echo "punch: some tests FAILED"; fi
+exit $status
