@@ -82,8 +82,22 @@ tcp_port_open (guint16 port)
   return conn != NULL;
 }
 
+static PunchTestCoturn *coturn_start (const char *secret, const char *cert, const char *key);
+
 PunchTestCoturn *
 punch_test_coturn_start (const char *secret)
+{
+  return coturn_start (secret, NULL, NULL);
+}
+
+PunchTestCoturn *
+punch_test_coturn_start_tls (const char *cert, const char *key)
+{
+  return coturn_start (NULL, cert, key);
+}
+
+static PunchTestCoturn *
+coturn_start (const char *secret, const char *cert, const char *key)
 {
   g_autofree char *turnserver = g_find_program_in_path ("turnserver");
   g_autoptr (GError) error = NULL;
@@ -116,7 +130,15 @@ punch_test_coturn_start (const char *secret)
   g_ptr_array_add (argv, g_strdup_printf ("--listening-port=%u", c->port));
   g_ptr_array_add (argv, g_strdup ("--realm=punch.test"));
   g_ptr_array_add (argv, g_strdup ("--fingerprint"));
-  g_ptr_array_add (argv, g_strdup ("--no-tls"));
+  if (cert)
+    {
+      c->tls_port = punch_test_free_port ();
+      g_ptr_array_add (argv, g_strdup_printf ("--tls-listening-port=%u", c->tls_port));
+      g_ptr_array_add (argv, g_strdup_printf ("--cert=%s", cert));
+      g_ptr_array_add (argv, g_strdup_printf ("--pkey=%s", key));
+    }
+  else
+    g_ptr_array_add (argv, g_strdup ("--no-tls"));
   g_ptr_array_add (argv, g_strdup ("--no-dtls"));
   g_ptr_array_add (argv, g_strdup ("--no-rfc5780"));
   g_ptr_array_add (argv, g_strdup ("--no-multicast-peers"));
@@ -199,4 +221,44 @@ punch_test_coturn_stop (PunchTestCoturn *c)
   g_free (c->pass);
   g_free (c->secret);
   g_free (c);
+}
+
+gboolean
+punch_test_make_certificate (const char *dir, char **cert_file, char **key_file)
+{
+  g_autofree char *certtool = g_find_program_in_path ("certtool");
+  g_autofree char *tmpl = g_build_filename (dir, "cert.tmpl", NULL);
+  g_autofree char *key = g_build_filename (dir, "key.pem", NULL);
+  g_autofree char *cert = g_build_filename (dir, "cert.pem", NULL);
+  g_autofree char *cmd1 = NULL, *cmd2 = NULL;
+  g_autoptr (GError) error = NULL;
+  int status;
+
+  if (certtool == NULL)
+    {
+      g_test_skip ("certtool is not installed (package gnutls-bin; scripts/install-deps.sh)");
+      return FALSE;
+    }
+  g_assert_true (g_file_set_contents (tmpl,
+                                      "cn = localhost\n"
+                                      "dns_name = localhost\n"
+                                      "ip_address = 127.0.0.1\n"
+                                      "expiration_days = 2\n"
+                                      "ca\n"
+                                      "cert_signing_key\n"
+                                      "signing_key\n"
+                                      "encryption_key\n"
+                                      "tls_www_server\n",
+                                      -1, &error));
+  cmd1 = g_strdup_printf ("%s --generate-privkey --key-type=ecdsa --outfile %s", certtool, key);
+  cmd2 = g_strdup_printf ("%s --generate-self-signed --load-privkey %s --template %s --outfile %s",
+                          certtool, key, tmpl, cert);
+  g_assert_true (g_spawn_command_line_sync (cmd1, NULL, NULL, &status, &error));
+  g_assert_true (g_spawn_check_wait_status (status, &error));
+  g_assert_true (g_spawn_command_line_sync (cmd2, NULL, NULL, &status, &error));
+  g_assert_true (g_spawn_check_wait_status (status, &error));
+  g_assert_no_error (error);
+  *cert_file = g_steal_pointer (&cert);
+  *key_file = g_steal_pointer (&key);
+  return TRUE;
 }

@@ -32,6 +32,7 @@ typedef struct
   char *user;
   char *pass;
   char *secret; /* non-NULL in REST (use-auth-secret) mode */
+  guint16 tls_port; /* non-zero when started with a certificate */
 } PunchTestCoturn;
 
 /**
@@ -43,6 +44,21 @@ typedef struct
  * is not installed. Fails the test if it does not come up within 10 s.
  */
 PunchTestCoturn *punch_test_coturn_start (const char *secret);
+
+/**
+ * punch_test_coturn_start_tls:
+ * As punch_test_coturn_start(), and also serves TURN over TLS on @tls_port
+ * with the given PEM certificate and key.
+ */
+PunchTestCoturn *punch_test_coturn_start_tls (const char *cert_file, const char *key_file);
+
+/**
+ * punch_test_make_certificate:
+ * Makes a self-signed certificate for "localhost" and 127.0.0.1 with
+ * certtool (gnutls-bin) in @dir. Skips the test and returns %FALSE when
+ * certtool is missing.
+ */
+gboolean punch_test_make_certificate (const char *dir, char **cert_file, char **key_file);
 /** Stops the server it started (by its own PID) and removes its directory. */
 void punch_test_coturn_stop (PunchTestCoturn *coturn);
 

@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include <string.h>
+#include <glib/gstdio.h>
 #include <punch.h>
 
 #include "punch-test-util.h"
@@ -129,6 +130,50 @@ test_wrong_password (Fixture *f, gconstpointer data)
   g_assert_cmpint ((g_get_monotonic_time () - start) / 1000, <, 5000);
 }
 
+static void
+test_turns (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("punch-tls-XXXXXX", &error);
+  g_autofree char *cert = NULL, *key = NULL, *uri = NULL;
+  g_autoptr (PunchConfig) config = punch_config_new ();
+  PunchTestCoturn *coturn;
+  SessionPair pair;
+
+  if (!punch_test_make_certificate (dir, &cert, &key))
+    return;
+  coturn = punch_test_coturn_start_tls (cert, key);
+  if (coturn == NULL)
+    return;
+
+  /* the name is checked against the certificate, so use the name it carries */
+  uri = g_strdup_printf ("turns:localhost:%u", coturn->tls_port);
+  g_assert_true (punch_config_add_ice_server (config, uri, coturn->user, coturn->pass, &error));
+  g_assert_no_error (error);
+  config->tls_ca_file = g_strdup (cert);
+  config->local_addresses = g_strsplit ("127.0.0.1", ",", -1);
+  config->ipv6 = FALSE;
+  config->policy = PUNCH_POLICY_RELAY;
+  config->connect_timeout_ms = 10000;
+
+  session_pair_init (&pair, config);
+  session_pair_start (&pair);
+  session_pair_wait_connected (&pair, 10000);
+  assert_relayed (pair.a);
+  assert_relayed (pair.b);
+  session_pair_clear (&pair);
+  punch_test_coturn_stop (coturn);
+  {
+    const char *files[] = { "cert.pem", "key.pem", "cert.tmpl" };
+    for (gsize i = 0; i < G_N_ELEMENTS (files); i++)
+      {
+        g_autofree char *path = g_build_filename (dir, files[i], NULL);
+        g_remove (path);
+      }
+    g_rmdir (dir);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -137,6 +182,7 @@ main (int argc, char **argv)
               fixture_teardown);
   g_test_add ("/punch/turn/relay-only-tcp", Fixture, "tcp", fixture_setup, test_relay_only,
               fixture_teardown);
+  g_test_add_func ("/punch/turn/relay-only-turns", test_turns);
   g_test_add ("/punch/turn/wrong-password", Fixture, NULL, fixture_setup, test_wrong_password,
               fixture_teardown);
   return g_test_run ();

@@ -208,10 +208,9 @@ test_description_bad (void)
   }
   {
     g_autoptr (GVariant) v =
-      g_variant_ref_sink (g_variant_parse (G_VARIANT_TYPE_VARDICT,
-                                           "{'ufrag': <'abcd'>, 'pwd': <'x9cml/YzichV2+XlhiMu8g'>,"
-                                           " 'candidates': <[1, 2]>}",
-                                           NULL, NULL, NULL));
+      g_variant_parse (G_VARIANT_TYPE_VARDICT,
+                       "{'ufrag': <'abcd'>, 'pwd': <'x9cml/YzichV2+XlhiMu8g'>, 'candidates': <[1, 2]>}",
+                       NULL, NULL, NULL);
     d = punch_description_from_variant (v, &error);
     g_assert_null (d);
     g_assert_nonnull (strstr (error->message, "array of candidate strings"));
