@@ -19,9 +19,9 @@ command -v clang >/dev/null && FUZZ=true
 setup() { # dir, options...
   local dir=$1; shift
   if [ -f "$dir/build.ninja" ]; then
-    meson setup --reconfigure "$dir" "$@" >/dev/null
+    meson setup --reconfigure "$dir" "$@" | tail -n 3
   else
-    meson setup "$dir" "$@" >/dev/null
+    meson setup "$dir" "$@" | tail -n 3
   fi
   meson compile -C "$dir"
 }
