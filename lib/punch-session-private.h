@@ -18,10 +18,11 @@ NiceCandidate *punch_candidate_to_nice (const PunchCandidate *c, guint stream_id
  * Finds out why a TURN server gave no relay candidate: it tries an
  * allocation itself and reports the server's answer (for example 401 after
  * credentials: authentication failed). Succeeds when the allocation works.
+ * @ip and @port are where to send: the server, or the TLS bridge for turns:.
  */
 void punch_session_diagnose_turn_async (const PunchIceServer *server,
                                         const char *ip,
-                                        const char *tls_ca_file,
+                                        guint16 port,
                                         GCancellable *cancellable,
                                         GAsyncReadyCallback callback,
                                         gpointer user_data);

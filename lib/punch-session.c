@@ -52,6 +52,8 @@ struct _PunchSession
   gboolean remote_credentials_set;
   gboolean remote_eoc;
   guint pending_probes;
+  guint n_turn_usable;  /* TURN servers handed to libnice */
+  guint n_turn_failed;  /* of those, known to have failed */
   GError *turn_error; /* why a TURN server gave no relay candidate */
 
   NiceComponentState nice_state;
@@ -81,6 +83,7 @@ typedef struct
   PunchIceServer *server; /* borrowed from config */
   char *ip;               /* NULL when resolution failed */
   GError *error;
+  PunchTlsBridge *bridge; /* turns: only; owned by self->bridges */
 } ResolvedServer;
 
 static void
@@ -487,18 +490,30 @@ finish_gathering (PunchSession *self)
   g_signal_emit (self, signals[SIGNAL_GATHERING_DONE], 0);
 }
 
+typedef struct
+{
+  PunchSession *self;
+  ResolvedServer *rs;
+} Diagnosis;
+
 static void
 on_turn_diagnosed (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  PunchSession *self = user_data;
+  Diagnosis *d = user_data;
+  PunchSession *self = d->self;
   g_autoptr (GError) error = NULL;
 
   if (!punch_session_diagnose_turn_finish (result, &error))
     {
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        goto out;
+      /* for turns:, the TLS handshake's own error says more */
+      if (d->rs->bridge && punch_tls_bridge_get_last_error (d->rs->bridge))
         {
-          g_object_unref (self);
-          return;
+          g_autofree char *uri = punch_ice_server_to_uri (d->rs->server);
+          g_clear_error (&error);
+          g_set_error (&error, PUNCH_ERROR, PUNCH_ERROR_UNREACHABLE, "%s: TLS failed: %s", uri,
+                       punch_tls_bridge_get_last_error (d->rs->bridge)->message);
         }
       if (self->turn_error == NULL)
         self->turn_error = g_error_copy (error);
@@ -506,7 +521,9 @@ on_turn_diagnosed (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   if (--self->pending_probes == 0)
     finish_gathering (self);
+out:
   g_object_unref (self);
+  g_free (d);
 }
 
 static void
@@ -523,10 +540,16 @@ on_gathering_done (NiceAgent *agent, guint stream_id, gpointer user_data)
         ResolvedServer *rs = self->resolved->pdata[i];
         if (rs->server->kind == PUNCH_ICE_SERVER_STUN || rs->ip == NULL)
           continue;
-        self->pending_probes++;
-        punch_session_diagnose_turn_async (rs->server, rs->ip, self->config->tls_ca_file,
-                                           self->cancellable, on_turn_diagnosed,
-                                           g_object_ref (self));
+        {
+          Diagnosis *d = g_new0 (Diagnosis, 1);
+          d->self = g_object_ref (self);
+          d->rs = rs;
+          self->pending_probes++;
+          punch_session_diagnose_turn_async (
+            rs->server, rs->bridge ? "127.0.0.1" : rs->ip,
+            rs->bridge ? punch_tls_bridge_get_port (rs->bridge) : rs->server->port,
+            self->cancellable, on_turn_diagnosed, d);
+        }
       }
   if (self->pending_probes == 0)
     finish_gathering (self);
@@ -750,6 +773,33 @@ add_local_addresses (PunchSession *self)
   g_list_free_full (ips, g_free);
 }
 
+static void
+on_bridge_failed (PunchTlsBridge *bridge, const GError *error, gpointer user_data)
+{
+  PunchSession *self = user_data;
+
+  for (guint i = 0; i < self->resolved->len; i++)
+    {
+      ResolvedServer *rs = self->resolved->pdata[i];
+      g_autofree char *uri = NULL;
+
+      if (rs->bridge != bridge || rs->error)
+        continue;
+      uri = punch_ice_server_to_uri (rs->server);
+      g_set_error (&rs->error, PUNCH_ERROR, PUNCH_ERROR_UNREACHABLE, "%s: TLS failed: %s", uri,
+                   error->message);
+      if (self->turn_error == NULL)
+        self->turn_error = g_error_copy (rs->error);
+      self->n_turn_failed++;
+    }
+  /* libnice retries TURN over TCP for seconds; with no relay left, stop now */
+  if (self->config->policy == PUNCH_POLICY_RELAY && self->n_local_relay == 0 &&
+      self->n_turn_failed == self->n_turn_usable && self->state == PUNCH_STATE_GATHERING)
+    fail (self, (PunchErrorCode) self->turn_error->code,
+          "relay-only policy, but no TURN server gave a relay candidate: %s",
+          self->turn_error->message);
+}
+
 static gboolean
 configure_servers (PunchSession *self, GError **error)
 {
@@ -782,6 +832,7 @@ configure_servers (PunchSession *self, GError **error)
         }
       else if (s->kind == PUNCH_ICE_SERVER_TURN)
         {
+          self->n_turn_usable++;
           nice_agent_set_relay_info (self->agent, self->stream_id, 1, rs->ip, s->port, s->username,
                                      s->credential,
                                      s->transport == PUNCH_TRANSPORT_TCP ? NICE_RELAY_TYPE_TURN_TCP
@@ -789,11 +840,13 @@ configure_servers (PunchSession *self, GError **error)
         }
       else
         {
-          PunchTlsBridge *bridge =
-            punch_tls_bridge_new (s->host, s->port, self->config->tls_ca_file, error);
+          PunchTlsBridge *bridge = punch_tls_bridge_new (s->host, s->port, self->config->tls_ca_file,
+                                                         on_bridge_failed, self, error);
           if (bridge == NULL)
             return FALSE;
           g_ptr_array_add (self->bridges, bridge);
+          rs->bridge = bridge;
+          self->n_turn_usable++;
           nice_agent_set_relay_info (self->agent, self->stream_id, 1, "127.0.0.1",
                                      punch_tls_bridge_get_port (bridge), s->username, s->credential,
                                      NICE_RELAY_TYPE_TURN_TCP);

@@ -15,6 +15,8 @@ struct _PunchTlsBridge
   guint16 port;
   guint16 local_port;
   GError *last_error;
+  PunchTlsBridgeFailedFunc failed;
+  gpointer user_data;
 };
 
 typedef struct
@@ -45,10 +47,12 @@ on_upstream_connected (GObject *source, GAsyncResult *result, gpointer user_data
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         {
-          g_warning ("turns: TLS connection to %s:%u failed: %s", pending->bridge->host,
+          g_message ("turns: TLS connection to %s:%u failed: %s", pending->bridge->host,
                      pending->bridge->port, error->message);
           g_clear_error (&pending->bridge->last_error);
           pending->bridge->last_error = g_error_copy (error);
+          if (pending->bridge->failed)
+            pending->bridge->failed (pending->bridge, error, pending->bridge->user_data);
         }
       g_io_stream_close (G_IO_STREAM (pending->local), NULL, NULL);
     }
@@ -79,7 +83,8 @@ on_incoming (GSocketService *service, GSocketConnection *connection, GObject *so
 }
 
 PunchTlsBridge *
-punch_tls_bridge_new (const char *host, guint16 port, const char *ca_file, GError **error)
+punch_tls_bridge_new (const char *host, guint16 port, const char *ca_file,
+                      PunchTlsBridgeFailedFunc failed, gpointer user_data, GError **error)
 {
   g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   g_autoptr (GSocketAddress) want = g_inet_socket_address_new (lo, 0);
@@ -88,6 +93,8 @@ punch_tls_bridge_new (const char *host, guint16 port, const char *ca_file, GErro
 
   bridge->host = g_strdup (host);
   bridge->port = port;
+  bridge->failed = failed;
+  bridge->user_data = user_data;
   bridge->cancellable = g_cancellable_new ();
   bridge->client = g_socket_client_new ();
   g_socket_client_set_tls (bridge->client, TRUE);

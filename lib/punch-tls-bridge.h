@@ -15,6 +15,10 @@ G_BEGIN_DECLS
 
 typedef struct _PunchTlsBridge PunchTlsBridge;
 
+/* Called when a TLS connection to the server fails (handshake, certificate, connect). */
+typedef void (*PunchTlsBridgeFailedFunc) (PunchTlsBridge *bridge, const GError *error,
+                                          gpointer user_data);
+
 /**
  * punch_tls_bridge_new:
  * @host: the server's name, used for SNI and certificate checks
@@ -24,6 +28,7 @@ typedef struct _PunchTlsBridge PunchTlsBridge;
  * Listens at once on an ephemeral loopback port, on the thread-default context.
  */
 PunchTlsBridge *punch_tls_bridge_new (const char *host, guint16 port, const char *ca_file,
+                                      PunchTlsBridgeFailedFunc failed, gpointer user_data,
                                       GError **error);
 guint16 punch_tls_bridge_get_port (PunchTlsBridge *bridge);
 /** Returns: (nullable): why the last upstream TLS connection failed */

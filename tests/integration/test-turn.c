@@ -174,6 +174,74 @@ test_turns (void)
   }
 }
 
+static void
+test_unreachable (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchConfig) config = punch_config_new ();
+  g_autoptr (PunchSession) s = NULL;
+  g_autofree char *uri = g_strdup_printf ("turn:127.0.0.1:%u", punch_test_free_port ());
+  const GError *e;
+
+  /* nothing listens there */
+  g_assert_true (punch_config_add_ice_server (config, uri, "u", "p", &error));
+  config->local_addresses = g_strsplit ("127.0.0.1", ",", -1);
+  config->ipv6 = FALSE;
+  config->policy = PUNCH_POLICY_RELAY;
+  config->connect_timeout_ms = 15000;
+  s = punch_session_new (config, &error);
+  g_assert_no_error (error);
+  g_assert_true (punch_session_start (s, &error));
+  g_assert_true (punch_test_wait (failed, s, 14000));
+  e = punch_session_get_error (s);
+  g_test_message ("%s", e->message);
+  g_assert_error ((GError *) e, PUNCH_ERROR, PUNCH_ERROR_UNREACHABLE);
+  g_assert_nonnull (strstr (e->message, uri));
+}
+
+static void
+test_turns_untrusted (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("punch-tls-XXXXXX", &error);
+  g_autofree char *cert = NULL, *key = NULL, *uri = NULL;
+  g_autoptr (PunchConfig) config = punch_config_new ();
+  g_autoptr (PunchSession) s = NULL;
+  PunchTestCoturn *coturn;
+  const GError *e;
+
+  if (!punch_test_make_certificate (dir, &cert, &key))
+    return;
+  coturn = punch_test_coturn_start_tls (cert, key);
+  if (coturn == NULL)
+    return;
+  /* no tls_ca_file: the self-signed certificate is not trusted */
+  uri = g_strdup_printf ("turns:localhost:%u", coturn->tls_port);
+  g_assert_true (punch_config_add_ice_server (config, uri, coturn->user, coturn->pass, &error));
+  config->local_addresses = g_strsplit ("127.0.0.1", ",", -1);
+  config->ipv6 = FALSE;
+  config->policy = PUNCH_POLICY_RELAY;
+  s = punch_session_new (config, &error);
+  g_assert_no_error (error);
+  g_assert_true (punch_session_start (s, &error));
+  g_assert_true (punch_test_wait (failed, s, 10000));
+  e = punch_session_get_error (s);
+  g_test_message ("%s", e->message);
+  g_assert_nonnull (strstr (e->message, "TLS failed"));
+  g_clear_object (&s);
+  punch_test_spin (50);
+  punch_test_coturn_stop (coturn);
+  {
+    const char *files[] = { "cert.pem", "key.pem", "cert.tmpl" };
+    for (gsize i = 0; i < G_N_ELEMENTS (files); i++)
+      {
+        g_autofree char *path = g_build_filename (dir, files[i], NULL);
+        g_remove (path);
+      }
+    g_rmdir (dir);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -185,5 +253,7 @@ main (int argc, char **argv)
   g_test_add_func ("/punch/turn/relay-only-turns", test_turns);
   g_test_add ("/punch/turn/wrong-password", Fixture, NULL, fixture_setup, test_wrong_password,
               fixture_teardown);
+  g_test_add_func ("/punch/turn/unreachable", test_unreachable);
+  g_test_add_func ("/punch/turn/turns-untrusted-certificate", test_turns_untrusted);
   return g_test_run ();
 }
