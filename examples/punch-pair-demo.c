@@ -75,10 +75,11 @@ on_state (PunchSession *s, PunchState state, Demo *d)
       g_autofree char *path = punch_pair_describe (punch_session_get_selected_pair (s));
       punch_session_get_stats (s, &stats);
       printf ("%-5s path      %s\n", names[i], path);
-      printf ("%-5s connected after %" G_GINT64_FORMAT " ms\n", names[i], stats.time_to_connected_ms);
+      printf ("%-5s connected after %" G_GINT64_FORMAT " ms\n", names[i],
+              stats.time_to_connected_ms);
     }
-  if (punch_session_get_state (d->peer[0]) == PUNCH_STATE_CONNECTED &&
-      punch_session_get_state (d->peer[1]) == PUNCH_STATE_CONNECTED && d->t0 == 0)
+  if (punch_session_get_state (d->peer[0]) == PUNCH_STATE_CONNECTED
+      && punch_session_get_state (d->peer[1]) == PUNCH_STATE_CONNECTED && d->t0 == 0)
     send_datagrams (d);
 }
 
@@ -107,7 +108,7 @@ send_some (gpointer data)
   for (int i = 0; i < 16 && d->sent < TOTAL; i++)
     {
       gsize n = MIN (CHUNK, TOTAL - d->sent);
-      memset (buf, (int) (d->sent / CHUNK), sizeof buf);
+      memset (buf, (int)(d->sent / CHUNK), sizeof buf);
       if (!punch_session_send (d->peer[0], buf, n, NULL))
         break;
       d->sent += n;
@@ -131,19 +132,20 @@ send_datagrams (Demo *d)
 int
 main (int argc, char **argv)
 {
-  g_autoptr (GOptionContext) ctx = g_option_context_new ("- connect two punch sessions in one process");
+  g_autoptr (GOptionContext) ctx
+      = g_option_context_new ("- connect two punch sessions in one process");
   g_autofree char *turn = NULL, *user = NULL, *pass = NULL;
   gboolean relay_only = FALSE;
   g_autoptr (GError) error = NULL;
   g_autoptr (PunchConfig) config = punch_config_new ();
   Demo d = { 0 };
-  GOptionEntry entries[] = {
-    { "turn", 0, 0, G_OPTION_ARG_STRING, &turn, "TURN server, e.g. turn:127.0.0.1:3478", "URI" },
-    { "turn-user", 0, 0, G_OPTION_ARG_STRING, &user, "TURN username", "U" },
-    { "turn-pass", 0, 0, G_OPTION_ARG_STRING, &pass, "TURN password", "P" },
-    { "relay-only", 0, 0, G_OPTION_ARG_NONE, &relay_only, "use relay candidates only", NULL },
-    { NULL }
-  };
+  GOptionEntry entries[]
+      = { { "turn", 0, 0, G_OPTION_ARG_STRING, &turn, "TURN server, e.g. turn:127.0.0.1:3478",
+            "URI" },
+          { "turn-user", 0, 0, G_OPTION_ARG_STRING, &user, "TURN username", "U" },
+          { "turn-pass", 0, 0, G_OPTION_ARG_STRING, &pass, "TURN password", "P" },
+          { "relay-only", 0, 0, G_OPTION_ARG_NONE, &relay_only, "use relay candidates only", NULL },
+          { NULL } };
 
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error))

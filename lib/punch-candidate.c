@@ -29,8 +29,7 @@ punch_candidate_type_to_string (PunchCandidateType type)
     }
 }
 
-static gboolean
-fail (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+static gboolean fail (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
 
 static gboolean
 fail (GError **error, const char *fmt, ...)
@@ -94,8 +93,10 @@ punch_candidate_parse (const char *line, GError **error)
   line += strlen ("candidate:");
 
   for (const char *p = line; *p; p++)
-    if (*p == '\t' || *p == '\r' || *p == '\n' || (guchar) *p < 0x20)
-      return fail (error, "control characters are not allowed; fields are separated by single spaces"), NULL;
+    if (*p == '\t' || *p == '\r' || *p == '\n' || (guchar)*p < 0x20)
+      return fail (error,
+                   "control characters are not allowed; fields are separated by single spaces"),
+             NULL;
 
   tok = g_strsplit (line, " ", -1);
   n = g_strv_length (tok);
@@ -103,8 +104,11 @@ punch_candidate_parse (const char *line, GError **error)
     if (tok[i][0] == '\0')
       return fail (error, "empty field %u (fields are separated by single spaces)", i + 1), NULL;
   if (n < 8)
-    return fail (error, "%u fields where at least 8 are needed "
-                        "(foundation component transport priority address port typ type)", n), NULL;
+    return fail (error,
+                 "%u fields where at least 8 are needed "
+                 "(foundation component transport priority address port typ type)",
+                 n),
+           NULL;
 
   c = g_new0 (PunchCandidate, 1);
 
@@ -112,12 +116,13 @@ punch_candidate_parse (const char *line, GError **error)
     return fail (error, "the foundation is longer than 32 characters"), NULL;
   for (const char *p = tok[0]; *p; p++)
     if (!is_ice_char (*p))
-      return fail (error, "the foundation \"%s\" has a character outside [A-Za-z0-9+/]", tok[0]), NULL;
+      return fail (error, "the foundation \"%s\" has a character outside [A-Za-z0-9+/]", tok[0]),
+             NULL;
   c->foundation = g_strdup (tok[0]);
 
   if (!parse_uint (tok[1], 3, 256, &v) || v == 0)
     return fail (error, "the component id \"%s\" is not a number from 1 to 256", tok[1]), NULL;
-  c->component = (guint) v;
+  c->component = (guint)v;
 
   if (g_ascii_strcasecmp (tok[2], "udp") == 0)
     c->transport = PUNCH_TRANSPORT_UDP;
@@ -128,7 +133,7 @@ punch_candidate_parse (const char *line, GError **error)
 
   if (!parse_uint (tok[3], 10, G_MAXUINT32, &v))
     return fail (error, "the priority \"%s\" is not a number from 0 to 4294967295", tok[3]), NULL;
-  c->priority = (guint32) v;
+  c->priority = (guint32)v;
 
   if (!parse_ip (tok[4]))
     {
@@ -140,7 +145,7 @@ punch_candidate_parse (const char *line, GError **error)
 
   if (!parse_uint (tok[5], 5, 65535, &v))
     return fail (error, "the port \"%s\" is not a number from 0 to 65535", tok[5]), NULL;
-  c->port = (guint16) v;
+  c->port = (guint16)v;
 
   if (strcmp (tok[6], "typ") != 0)
     return fail (error, "expected \"typ\" after the port, found \"%s\"", tok[6]), NULL;
@@ -153,7 +158,9 @@ punch_candidate_parse (const char *line, GError **error)
   else if (strcmp (tok[7], "relay") == 0)
     c->type = PUNCH_CANDIDATE_RELAY;
   else
-    return fail (error, "unknown candidate type \"%s\"; expected host, srflx, prflx or relay", tok[7]), NULL;
+    return fail (error, "unknown candidate type \"%s\"; expected host, srflx, prflx or relay",
+                 tok[7]),
+           NULL;
 
   for (guint i = 8; i < n; i += 2)
     {
@@ -172,7 +179,7 @@ punch_candidate_parse (const char *line, GError **error)
         {
           if (!parse_uint (value, 5, 65535, &v))
             return fail (error, "rport \"%s\" is not a number from 0 to 65535", value), NULL;
-          c->related_port = (guint16) v;
+          c->related_port = (guint16)v;
         }
       else if (strcmp (name, "tcptype") == 0)
         {
@@ -183,16 +190,19 @@ punch_candidate_parse (const char *line, GError **error)
           else if (strcmp (value, "so") == 0)
             c->tcp_type = PUNCH_TCP_TYPE_SO;
           else
-            return fail (error, "unknown tcptype \"%s\"; expected active, passive or so", value), NULL;
+            return fail (error, "unknown tcptype \"%s\"; expected active, passive or so", value),
+                   NULL;
         }
-      /* other extension attributes (generation, ufrag, network-id…) are ignored, as RFC 8839 says */
+      /* other extension attributes (generation, ufrag, network-id…) are ignored, as RFC 8839 says
+       */
     }
 
   if (c->transport == PUNCH_TRANSPORT_TCP && c->tcp_type == PUNCH_TCP_TYPE_NONE)
     return fail (error, "a TCP candidate needs a tcptype (active, passive or so)"), NULL;
   if (c->transport == PUNCH_TRANSPORT_UDP && c->tcp_type != PUNCH_TCP_TYPE_NONE)
     return fail (error, "tcptype is only for TCP candidates"), NULL;
-  if (c->port == 0 && !(c->transport == PUNCH_TRANSPORT_TCP && c->tcp_type == PUNCH_TCP_TYPE_ACTIVE))
+  if (c->port == 0
+      && !(c->transport == PUNCH_TRANSPORT_TCP && c->tcp_type == PUNCH_TCP_TYPE_ACTIVE))
     return fail (error, "port 0 is only allowed for active TCP candidates"), NULL;
 
   return g_steal_pointer (&c);

@@ -14,7 +14,7 @@ punch_config_new (void)
 {
   PunchConfig *config = g_new0 (PunchConfig, 1);
 
-  config->ice_servers = g_ptr_array_new_with_free_func ((GDestroyNotify) punch_ice_server_free);
+  config->ice_servers = g_ptr_array_new_with_free_func ((GDestroyNotify)punch_ice_server_free);
   config->policy = PUNCH_POLICY_ALL;
   config->role = PUNCH_ROLE_AUTO;
   config->mode = PUNCH_MODE_DATAGRAM;
@@ -33,7 +33,7 @@ punch_config_copy (const PunchConfig *config)
 
   g_return_val_if_fail (config != NULL, NULL);
   copy = g_memdup2 (config, sizeof *config);
-  copy->ice_servers = g_ptr_array_new_with_free_func ((GDestroyNotify) punch_ice_server_free);
+  copy->ice_servers = g_ptr_array_new_with_free_func ((GDestroyNotify)punch_ice_server_free);
   for (guint i = 0; config->ice_servers && i < config->ice_servers->len; i++)
     g_ptr_array_add (copy->ice_servers, punch_ice_server_copy (config->ice_servers->pdata[i]));
   copy->local_addresses = g_strdupv (config->local_addresses);
@@ -79,12 +79,11 @@ punch_config_validate (const PunchConfig *config, GError **error)
                            "both IPv4 and IPv6 are switched off: there is nothing to gather");
       return FALSE;
     }
-  if ((config->port_min == 0) != (config->port_max == 0) ||
-      config->port_min > config->port_max)
+  if ((config->port_min == 0) != (config->port_max == 0) || config->port_min > config->port_max)
     {
       g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
-                   "invalid port range %u-%u: give both ends, lowest first",
-                   config->port_min, config->port_max);
+                   "invalid port range %u-%u: give both ends, lowest first", config->port_min,
+                   config->port_max);
       return FALSE;
     }
   if (config->connect_timeout_ms == 0)
@@ -149,28 +148,29 @@ lookup (const NameValue *table, gsize n, const char *what, const char *str, int 
   return FALSE;
 }
 
-static const NameValue policies[] = { { "all", PUNCH_POLICY_ALL }, { "relay", PUNCH_POLICY_RELAY } };
-static const NameValue modes[] = { { "datagram", PUNCH_MODE_DATAGRAM },
-                                   { "reliable", PUNCH_MODE_RELIABLE } };
+static const NameValue policies[]
+    = { { "all", PUNCH_POLICY_ALL }, { "relay", PUNCH_POLICY_RELAY } };
+static const NameValue modes[]
+    = { { "datagram", PUNCH_MODE_DATAGRAM }, { "reliable", PUNCH_MODE_RELIABLE } };
 static const NameValue roles[] = { { "auto", PUNCH_ROLE_AUTO },
                                    { "controlling", PUNCH_ROLE_CONTROLLING },
                                    { "controlled", PUNCH_ROLE_CONTROLLED } };
 
-#define DEFINE_ENUM_STRINGS(type, prefix, table, what)                                  \
-  gboolean prefix##_from_string (const char *str, type *out, GError **error)            \
-  {                                                                                     \
-    int v;                                                                              \
-    if (!lookup (table, G_N_ELEMENTS (table), what, str, &v, error))                    \
-      return FALSE;                                                                     \
-    *out = (type) v;                                                                    \
-    return TRUE;                                                                        \
-  }                                                                                     \
-  const char *prefix##_to_string (type value)                                           \
-  {                                                                                     \
-    for (gsize i = 0; i < G_N_ELEMENTS (table); i++)                                    \
-      if (table[i].value == (int) value)                                                \
-        return table[i].name;                                                           \
-    return "unknown";                                                                   \
+#define DEFINE_ENUM_STRINGS(type, prefix, table, what)                       \
+  gboolean prefix##_from_string (const char *str, type *out, GError **error) \
+  {                                                                          \
+    int v;                                                                   \
+    if (!lookup (table, G_N_ELEMENTS (table), what, str, &v, error))         \
+      return FALSE;                                                          \
+    *out = (type)v;                                                          \
+    return TRUE;                                                             \
+  }                                                                          \
+  const char *prefix##_to_string (type value)                                \
+  {                                                                          \
+    for (gsize i = 0; i < G_N_ELEMENTS (table); i++)                         \
+      if (table[i].value == (int)value)                                      \
+        return table[i].name;                                                \
+    return "unknown";                                                        \
   }
 
 DEFINE_ENUM_STRINGS (PunchPolicy, punch_policy, policies, "ICE transport policy")

@@ -75,10 +75,8 @@ PUNCH_EXPORT PunchConfig *punch_config_copy (const PunchConfig *config);
 PUNCH_EXPORT void punch_config_free (PunchConfig *config);
 
 /** Parses @uri (see punch_ice_server_parse()) and appends the server. */
-PUNCH_EXPORT gboolean punch_config_add_ice_server (PunchConfig *config,
-                                                   const char *uri,
-                                                   const char *username,
-                                                   const char *credential,
+PUNCH_EXPORT gboolean punch_config_add_ice_server (PunchConfig *config, const char *uri,
+                                                   const char *username, const char *credential,
                                                    GError **error);
 
 /** Checks the config as a whole: port range, address families, relay policy without TURN. */

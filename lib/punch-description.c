@@ -53,7 +53,7 @@ punch_description_new (const char *ufrag, const char *pwd)
 
   desc->ufrag = g_strdup (ufrag);
   desc->pwd = g_strdup (pwd);
-  desc->candidates = g_ptr_array_new_with_free_func ((GDestroyNotify) punch_candidate_free);
+  desc->candidates = g_ptr_array_new_with_free_func ((GDestroyNotify)punch_candidate_free);
   return desc;
 }
 
@@ -95,7 +95,8 @@ punch_description_to_variant (const PunchDescription *desc)
       g_variant_builder_add (&cands, "s", line);
     }
   g_variant_builder_init (&dict, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&dict, "{sv}", "ufrag", g_variant_new_string (desc->ufrag ? desc->ufrag : ""));
+  g_variant_builder_add (&dict, "{sv}", "ufrag",
+                         g_variant_new_string (desc->ufrag ? desc->ufrag : ""));
   g_variant_builder_add (&dict, "{sv}", "pwd", g_variant_new_string (desc->pwd ? desc->pwd : ""));
   g_variant_builder_add (&dict, "{sv}", "candidates", g_variant_builder_end (&cands));
   g_variant_builder_add (&dict, "{sv}", "end-of-candidates",
@@ -120,8 +121,8 @@ punch_description_from_variant (GVariant *variant, GError **error)
                    g_variant_get_type_string (variant));
       return NULL;
     }
-  if (!g_variant_lookup (variant, "ufrag", "&s", &ufrag) ||
-      !g_variant_lookup (variant, "pwd", "&s", &pwd))
+  if (!g_variant_lookup (variant, "ufrag", "&s", &ufrag)
+      || !g_variant_lookup (variant, "pwd", "&s", &pwd))
     {
       g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
                            "a description needs \"ufrag\" and \"pwd\" strings");
@@ -213,7 +214,7 @@ punch_description_parse_sdp (const char *sdp, GError **error)
                    "a description is at most %d bytes", MAX_SDP);
       return NULL;
     }
-  cands = g_ptr_array_new_with_free_func ((GDestroyNotify) punch_candidate_free);
+  cands = g_ptr_array_new_with_free_func ((GDestroyNotify)punch_candidate_free);
   lines = g_strsplit (sdp, "\n", -1);
   for (guint i = 0; lines[i]; i++)
     {

@@ -41,7 +41,8 @@ PUNCH_EXPORT GVariant *punch_description_to_variant (const PunchDescription *des
 /** Returns: (transfer full) (nullable): the description, or %NULL with @error set. Pure. */
 PUNCH_EXPORT PunchDescription *punch_description_from_variant (GVariant *variant, GError **error);
 
-/** Returns: (transfer full): SDP attribute lines (`a=ice-ufrag:`, `a=ice-pwd:`, `a=candidate:`, `a=end-of-candidates`), CRLF-separated */
+/** Returns: (transfer full): SDP attribute lines (`a=ice-ufrag:`, `a=ice-pwd:`, `a=candidate:`,
+ * `a=end-of-candidates`), CRLF-separated */
 PUNCH_EXPORT char *punch_description_to_sdp (const PunchDescription *desc);
 /** Returns: (transfer full) (nullable): the description, or %NULL with @error set. Pure. */
 PUNCH_EXPORT PunchDescription *punch_description_parse_sdp (const char *sdp, GError **error);
@@ -51,8 +52,7 @@ PUNCH_EXPORT PunchDescription *punch_description_parse_sdp (const char *sdp, GEr
  *
  * Checks the RFC 8839 grammar: ufrag 4 to 256 ice-chars, pwd 22 to 256 ice-chars.
  */
-PUNCH_EXPORT gboolean punch_ice_credentials_validate (const char *ufrag,
-                                                      const char *pwd,
+PUNCH_EXPORT gboolean punch_ice_credentials_validate (const char *ufrag, const char *pwd,
                                                       GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PunchDescription, punch_description_free)

@@ -4,7 +4,7 @@
  */
 #include "punch-error.h"
 
-G_DEFINE_QUARK (punch-error-quark, punch_error)
+G_DEFINE_QUARK (punch - error - quark, punch_error)
 
 const char *
 punch_error_code_to_string (PunchErrorCode code)

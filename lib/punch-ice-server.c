@@ -57,7 +57,7 @@ parse_port (const char *text, guint16 *port)
   value = g_ascii_strtoull (text, NULL, 10);
   if (value == 0 || value > 65535)
     return FALSE;
-  *port = (guint16) value;
+  *port = (guint16)value;
   return TRUE;
 }
 
@@ -114,12 +114,14 @@ punch_ice_server_parse (const char *uri, const char *username, const char *crede
 
   if (g_str_has_prefix (rest, "//"))
     {
-      set_error (error, uri, "these URIs have no \"//\": write turn:host:port, not turn://host:port");
+      set_error (error, uri,
+                 "these URIs have no \"//\": write turn:host:port, not turn://host:port");
       return NULL;
     }
   if (strchr (rest, '@') != NULL)
     {
-      set_error (error, uri, "credentials do not belong in the URI; pass a username and password separately");
+      set_error (error, uri,
+                 "credentials do not belong in the URI; pass a username and password separately");
       return NULL;
     }
 
@@ -157,7 +159,9 @@ punch_ice_server_parse (const char *uri, const char *username, const char *crede
         {
           if (strchr (colon + 1, ':'))
             {
-              set_error (error, uri, "an IPv6 address must be written in brackets, e.g. stun:[2001:db8::1]:3478");
+              set_error (
+                  error, uri,
+                  "an IPv6 address must be written in brackets, e.g. stun:[2001:db8::1]:3478");
               return NULL;
             }
           *colon = '\0';
@@ -165,8 +169,9 @@ punch_ice_server_parse (const char *uri, const char *username, const char *crede
         }
       if (!valid_host_name (host))
         {
-          set_error (error, uri, *host ? "the host is not a valid host name or IP address"
-                                       : "the host is missing");
+          set_error (error, uri,
+                     *host ? "the host is not a valid host name or IP address"
+                           : "the host is missing");
           return NULL;
         }
     }
@@ -188,7 +193,8 @@ punch_ice_server_parse (const char *uri, const char *username, const char *crede
         }
       if (g_ascii_strncasecmp (q, "transport=", 10) != 0)
         {
-          set_error (error, uri, "the only query RFC 7065 defines is ?transport=udp or ?transport=tcp");
+          set_error (error, uri,
+                     "the only query RFC 7065 defines is ?transport=udp or ?transport=tcp");
           return NULL;
         }
       q += 10;
@@ -196,14 +202,15 @@ punch_ice_server_parse (const char *uri, const char *username, const char *crede
         {
           if (server->kind == PUNCH_ICE_SERVER_TURNS)
             {
-              set_error (error, uri, "turns: with transport=udp (DTLS) is not supported; use transport=tcp");
+              set_error (error, uri,
+                         "turns: with transport=udp (DTLS) is not supported; use transport=tcp");
               return NULL;
             }
           server->transport = PUNCH_TRANSPORT_UDP;
         }
       else if (g_ascii_strcasecmp (q, "tcp") == 0)
-        server->transport = server->kind == PUNCH_ICE_SERVER_TURNS ? PUNCH_TRANSPORT_TLS
-                                                                    : PUNCH_TRANSPORT_TCP;
+        server->transport
+            = server->kind == PUNCH_ICE_SERVER_TURNS ? PUNCH_TRANSPORT_TLS : PUNCH_TRANSPORT_TCP;
       else
         {
           g_autofree char *why = g_strdup_printf ("unknown transport \"%s\"; use udp or tcp", q);
@@ -232,12 +239,11 @@ punch_ice_server_to_uri (const PunchIceServer *server)
            : server->kind == PUNCH_ICE_SERVER_TURN ? "turn"
                                                    : "turns";
   v6 = strchr (server->host, ':') != NULL;
-  return g_strdup_printf ("%s:%s%s%s:%u%s", scheme, v6 ? "[" : "", server->host, v6 ? "]" : "",
-                          server->port,
-                          server->kind == PUNCH_ICE_SERVER_TURN
-                            ? (server->transport == PUNCH_TRANSPORT_TCP ? "?transport=tcp"
-                                                                        : "?transport=udp")
-                            : "");
+  return g_strdup_printf (
+      "%s:%s%s%s:%u%s", scheme, v6 ? "[" : "", server->host, v6 ? "]" : "", server->port,
+      server->kind == PUNCH_ICE_SERVER_TURN
+          ? (server->transport == PUNCH_TRANSPORT_TCP ? "?transport=tcp" : "?transport=udp")
+          : "");
 }
 
 PunchIceServer *

@@ -57,10 +57,8 @@ PUNCH_EXPORT GType punch_ice_server_get_type (void);
  *
  * Returns: (transfer full) (nullable): the server, or %NULL with @error set
  */
-PUNCH_EXPORT PunchIceServer *punch_ice_server_parse (const char *uri,
-                                                     const char *username,
-                                                     const char *credential,
-                                                     GError **error);
+PUNCH_EXPORT PunchIceServer *punch_ice_server_parse (const char *uri, const char *username,
+                                                     const char *credential, GError **error);
 
 /** Returns: (transfer full): the canonical URI, without credentials */
 PUNCH_EXPORT char *punch_ice_server_to_uri (const PunchIceServer *server);

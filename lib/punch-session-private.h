@@ -20,11 +20,8 @@ NiceCandidate *punch_candidate_to_nice (const PunchCandidate *c, guint stream_id
  * credentials: authentication failed). Succeeds when the allocation works.
  * @ip and @port are where to send: the server, or the TLS bridge for turns:.
  */
-void punch_session_diagnose_turn_async (const PunchIceServer *server,
-                                        const char *ip,
-                                        guint16 port,
-                                        GCancellable *cancellable,
-                                        GAsyncReadyCallback callback,
+void punch_session_diagnose_turn_async (const PunchIceServer *server, const char *ip, guint16 port,
+                                        GCancellable *cancellable, GAsyncReadyCallback callback,
                                         gpointer user_data);
 gboolean punch_session_diagnose_turn_finish (GAsyncResult *result, GError **error);
 

@@ -128,8 +128,8 @@ build_request (Probe *p, guint16 method)
 
   if (p->realm && p->nonce)
     {
-      g_autofree char *key_text = g_strdup_printf ("%s:%s:%s", p->server->username, p->realm,
-                                                   p->server->credential);
+      g_autofree char *key_text
+          = g_strdup_printf ("%s:%s:%s", p->server->username, p->realm, p->server->credential);
       guint8 key[16];
       gsize key_len = sizeof key;
       g_autoptr (GChecksum) md5 = g_checksum_new (G_CHECKSUM_MD5);
@@ -143,7 +143,7 @@ build_request (Probe *p, guint16 method)
 
       /* MESSAGE-INTEGRITY: HMAC-SHA1 with key MD5(user:realm:pass), over the
        * message with its length already counting the integrity attribute */
-      g_checksum_update (md5, (const guchar *) key_text, strlen (key_text));
+      g_checksum_update (md5, (const guchar *)key_text, strlen (key_text));
       g_checksum_get_digest (md5, key, &key_len);
       set_length (b, b->len - STUN_HEADER + 24);
       hmac = g_hmac_new (G_CHECKSUM_SHA1, key, key_len);
@@ -182,18 +182,18 @@ message_length (const guint8 *data, gsize len)
 
   if (len < STUN_HEADER)
     return 0;
-  if ((data[0] & 0xc0) != 0 || GUINT32_FROM_BE (*(guint32 *) (data + 4)) != STUN_MAGIC)
+  if ((data[0] & 0xc0) != 0 || GUINT32_FROM_BE (*(guint32 *)(data + 4)) != STUN_MAGIC)
     return -1;
   body = (data[2] << 8) | data[3];
   if (body % 4 != 0)
     return -1;
-  return len >= STUN_HEADER + body ? (gssize) (STUN_HEADER + body) : 0;
+  return len >= STUN_HEADER + body ? (gssize)(STUN_HEADER + body) : 0;
 }
 
 static char *
 safe_string (const guint8 *v, gsize len)
 {
-  return g_utf8_make_valid ((const char *) v, len);
+  return g_utf8_make_valid ((const char *)v, len);
 }
 
 static gboolean
@@ -238,8 +238,8 @@ parse_response (Probe *p, const guint8 *data, gsize len, Response *r)
 static void send_request (GTask *task);
 static void read_more (GTask *task);
 
-static void
-finish_error (GTask *task, PunchErrorCode code, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
+static void finish_error (GTask *task, PunchErrorCode code, const char *fmt, ...)
+    G_GNUC_PRINTF (3, 4);
 
 static void
 finish_error (GTask *task, PunchErrorCode code, const char *fmt, ...)
@@ -287,8 +287,8 @@ handle_response (GTask *task, const guint8 *data, gsize len)
     }
   else if ((r.type & 0x0110) != CLASS_ERROR)
     finish_error (task, PUNCH_ERROR_PROTOCOL, "unexpected STUN message type 0x%04x", r.type);
-  else if ((r.error_code == 401 || r.error_code == 438) && r.realm && r.nonce && p->attempts < 2 &&
-           !(r.error_code == 401 && p->attempts == 1))
+  else if ((r.error_code == 401 || r.error_code == 438) && r.realm && r.nonce && p->attempts < 2
+           && !(r.error_code == 401 && p->attempts == 1))
     {
       /* the challenge (or a stale nonce): answer it with credentials */
       g_free (p->realm);
@@ -461,7 +461,7 @@ punch_session_diagnose_turn_async (const PunchIceServer *server, const char *ip,
   p->stream = server->transport != PUNCH_TRANSPORT_UDP;
   p->request = g_byte_array_new ();
   p->inbuf = g_byte_array_new ();
-  g_task_set_task_data (task, p, (GDestroyNotify) probe_free);
+  g_task_set_task_data (task, p, (GDestroyNotify)probe_free);
 
   if (addr == NULL)
     {
@@ -483,9 +483,8 @@ punch_session_diagnose_turn_async (const PunchIceServer *server, const char *ip,
   else
     {
       g_autoptr (GError) error = NULL;
-      g_autoptr (GSocket) sock = g_socket_new (g_socket_address_get_family (sa),
-                                               G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP,
-                                               &error);
+      g_autoptr (GSocket) sock = g_socket_new (
+          g_socket_address_get_family (sa), G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &error);
       if (sock == NULL || !g_socket_connect (sock, sa, NULL, &error))
         {
           finish_error (task, PUNCH_ERROR_UNREACHABLE, "cannot open a UDP socket: %s",

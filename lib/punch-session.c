@@ -52,9 +52,9 @@ struct _PunchSession
   gboolean remote_credentials_set;
   gboolean remote_eoc;
   guint pending_probes;
-  guint n_turn_usable;  /* TURN servers handed to libnice */
-  guint n_turn_failed;  /* of those, known to have failed */
-  GError *turn_error; /* why a TURN server gave no relay candidate */
+  guint n_turn_usable; /* TURN servers handed to libnice */
+  guint n_turn_failed; /* of those, known to have failed */
+  GError *turn_error;  /* why a TURN server gave no relay candidate */
 
   NiceComponentState nice_state;
   PunchPair *selected;
@@ -140,12 +140,11 @@ char *
 punch_pair_describe (const PunchPair *pair)
 {
   g_return_val_if_fail (pair != NULL, NULL);
-  return g_strdup_printf ("%s: %s %s:%u <-> %s %s:%u over %s",
-                          pair->relayed ? "RELAYED via TURN" : "direct",
-                          punch_candidate_type_to_string (pair->local->type), pair->local->address,
-                          pair->local->port, punch_candidate_type_to_string (pair->remote->type),
-                          pair->remote->address, pair->remote->port,
-                          punch_transport_to_string (pair->local->transport));
+  return g_strdup_printf (
+      "%s: %s %s:%u <-> %s %s:%u over %s", pair->relayed ? "RELAYED via TURN" : "direct",
+      punch_candidate_type_to_string (pair->local->type), pair->local->address, pair->local->port,
+      punch_candidate_type_to_string (pair->remote->type), pair->remote->address,
+      pair->remote->port, punch_transport_to_string (pair->local->transport));
 }
 
 /* ---- NiceCandidate <-> PunchCandidate ----------------------------------- */
@@ -184,9 +183,7 @@ punch_candidate_from_nice (const NiceCandidate *nc)
       c->transport = PUNCH_TRANSPORT_TCP;
       c->tcp_type = PUNCH_TCP_TYPE_SO;
       break;
-    default:
-      c->transport = PUNCH_TRANSPORT_UDP;
-      break;
+    default: c->transport = PUNCH_TRANSPORT_UDP; break;
     }
   if (nc->type != NICE_CANDIDATE_TYPE_HOST && nice_address_is_valid (&nc->base_addr))
     {
@@ -263,29 +260,27 @@ set_state (PunchSession *self, PunchState state)
   if (self->state == state)
     return;
   /* FAILED and CLOSED are final, except that closing a failed session is allowed */
-  if (self->state == PUNCH_STATE_CLOSED ||
-      (self->state == PUNCH_STATE_FAILED && state != PUNCH_STATE_CLOSED))
+  if (self->state == PUNCH_STATE_CLOSED
+      || (self->state == PUNCH_STATE_FAILED && state != PUNCH_STATE_CLOSED))
     return;
 
   g_debug ("session %p: %s -> %s after %" G_GINT64_FORMAT " ms", self,
            punch_state_to_string (self->state), punch_state_to_string (state), elapsed_ms (self));
   self->state = state;
 
-  if (state == PUNCH_STATE_CONNECTED || state == PUNCH_STATE_FAILED ||
-      state == PUNCH_STATE_CLOSED)
+  if (state == PUNCH_STATE_CONNECTED || state == PUNCH_STATE_FAILED || state == PUNCH_STATE_CLOSED)
     g_clear_handle_id (&self->deadline_source, g_source_remove);
 
   g_object_ref (self);
   g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0, state);
-  if (state == PUNCH_STATE_CONNECTED || state == PUNCH_STATE_FAILED ||
-      state == PUNCH_STATE_CLOSED)
+  if (state == PUNCH_STATE_CONNECTED || state == PUNCH_STATE_FAILED || state == PUNCH_STATE_CLOSED)
     complete_connect_tasks (self);
   g_object_unref (self);
 }
 
 /* Fails the session with @code and a formatted message. */
-static void
-fail (PunchSession *self, PunchErrorCode code, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
+static void fail (PunchSession *self, PunchErrorCode code, const char *fmt, ...)
+    G_GNUC_PRINTF (3, 4);
 
 static void
 fail (PunchSession *self, PunchErrorCode code, const char *fmt, ...)
@@ -305,7 +300,7 @@ fail (PunchSession *self, PunchErrorCode code, const char *fmt, ...)
 static void
 fail_with_error (PunchSession *self, const GError *error, const char *prefix)
 {
-  fail (self, error->domain == PUNCH_ERROR ? (PunchErrorCode) error->code : PUNCH_ERROR_FAILED,
+  fail (self, error->domain == PUNCH_ERROR ? (PunchErrorCode)error->code : PUNCH_ERROR_FAILED,
         "%s%s", prefix, error->message);
 }
 
@@ -313,9 +308,9 @@ fail_with_error (PunchSession *self, const GError *error, const char *prefix)
 static void
 fail_no_path (PunchSession *self, gboolean timed_out)
 {
-  g_autofree char *when = timed_out
-                            ? g_strdup_printf (" within %u s", self->config->connect_timeout_ms / 1000)
-                            : g_strdup ("");
+  g_autofree char *when
+      = timed_out ? g_strdup_printf (" within %u s", self->config->connect_timeout_ms / 1000)
+                  : g_strdup ("");
 
   if (!self->remote_credentials_set || self->n_remote_cands == 0)
     fail (self, PUNCH_ERROR_TIMEOUT,
@@ -323,8 +318,9 @@ fail_no_path (PunchSession *self, gboolean timed_out)
           "(is the other side running and is signaling working?)",
           when);
   else if (self->turn_error)
-    fail (self, self->turn_error->code == PUNCH_ERROR_AUTHENTICATION ? PUNCH_ERROR_AUTHENTICATION
-                                                                       : PUNCH_ERROR_RELAY_REQUIRED,
+    fail (self,
+          self->turn_error->code == PUNCH_ERROR_AUTHENTICATION ? PUNCH_ERROR_AUTHENTICATION
+                                                               : PUNCH_ERROR_RELAY_REQUIRED,
           "no direct path worked%s and the relay was unusable: %s", when,
           self->turn_error->message);
   else if (self->n_local_relay == 0 && self->n_remote_relay == 0)
@@ -368,14 +364,14 @@ update_selected_pair (PunchSession *self)
   pair = g_new0 (PunchPair, 1);
   pair->local = punch_candidate_from_nice (lc);
   pair->remote = punch_candidate_from_nice (rc);
-  pair->relayed = pair->local->type == PUNCH_CANDIDATE_RELAY ||
-                  pair->remote->type == PUNCH_CANDIDATE_RELAY;
+  pair->relayed
+      = pair->local->type == PUNCH_CANDIDATE_RELAY || pair->remote->type == PUNCH_CANDIDATE_RELAY;
 
-  if (self->selected && pair->relayed == self->selected->relayed &&
-      g_strcmp0 (pair->local->address, self->selected->local->address) == 0 &&
-      pair->local->port == self->selected->local->port &&
-      g_strcmp0 (pair->remote->address, self->selected->remote->address) == 0 &&
-      pair->remote->port == self->selected->remote->port)
+  if (self->selected && pair->relayed == self->selected->relayed
+      && g_strcmp0 (pair->local->address, self->selected->local->address) == 0
+      && pair->local->port == self->selected->local->port
+      && g_strcmp0 (pair->remote->address, self->selected->remote->address) == 0
+      && pair->remote->port == self->selected->remote->port)
     return;
 
   punch_pair_free (self->selected);
@@ -395,8 +391,8 @@ maybe_connected (PunchSession *self)
 {
   if (self->state != PUNCH_STATE_GATHERING && self->state != PUNCH_STATE_CHECKING)
     return;
-  if (self->nice_state != NICE_COMPONENT_STATE_CONNECTED &&
-      self->nice_state != NICE_COMPONENT_STATE_READY)
+  if (self->nice_state != NICE_COMPONENT_STATE_CONNECTED
+      && self->nice_state != NICE_COMPONENT_STATE_READY)
     return;
   update_selected_pair (self);
   if (self->selected == NULL)
@@ -431,13 +427,12 @@ on_component_state_changed (NiceAgent *agent, guint stream_id, guint component_i
       if (self->state == PUNCH_STATE_CONNECTED)
         fail (self, PUNCH_ERROR_ICE_FAILED,
               self->config->consent_freshness
-                ? "the peer stopped answering (consent lost, RFC 7675): the path is closed"
-                : "the path to the peer failed");
+                  ? "the peer stopped answering (consent lost, RFC 7675): the path is closed"
+                  : "the path to the peer failed");
       else
         fail_no_path (self, FALSE);
       break;
-    default:
-      break;
+    default: break;
     }
 }
 
@@ -476,8 +471,9 @@ finish_gathering (PunchSession *self)
     {
       /* libnice never reports FAILED here (FACTS.md), so punch does */
       if (self->turn_error)
-        fail (self, self->turn_error->domain == PUNCH_ERROR ? (PunchErrorCode) self->turn_error->code
-                                                             : PUNCH_ERROR_FAILED,
+        fail (self,
+              self->turn_error->domain == PUNCH_ERROR ? (PunchErrorCode)self->turn_error->code
+                                                      : PUNCH_ERROR_FAILED,
               "relay-only policy, but no TURN server gave a relay candidate: %s",
               self->turn_error->message);
       else
@@ -545,10 +541,10 @@ on_gathering_done (NiceAgent *agent, guint stream_id, gpointer user_data)
           d->self = g_object_ref (self);
           d->rs = rs;
           self->pending_probes++;
-          punch_session_diagnose_turn_async (
-            rs->server, rs->bridge ? "127.0.0.1" : rs->ip,
-            rs->bridge ? punch_tls_bridge_get_port (rs->bridge) : rs->server->port,
-            self->cancellable, on_turn_diagnosed, d);
+          punch_session_diagnose_turn_async (rs->server, rs->bridge ? "127.0.0.1" : rs->ip,
+                                             rs->bridge ? punch_tls_bridge_get_port (rs->bridge)
+                                                        : rs->server->port,
+                                             self->cancellable, on_turn_diagnosed, d);
         }
       }
   if (self->pending_probes == 0)
@@ -586,9 +582,9 @@ punch_session_init (PunchSession *self)
 {
   self->context = g_main_context_ref_thread_default ();
   self->cancellable = g_cancellable_new ();
-  self->resolved = g_ptr_array_new_with_free_func ((GDestroyNotify) resolved_server_free);
-  self->bridges = g_ptr_array_new_with_free_func ((GDestroyNotify) punch_tls_bridge_free);
-  self->local_cands = g_ptr_array_new_with_free_func ((GDestroyNotify) punch_candidate_free);
+  self->resolved = g_ptr_array_new_with_free_func ((GDestroyNotify)resolved_server_free);
+  self->bridges = g_ptr_array_new_with_free_func ((GDestroyNotify)punch_tls_bridge_free);
+  self->local_cands = g_ptr_array_new_with_free_func ((GDestroyNotify)punch_candidate_free);
   self->stats.rtt_ms = -1;
   self->stats.time_to_connected_ms = -1;
 }
@@ -651,21 +647,20 @@ punch_session_class_init (PunchSessionClass *klass)
   object_class->dispose = punch_session_dispose;
   object_class->finalize = punch_session_finalize;
 
-  signals[SIGNAL_LOCAL_CANDIDATE] =
-    g_signal_new ("local-candidate", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                  NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
-  signals[SIGNAL_GATHERING_DONE] =
-    g_signal_new ("gathering-done", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                  NULL, G_TYPE_NONE, 0);
-  signals[SIGNAL_STATE_CHANGED] =
-    g_signal_new ("state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                  NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
-  signals[SIGNAL_SELECTED_PAIR] =
-    g_signal_new ("selected-pair", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                  NULL, G_TYPE_NONE, 1, PUNCH_TYPE_PAIR | G_SIGNAL_TYPE_STATIC_SCOPE);
-  signals[SIGNAL_DATAGRAM] =
-    g_signal_new ("datagram", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 1, G_TYPE_BYTES);
+  signals[SIGNAL_LOCAL_CANDIDATE]
+      = g_signal_new ("local-candidate", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                      NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIGNAL_GATHERING_DONE]
+      = g_signal_new ("gathering-done", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_STATE_CHANGED]
+      = g_signal_new ("state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
+  signals[SIGNAL_SELECTED_PAIR]
+      = g_signal_new ("selected-pair", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 1, PUNCH_TYPE_PAIR | G_SIGNAL_TYPE_STATIC_SCOPE);
+  signals[SIGNAL_DATAGRAM] = g_signal_new ("datagram", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                           0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_BYTES);
 }
 
 /* ---- construction and start --------------------------------------------- */
@@ -692,18 +687,16 @@ punch_session_new (const PunchConfig *config, GError **error)
     flags |= NICE_AGENT_OPTION_CONSENT_FRESHNESS;
 
   self->agent = nice_agent_new_full (self->context, NICE_COMPATIBILITY_RFC5245, flags);
-  g_object_set (self->agent,
-                "controlling-mode", self->controlling,
-                "ice-tcp", FALSE, /* a TCP candidate would force slow regular nomination */
-                "ice-udp", TRUE,
-                "upnp", config->upnp,
-                "force-relay", config->policy == PUNCH_POLICY_RELAY,
-                NULL);
+  g_object_set (self->agent, "controlling-mode", self->controlling, "ice-tcp",
+                FALSE, /* a TCP candidate would force slow regular nomination */
+                "ice-udp", TRUE, "upnp", config->upnp, "force-relay",
+                config->policy == PUNCH_POLICY_RELAY, NULL);
 
   self->stream_id = nice_agent_add_stream (self->agent, 1);
   if (self->stream_id == 0)
     {
-      g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_FAILED, "libnice could not add a stream");
+      g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_FAILED,
+                           "libnice could not add a stream");
       return NULL;
     }
   nice_agent_set_stream_name (self->agent, self->stream_id, "application");
@@ -712,13 +705,13 @@ punch_session_new (const PunchConfig *config, GError **error)
   nice_agent_get_local_credentials (self->agent, self->stream_id, &self->local_ufrag,
                                     &self->local_pwd);
 
-  g_signal_connect (self->agent, "component-state-changed",
-                    G_CALLBACK (on_component_state_changed), self);
+  g_signal_connect (self->agent, "component-state-changed", G_CALLBACK (on_component_state_changed),
+                    self);
   g_signal_connect (self->agent, "new-selected-pair-full", G_CALLBACK (on_new_selected_pair), self);
   g_signal_connect (self->agent, "new-candidate-full", G_CALLBACK (on_new_candidate), self);
   g_signal_connect (self->agent, "candidate-gathering-done", G_CALLBACK (on_gathering_done), self);
-  g_signal_connect (self->agent, "new-remote-candidate-full",
-                    G_CALLBACK (on_new_remote_candidate), self);
+  g_signal_connect (self->agent, "new-remote-candidate-full", G_CALLBACK (on_new_remote_candidate),
+                    self);
 
   if (config->mode == PUNCH_MODE_RELIABLE)
     {
@@ -793,9 +786,9 @@ on_bridge_failed (PunchTlsBridge *bridge, const GError *error, gpointer user_dat
       self->n_turn_failed++;
     }
   /* libnice retries TURN over TCP for seconds; with no relay left, stop now */
-  if (self->config->policy == PUNCH_POLICY_RELAY && self->n_local_relay == 0 &&
-      self->n_turn_failed == self->n_turn_usable && self->state == PUNCH_STATE_GATHERING)
-    fail (self, (PunchErrorCode) self->turn_error->code,
+  if (self->config->policy == PUNCH_POLICY_RELAY && self->n_local_relay == 0
+      && self->n_turn_failed == self->n_turn_usable && self->state == PUNCH_STATE_GATHERING)
+    fail (self, (PunchErrorCode)self->turn_error->code,
           "relay-only policy, but no TURN server gave a relay candidate: %s",
           self->turn_error->message);
 }
@@ -808,8 +801,8 @@ configure_servers (PunchSession *self, GError **error)
   for (guint i = 0; i < self->resolved->len; i++)
     {
       ResolvedServer *rs = self->resolved->pdata[i];
-      if (rs->ip && rs->server->kind == PUNCH_ICE_SERVER_TURN &&
-          rs->server->transport == PUNCH_TRANSPORT_UDP)
+      if (rs->ip && rs->server->kind == PUNCH_ICE_SERVER_TURN
+          && rs->server->transport == PUNCH_TRANSPORT_UDP)
         have_udp_turn = TRUE;
     }
 
@@ -827,21 +820,22 @@ configure_servers (PunchSession *self, GError **error)
            * request to coturn delays gathering by 2 s in libnice 0.1.21. */
           if (stun_set || have_udp_turn || self->config->policy == PUNCH_POLICY_RELAY)
             continue;
-          g_object_set (self->agent, "stun-server", rs->ip, "stun-server-port", (guint) s->port, NULL);
+          g_object_set (self->agent, "stun-server", rs->ip, "stun-server-port", (guint)s->port,
+                        NULL);
           stun_set = TRUE;
         }
       else if (s->kind == PUNCH_ICE_SERVER_TURN)
         {
           self->n_turn_usable++;
-          nice_agent_set_relay_info (self->agent, self->stream_id, 1, rs->ip, s->port, s->username,
-                                     s->credential,
-                                     s->transport == PUNCH_TRANSPORT_TCP ? NICE_RELAY_TYPE_TURN_TCP
-                                                                         : NICE_RELAY_TYPE_TURN_UDP);
+          nice_agent_set_relay_info (
+              self->agent, self->stream_id, 1, rs->ip, s->port, s->username, s->credential,
+              s->transport == PUNCH_TRANSPORT_TCP ? NICE_RELAY_TYPE_TURN_TCP
+                                                  : NICE_RELAY_TYPE_TURN_UDP);
         }
       else
         {
-          PunchTlsBridge *bridge = punch_tls_bridge_new (s->host, s->port, self->config->tls_ca_file,
-                                                         on_bridge_failed, self, error);
+          PunchTlsBridge *bridge = punch_tls_bridge_new (
+              s->host, s->port, self->config->tls_ca_file, on_bridge_failed, self, error);
           if (bridge == NULL)
             return FALSE;
           g_ptr_array_add (self->bridges, bridge);
@@ -924,9 +918,8 @@ on_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
   g_resolver_free_addresses (addrs);
   if (rs->ip == NULL)
     {
-      g_set_error (&rs->error, PUNCH_ERROR, PUNCH_ERROR_UNREACHABLE,
-                   "cannot resolve %s: %s", rs->server->host,
-                   error ? error->message : "no address of an enabled family");
+      g_set_error (&rs->error, PUNCH_ERROR, PUNCH_ERROR_UNREACHABLE, "cannot resolve %s: %s",
+                   rs->server->host, error ? error->message : "no address of an enabled family");
       g_warning ("%s", rs->error->message);
     }
   if (--self->pending_resolves == 0 && self->state == PUNCH_STATE_GATHERING)
@@ -943,9 +936,10 @@ punch_session_start (PunchSession *self, GError **error)
 
   if (self->state != PUNCH_STATE_NEW)
     {
-      g_set_error (error, PUNCH_ERROR, self->state == PUNCH_STATE_CLOSED ? PUNCH_ERROR_CLOSED
-                                                                          : PUNCH_ERROR_FAILED,
-                   "the session was already started (state %s)", punch_state_to_string (self->state));
+      g_set_error (error, PUNCH_ERROR,
+                   self->state == PUNCH_STATE_CLOSED ? PUNCH_ERROR_CLOSED : PUNCH_ERROR_FAILED,
+                   "the session was already started (state %s)",
+                   punch_state_to_string (self->state));
       return FALSE;
     }
   self->start_time = g_get_monotonic_time ();
@@ -974,8 +968,8 @@ punch_session_start (PunchSession *self, GError **error)
         data->self = g_object_ref (self);
         data->rs = rs;
         self->pending_resolves++;
-        g_resolver_lookup_by_name_async (resolver, rs->server->host, self->cancellable,
-                                         on_resolved, data);
+        g_resolver_lookup_by_name_async (resolver, rs->server->host, self->cancellable, on_resolved,
+                                         data);
       }
     }
   if (self->pending_resolves == 0)
@@ -1222,8 +1216,8 @@ punch_session_send (PunchSession *self, const void *data, gsize len, GError **er
     {
       if (!check_open (self, error))
         return FALSE;
-      g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_FAILED,
-                   "not connected yet (state %s)", punch_state_to_string (self->state));
+      g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_FAILED, "not connected yet (state %s)",
+                   punch_state_to_string (self->state));
       return FALSE;
     }
   if (len > 65535)
@@ -1264,9 +1258,7 @@ punch_session_connect_async (PunchSession *self, GCancellable *cancellable,
     }
   switch (self->state)
     {
-    case PUNCH_STATE_CONNECTED:
-      g_task_return_boolean (task, TRUE);
-      break;
+    case PUNCH_STATE_CONNECTED: g_task_return_boolean (task, TRUE); break;
     case PUNCH_STATE_FAILED:
     case PUNCH_STATE_CLOSED:
       if (self->error)

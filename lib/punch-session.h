@@ -41,7 +41,8 @@ typedef struct
 PUNCH_EXPORT GType punch_pair_get_type (void);
 PUNCH_EXPORT PunchPair *punch_pair_copy (const PunchPair *pair);
 PUNCH_EXPORT void punch_pair_free (PunchPair *pair);
-/** Returns: (transfer full): e.g. "direct: srflx <-> srflx over udp" or "RELAYED via TURN: relay <-> srflx over udp" */
+/** Returns: (transfer full): e.g. "direct: srflx <-> srflx over udp" or "RELAYED via TURN: relay
+ * <-> srflx over udp" */
 PUNCH_EXPORT char *punch_pair_describe (const PunchPair *pair);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PunchPair, punch_pair_free)
 
@@ -65,7 +66,8 @@ typedef struct
 } PunchStats;
 
 #define PUNCH_TYPE_SESSION (punch_session_get_type ())
-PUNCH_EXPORT G_DECLARE_FINAL_TYPE (PunchSession, punch_session, PUNCH, SESSION, GObject)
+PUNCH_EXPORT
+G_DECLARE_FINAL_TYPE (PunchSession, punch_session, PUNCH, SESSION, GObject)
 
 /**
  * punch_session_new:
@@ -96,13 +98,10 @@ PUNCH_EXPORT const char *punch_session_get_local_pwd (PunchSession *self);
 PUNCH_EXPORT PunchDescription *punch_session_get_local_description (PunchSession *self);
 PUNCH_EXPORT gboolean punch_session_is_controlling (PunchSession *self);
 
-PUNCH_EXPORT gboolean punch_session_set_remote_credentials (PunchSession *self,
-                                                            const char *ufrag,
-                                                            const char *pwd,
-                                                            GError **error);
+PUNCH_EXPORT gboolean punch_session_set_remote_credentials (PunchSession *self, const char *ufrag,
+                                                            const char *pwd, GError **error);
 /** @line: `candidate:…` (with or without `a=`) */
-PUNCH_EXPORT gboolean punch_session_add_remote_candidate (PunchSession *self,
-                                                          const char *line,
+PUNCH_EXPORT gboolean punch_session_add_remote_candidate (PunchSession *self, const char *line,
                                                           GError **error);
 PUNCH_EXPORT void punch_session_set_remote_end_of_candidates (PunchSession *self);
 /** Credentials, every candidate and the end-of-candidates flag at once. */
@@ -121,9 +120,7 @@ PUNCH_EXPORT void punch_session_get_stats (PunchSession *self, PunchStats *stats
  * punch_session_send:
  * Datagram mode only. Sends one datagram on the selected pair.
  */
-PUNCH_EXPORT gboolean punch_session_send (PunchSession *self,
-                                          const void *data,
-                                          gsize len,
+PUNCH_EXPORT gboolean punch_session_send (PunchSession *self, const void *data, gsize len,
                                           GError **error);
 
 /**
@@ -140,12 +137,9 @@ PUNCH_EXPORT GIOStream *punch_session_get_io_stream (PunchSession *self);
  * Starts the session if needed and completes when it is connected or has failed.
  * Remote credentials and candidates must still be fed in while it runs.
  */
-PUNCH_EXPORT void punch_session_connect_async (PunchSession *self,
-                                               GCancellable *cancellable,
-                                               GAsyncReadyCallback callback,
-                                               gpointer user_data);
-PUNCH_EXPORT gboolean punch_session_connect_finish (PunchSession *self,
-                                                    GAsyncResult *result,
+PUNCH_EXPORT void punch_session_connect_async (PunchSession *self, GCancellable *cancellable,
+                                               GAsyncReadyCallback callback, gpointer user_data);
+PUNCH_EXPORT gboolean punch_session_connect_finish (PunchSession *self, GAsyncResult *result,
                                                     GError **error);
 
 /**
@@ -153,12 +147,9 @@ PUNCH_EXPORT gboolean punch_session_connect_finish (PunchSession *self,
  * Closes the path and releases TURN allocations. The state becomes
  * %PUNCH_STATE_CLOSED at once; the callback runs when the agent is gone.
  */
-PUNCH_EXPORT void punch_session_close_async (PunchSession *self,
-                                             GCancellable *cancellable,
-                                             GAsyncReadyCallback callback,
-                                             gpointer user_data);
-PUNCH_EXPORT gboolean punch_session_close_finish (PunchSession *self,
-                                                  GAsyncResult *result,
+PUNCH_EXPORT void punch_session_close_async (PunchSession *self, GCancellable *cancellable,
+                                             GAsyncReadyCallback callback, gpointer user_data);
+PUNCH_EXPORT gboolean punch_session_close_finish (PunchSession *self, GAsyncResult *result,
                                                   GError **error);
 
 G_END_DECLS

@@ -85,7 +85,8 @@ on_pumped (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   PunchStream *self = user_data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GBytes) bytes = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), result, &error);
+  g_autoptr (GBytes) bytes
+      = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), result, &error);
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
@@ -113,8 +114,8 @@ on_pumped (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 pump (PunchStream *self)
 {
-  if (self->pumping || self->eof || self->error || self->buffer->len >= BUFFER_CAP ||
-      g_cancellable_is_cancelled (self->cancellable))
+  if (self->pumping || self->eof || self->error || self->buffer->len >= BUFFER_CAP
+      || g_cancellable_is_cancelled (self->cancellable))
     return;
   self->pumping = TRUE;
   g_input_stream_read_bytes_async (g_io_stream_get_input_stream (self->base), PUMP_CHUNK,
@@ -237,8 +238,8 @@ output_write_nonblocking (GPollableOutputStream *stream, const void *buffer, gsi
                           GError **error)
 {
   PunchStreamOutput *self = PUNCH_STREAM_OUTPUT (stream);
-  gssize n = g_pollable_output_stream_write_nonblocking (base_output (self), buffer, count, NULL,
-                                                         error);
+  gssize n
+      = g_pollable_output_stream_write_nonblocking (base_output (self), buffer, count, NULL, error);
   if (n > 0)
     self->owner->bytes_sent += n;
   return n;
@@ -259,8 +260,8 @@ output_can_poll (GPollableOutputStream *stream)
 static GSource *
 output_create_source (GPollableOutputStream *stream, GCancellable *cancellable)
 {
-  GSource *base = g_pollable_output_stream_create_source (base_output (PUNCH_STREAM_OUTPUT (stream)),
-                                                          cancellable);
+  GSource *base = g_pollable_output_stream_create_source (
+      base_output (PUNCH_STREAM_OUTPUT (stream)), cancellable);
   GSource *pollable = g_pollable_source_new_full (stream, base, cancellable);
 
   g_source_unref (base);
@@ -332,7 +333,7 @@ punch_stream_init (PunchStream *self)
 {
   self->buffer = g_byte_array_new ();
   self->cancellable = g_cancellable_new ();
-  self->waiters = g_ptr_array_new_with_free_func ((GDestroyNotify) g_source_unref);
+  self->waiters = g_ptr_array_new_with_free_func ((GDestroyNotify)g_source_unref);
 }
 
 static void

@@ -40,8 +40,8 @@ on_upstream_connected (GObject *source, GAsyncResult *result, gpointer user_data
 {
   Pending *pending = user_data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GSocketConnection) upstream =
-    g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
+  g_autoptr (GSocketConnection) upstream
+      = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
 
   if (upstream == NULL)
     {

@@ -14,7 +14,7 @@ typedef struct
 static gboolean
 deadline_cb (gpointer data)
 {
-  ((Deadline *) data)->expired = TRUE;
+  ((Deadline *)data)->expired = TRUE;
   return G_SOURCE_REMOVE;
 }
 
@@ -51,8 +51,8 @@ punch_test_free_port (void)
 {
   for (int attempt = 0; attempt < 50; attempt++)
     {
-      g_autoptr (GSocket) tcp = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-                                              G_SOCKET_PROTOCOL_TCP, NULL);
+      g_autoptr (GSocket) tcp
+          = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
       g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
       g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
       if (!tcp || !g_socket_bind (tcp, any, FALSE, NULL))
@@ -163,11 +163,11 @@ coturn_start (const char *secret, const char *cert, const char *key)
   g_ptr_array_add (argv, NULL);
 
   {
-    g_autoptr (GSubprocessLauncher) launcher =
-      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_INHERIT);
+    g_autoptr (GSubprocessLauncher) launcher
+        = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_INHERIT);
     g_subprocess_launcher_set_stdout_file_path (launcher, log);
     g_subprocess_launcher_set_stderr_file_path (launcher, log);
-    c->proc = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+    c->proc = g_subprocess_launcher_spawnv (launcher, (const char *const *)argv->pdata, &error);
   }
   g_assert_no_error (error);
 

@@ -31,7 +31,7 @@ typedef struct
   guint16 port;
   char *user;
   char *pass;
-  char *secret; /* non-NULL in REST (use-auth-secret) mode */
+  char *secret;     /* non-NULL in REST (use-auth-secret) mode */
   guint16 tls_port; /* non-zero when started with a certificate */
 } PunchTestCoturn;
 

@@ -58,11 +58,13 @@ session_pair_init (SessionPair *pair, const PunchConfig *config)
   g_signal_connect (pair->a, "gathering-done", G_CALLBACK (forward_eoc), pair);
   g_signal_connect (pair->b, "gathering-done", G_CALLBACK (forward_eoc), pair);
 
-  g_assert_true (punch_session_set_remote_credentials (pair->a, punch_session_get_local_ufrag (pair->b),
-                                                       punch_session_get_local_pwd (pair->b), &error));
+  g_assert_true (
+      punch_session_set_remote_credentials (pair->a, punch_session_get_local_ufrag (pair->b),
+                                            punch_session_get_local_pwd (pair->b), &error));
   g_assert_no_error (error);
-  g_assert_true (punch_session_set_remote_credentials (pair->b, punch_session_get_local_ufrag (pair->a),
-                                                       punch_session_get_local_pwd (pair->a), &error));
+  g_assert_true (
+      punch_session_set_remote_credentials (pair->b, punch_session_get_local_ufrag (pair->a),
+                                            punch_session_get_local_pwd (pair->a), &error));
   g_assert_no_error (error);
 }
 
@@ -83,8 +85,8 @@ both_settled (gpointer data)
   SessionPair *pair = data;
   PunchState a = punch_session_get_state (pair->a), b = punch_session_get_state (pair->b);
 
-  return (a == PUNCH_STATE_CONNECTED || a == PUNCH_STATE_FAILED) &&
-         (b == PUNCH_STATE_CONNECTED || b == PUNCH_STATE_FAILED);
+  return (a == PUNCH_STATE_CONNECTED || a == PUNCH_STATE_FAILED)
+         && (b == PUNCH_STATE_CONNECTED || b == PUNCH_STATE_FAILED);
 }
 
 void
@@ -97,7 +99,8 @@ session_pair_wait_connected (SessionPair *pair, guint timeout_ms)
       const GError *e = punch_session_get_error (s);
       if (punch_session_get_state (s) != PUNCH_STATE_CONNECTED)
         g_error ("session %c is %s, not connected: %s", 'a' + i,
-                 punch_state_to_string (punch_session_get_state (s)), e ? e->message : "(no error)");
+                 punch_state_to_string (punch_session_get_state (s)),
+                 e ? e->message : "(no error)");
     }
 }
 
@@ -115,7 +118,7 @@ on_closed (GObject *source, GAsyncResult *result, gpointer user_data)
 static gboolean
 closed (gpointer data)
 {
-  return ((SessionPair *) data)->close_pending == 0;
+  return ((SessionPair *)data)->close_pending == 0;
 }
 
 void

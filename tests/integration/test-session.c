@@ -53,7 +53,7 @@ fill (guint8 *buf, guint32 seq)
 {
   memcpy (buf, &seq, 4);
   for (guint i = 4; i < DATAGRAM_SIZE; i++)
-    buf[i] = (guint8) (seq * 31 + i);
+    buf[i] = (guint8)(seq * 31 + i);
 }
 
 static void
@@ -236,7 +236,7 @@ test_reliable (Fixture *f, gconstpointer data)
 
   t.send_buf = g_malloc (RELIABLE_TOTAL);
   for (gsize i = 0; i < RELIABLE_TOTAL / 4; i++)
-    ((guint32 *) t.send_buf)[i] = g_rand_int (rand);
+    ((guint32 *)t.send_buf)[i] = g_rand_int (rand);
   g_rand_free (rand);
   t.out = g_io_stream_get_output_stream (sa);
   t.in = g_io_stream_get_input_stream (sb);
@@ -275,13 +275,15 @@ test_bad_remote_input (Fixture *f, gconstpointer data)
   g_assert_cmpuint (strlen (punch_session_get_local_ufrag (s)), >=, 4);
   g_assert_cmpuint (strlen (punch_session_get_local_pwd (s)), >=, 22);
 
-  g_assert_false (punch_session_add_remote_candidate (s, "candidate:1 1 UDP 1 not-an-ip 1 typ host", &error));
+  g_assert_false (
+      punch_session_add_remote_candidate (s, "candidate:1 1 UDP 1 not-an-ip 1 typ host", &error));
   g_assert_error (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
   g_assert_false (punch_session_add_remote_candidate (s, "garbage", &error));
   g_assert_error (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
-  g_assert_false (punch_session_add_remote_candidate (s, "candidate:1 2 UDP 1 10.0.0.1 5 typ host", &error));
+  g_assert_false (
+      punch_session_add_remote_candidate (s, "candidate:1 2 UDP 1 10.0.0.1 5 typ host", &error));
   g_assert_nonnull (strstr (error->message, "component"));
   g_clear_error (&error);
 
@@ -326,7 +328,7 @@ on_connect_done (GObject *source, GAsyncResult *result, gpointer user_data)
 static gboolean
 error_set (gpointer data)
 {
-  return *(GError **) data != NULL;
+  return *(GError **)data != NULL;
 }
 
 static void
@@ -351,8 +353,8 @@ static gboolean
 both_failed (gpointer data)
 {
   SessionPair *pair = data;
-  return punch_session_get_state (pair->a) == PUNCH_STATE_FAILED &&
-         punch_session_get_state (pair->b) == PUNCH_STATE_FAILED;
+  return punch_session_get_state (pair->a) == PUNCH_STATE_FAILED
+         && punch_session_get_state (pair->b) == PUNCH_STATE_FAILED;
 }
 
 static void
@@ -366,17 +368,17 @@ test_credentials_mismatch (Fixture *f, gconstpointer data)
   /* Each side believes the other's password is something else, so every
    * check is refused. (With one side wrong, the other side's checks still
    * succeed: ICE authenticates each direction on its own.) */
-  g_assert_true (punch_session_set_remote_credentials (f->pair.b, punch_session_get_local_ufrag (f->pair.a),
-                                                       "WrongPasswordWrongPassw0rd", &error));
-  g_assert_true (punch_session_set_remote_credentials (f->pair.a, punch_session_get_local_ufrag (f->pair.b),
-                                                       "AlsoWrongAlsoWrongAlso0", &error));
+  g_assert_true (punch_session_set_remote_credentials (
+      f->pair.b, punch_session_get_local_ufrag (f->pair.a), "WrongPasswordWrongPassw0rd", &error));
+  g_assert_true (punch_session_set_remote_credentials (
+      f->pair.a, punch_session_get_local_ufrag (f->pair.b), "AlsoWrongAlsoWrongAlso0", &error));
   g_assert_no_error (error);
   session_pair_start (&f->pair);
   g_assert_true (punch_test_wait (both_failed, &f->pair, 12000));
   e = punch_session_get_error (f->pair.a);
   g_assert_nonnull (e);
   g_test_message ("a: %s", e->message);
-  g_assert_error ((GError *) e, PUNCH_ERROR, PUNCH_ERROR_RELAY_REQUIRED);
+  g_assert_error ((GError *)e, PUNCH_ERROR, PUNCH_ERROR_RELAY_REQUIRED);
   g_assert_nonnull (strstr (e->message, "credentials do not match"));
   g_assert_nonnull (punch_session_get_error (f->pair.b));
   g_assert_null (punch_session_get_selected_pair (f->pair.a));

@@ -23,8 +23,8 @@ run (const char *cmdline)
   g_autofree char *err = NULL;
   int status = 0;
 
-  if (!g_spawn_command_line_sync (cmdline, NULL, &err, &status, &error) ||
-      !g_spawn_check_wait_status (status, NULL))
+  if (!g_spawn_command_line_sync (cmdline, NULL, &err, &status, &error)
+      || !g_spawn_check_wait_status (status, NULL))
     {
       g_test_message ("'%s' failed: %s %s", cmdline, error ? error->message : "", err ? err : "");
       return FALSE;
@@ -41,19 +41,19 @@ typedef struct
 static void
 on_candidate (PunchSession *s, const char *line, gpointer user_data)
 {
-  g_ptr_array_add (((Gathered *) user_data)->lines, g_strdup (line));
+  g_ptr_array_add (((Gathered *)user_data)->lines, g_strdup (line));
 }
 
 static void
 on_done (PunchSession *s, gpointer user_data)
 {
-  ((Gathered *) user_data)->done = TRUE;
+  ((Gathered *)user_data)->done = TRUE;
 }
 
 static gboolean
 is_done (gpointer data)
 {
-  return ((Gathered *) data)->done;
+  return ((Gathered *)data)->done;
 }
 
 static void
@@ -101,7 +101,7 @@ test_srflx (void)
     {
       g_autoptr (PunchCandidate) c = punch_candidate_parse (g.lines->pdata[i], &error);
       g_assert_no_error (error);
-      g_test_message ("gathered %s", (char *) g.lines->pdata[i]);
+      g_test_message ("gathered %s", (char *)g.lines->pdata[i]);
       if (c->type == PUNCH_CANDIDATE_SRFLX)
         {
           g_assert_cmpstr (c->address, ==, "127.0.0.9");

@@ -39,7 +39,8 @@ static void
 add_turn (Fixture *f, const char *transport, const char *password)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *uri = g_strdup_printf ("turn:127.0.0.1:%u?transport=%s", f->coturn->port, transport);
+  g_autofree char *uri
+      = g_strdup_printf ("turn:127.0.0.1:%u?transport=%s", f->coturn->port, transport);
 
   g_assert_true (punch_config_add_ice_server (f->config, uri, f->coturn->user, password, &error));
   g_assert_no_error (error);
@@ -66,7 +67,7 @@ on_datagram (PunchSession *s, GBytes *bytes, gpointer user_data)
 static gboolean
 got_bytes (gpointer data)
 {
-  return *(GBytes **) data != NULL;
+  return *(GBytes **)data != NULL;
 }
 
 static void
@@ -124,7 +125,7 @@ test_wrong_password (Fixture *f, gconstpointer data)
   e = punch_session_get_error (s);
   g_test_message ("failed after %" G_GINT64_FORMAT " ms: %s",
                   (g_get_monotonic_time () - start) / 1000, e->message);
-  g_assert_error ((GError *) e, PUNCH_ERROR, PUNCH_ERROR_AUTHENTICATION);
+  g_assert_error ((GError *)e, PUNCH_ERROR, PUNCH_ERROR_AUTHENTICATION);
   g_assert_nonnull (strstr (e->message, "authentication failed"));
   /* promptly: well before the 10 s connect timeout */
   g_assert_cmpint ((g_get_monotonic_time () - start) / 1000, <, 5000);
@@ -195,7 +196,7 @@ test_unreachable (void)
   g_assert_true (punch_test_wait (failed, s, 14000));
   e = punch_session_get_error (s);
   g_test_message ("%s", e->message);
-  g_assert_error ((GError *) e, PUNCH_ERROR, PUNCH_ERROR_UNREACHABLE);
+  g_assert_error ((GError *)e, PUNCH_ERROR, PUNCH_ERROR_UNREACHABLE);
   g_assert_nonnull (strstr (e->message, uri));
 }
 

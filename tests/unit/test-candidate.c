@@ -41,9 +41,9 @@ test_fields (void)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (PunchCandidate) c = punch_candidate_parse (
-    "candidate:842163049 1 udp 1677729535 203.0.113.101 61665 typ srflx raddr 10.0.1.2 "
-    "rport 61665 generation 0 ufrag EsAw network-cost 999",
-    &error);
+      "candidate:842163049 1 udp 1677729535 203.0.113.101 61665 typ srflx raddr 10.0.1.2 "
+      "rport 61665 generation 0 ufrag EsAw network-cost 999",
+      &error);
 
   g_assert_no_error (error);
   g_assert_cmpstr (c->foundation, ==, "842163049");
@@ -181,7 +181,8 @@ test_description_bad (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (PunchDescription) d = NULL;
 
-  d = punch_description_parse_sdp ("a=ice-ufrag:abc\r\na=ice-pwd:x9cml/YzichV2+XlhiMu8g\r\n", &error);
+  d = punch_description_parse_sdp ("a=ice-ufrag:abc\r\na=ice-pwd:x9cml/YzichV2+XlhiMu8g\r\n",
+                                   &error);
   g_assert_null (d);
   g_assert_error (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT);
   g_assert_nonnull (strstr (error->message, "username fragment"));
@@ -207,10 +208,10 @@ test_description_bad (void)
     g_clear_error (&error);
   }
   {
-    g_autoptr (GVariant) v =
-      g_variant_parse (G_VARIANT_TYPE_VARDICT,
-                       "{'ufrag': <'abcd'>, 'pwd': <'x9cml/YzichV2+XlhiMu8g'>, 'candidates': <[1, 2]>}",
-                       NULL, NULL, NULL);
+    g_autoptr (GVariant) v = g_variant_parse (
+        G_VARIANT_TYPE_VARDICT,
+        "{'ufrag': <'abcd'>, 'pwd': <'x9cml/YzichV2+XlhiMu8g'>, 'candidates': <[1, 2]>}", NULL,
+        NULL, NULL);
     d = punch_description_from_variant (v, &error);
     g_assert_null (d);
     g_assert_nonnull (strstr (error->message, "array of candidate strings"));

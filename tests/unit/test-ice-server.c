@@ -16,14 +16,22 @@ typedef struct
 } GoodUri;
 
 static const GoodUri good[] = {
-  { "stun:stun.example.org", PUNCH_ICE_SERVER_STUN, "stun.example.org", 3478, PUNCH_TRANSPORT_UDP, "stun:stun.example.org:3478" },
-  { "stun:203.0.113.10:19302", PUNCH_ICE_SERVER_STUN, "203.0.113.10", 19302, PUNCH_TRANSPORT_UDP, "stun:203.0.113.10:19302" },
-  { "STUN:[2001:db8::1]", PUNCH_ICE_SERVER_STUN, "2001:db8::1", 3478, PUNCH_TRANSPORT_UDP, "stun:[2001:db8::1]:3478" },
-  { "turn:turn.example.org", PUNCH_ICE_SERVER_TURN, "turn.example.org", 3478, PUNCH_TRANSPORT_UDP, "turn:turn.example.org:3478?transport=udp" },
-  { "turn:198.51.100.7:3479?transport=tcp", PUNCH_ICE_SERVER_TURN, "198.51.100.7", 3479, PUNCH_TRANSPORT_TCP, "turn:198.51.100.7:3479?transport=tcp" },
-  { "turn:[2001:db8::2]:80?transport=UDP", PUNCH_ICE_SERVER_TURN, "2001:db8::2", 80, PUNCH_TRANSPORT_UDP, "turn:[2001:db8::2]:80?transport=udp" },
-  { "turns:relay.example.org", PUNCH_ICE_SERVER_TURNS, "relay.example.org", 5349, PUNCH_TRANSPORT_TLS, "turns:relay.example.org:5349" },
-  { "turns:relay.example.org:443?transport=tcp", PUNCH_ICE_SERVER_TURNS, "relay.example.org", 443, PUNCH_TRANSPORT_TLS, "turns:relay.example.org:443" },
+  { "stun:stun.example.org", PUNCH_ICE_SERVER_STUN, "stun.example.org", 3478, PUNCH_TRANSPORT_UDP,
+    "stun:stun.example.org:3478" },
+  { "stun:203.0.113.10:19302", PUNCH_ICE_SERVER_STUN, "203.0.113.10", 19302, PUNCH_TRANSPORT_UDP,
+    "stun:203.0.113.10:19302" },
+  { "STUN:[2001:db8::1]", PUNCH_ICE_SERVER_STUN, "2001:db8::1", 3478, PUNCH_TRANSPORT_UDP,
+    "stun:[2001:db8::1]:3478" },
+  { "turn:turn.example.org", PUNCH_ICE_SERVER_TURN, "turn.example.org", 3478, PUNCH_TRANSPORT_UDP,
+    "turn:turn.example.org:3478?transport=udp" },
+  { "turn:198.51.100.7:3479?transport=tcp", PUNCH_ICE_SERVER_TURN, "198.51.100.7", 3479,
+    PUNCH_TRANSPORT_TCP, "turn:198.51.100.7:3479?transport=tcp" },
+  { "turn:[2001:db8::2]:80?transport=UDP", PUNCH_ICE_SERVER_TURN, "2001:db8::2", 80,
+    PUNCH_TRANSPORT_UDP, "turn:[2001:db8::2]:80?transport=udp" },
+  { "turns:relay.example.org", PUNCH_ICE_SERVER_TURNS, "relay.example.org", 5349,
+    PUNCH_TRANSPORT_TLS, "turns:relay.example.org:5349" },
+  { "turns:relay.example.org:443?transport=tcp", PUNCH_ICE_SERVER_TURNS, "relay.example.org", 443,
+    PUNCH_TRANSPORT_TLS, "turns:relay.example.org:443" },
 };
 
 static void
