@@ -136,7 +136,6 @@ punch_description_from_variant (GVariant *variant, GError **error)
   if (cands)
     {
       GVariantIter iter;
-      GVariant *child;
 
       if (!g_variant_is_of_type (cands, G_VARIANT_TYPE_ARRAY))
         {
@@ -151,12 +150,14 @@ punch_description_from_variant (GVariant *variant, GError **error)
           return NULL;
         }
       g_variant_iter_init (&iter, cands);
-      while ((child = g_variant_iter_next_value (&iter)))
+      for (;;)
         {
-          g_autoptr (GVariant) owned = child;
+          g_autoptr (GVariant) child = g_variant_iter_next_value (&iter);
           g_autoptr (GVariant) inner = NULL;
           PunchCandidate *c;
 
+          if (child == NULL)
+            break;
           if (g_variant_is_of_type (child, G_VARIANT_TYPE_VARIANT))
             inner = g_variant_get_variant (child);
           else

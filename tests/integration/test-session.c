@@ -387,8 +387,6 @@ test_credentials_mismatch (Fixture *f, gconstpointer data)
 static void
 test_close_is_final (Fixture *f, gconstpointer data)
 {
-  g_autoptr (GError) error = NULL;
-
   session_pair_init (&f->pair, f->config);
   session_pair_start (&f->pair);
   session_pair_wait_connected (&f->pair, 10000);
