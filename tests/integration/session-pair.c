@@ -124,11 +124,20 @@ closed (gpointer data)
 void
 session_pair_clear (SessionPair *pair)
 {
-  pair->close_pending = 2;
-  punch_session_close_async (pair->a, NULL, on_closed, pair);
-  punch_session_close_async (pair->b, NULL, on_closed, pair);
+  PunchSession *sessions[] = { pair->a, pair->b };
+
+  /* either may be gone already (a test can drop one to play a vanished peer) */
+  pair->close_pending = 0;
+  for (gsize i = 0; i < G_N_ELEMENTS (sessions); i++)
+    if (sessions[i])
+      {
+        pair->close_pending++;
+        punch_session_close_async (sessions[i], NULL, on_closed, pair);
+      }
   g_assert_true (punch_test_wait (closed, pair, 5000));
-  g_assert_cmpint (punch_session_get_state (pair->a), ==, PUNCH_STATE_CLOSED);
+  for (gsize i = 0; i < G_N_ELEMENTS (sessions); i++)
+    if (sessions[i])
+      g_assert_cmpint (punch_session_get_state (sessions[i]), ==, PUNCH_STATE_CLOSED);
   g_clear_object (&pair->a);
   g_clear_object (&pair->b);
   g_clear_pointer (&pair->a_candidates, g_ptr_array_unref);

@@ -394,6 +394,33 @@ test_close_is_final (Fixture *f, gconstpointer data)
   g_assert_null (f->pair.a);
 }
 
+static gboolean
+a_failed (gpointer data)
+{
+  return punch_session_get_state (((SessionPair *)data)->a) == PUNCH_STATE_FAILED;
+}
+
+static void
+test_consent_lost (Fixture *f, gconstpointer data)
+{
+  const GError *e;
+  gint64 gone;
+
+  session_pair_init (&f->pair, f->config);
+  session_pair_start (&f->pair);
+  session_pair_wait_connected (&f->pair, 10000);
+
+  /* b vanishes without a word: its agent and sockets go away */
+  g_clear_object (&f->pair.b);
+  gone = g_get_monotonic_time ();
+  g_assert_true (punch_test_wait (a_failed, &f->pair, 45000));
+  e = punch_session_get_error (f->pair.a);
+  g_test_message ("a failed %.1f s after b vanished: %s", (g_get_monotonic_time () - gone) / 1e6,
+                  e->message);
+  g_assert_error ((GError *)e, PUNCH_ERROR, PUNCH_ERROR_ICE_FAILED);
+  g_assert_nonnull (strstr (e->message, "consent lost"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -407,6 +434,7 @@ main (int argc, char **argv)
   ADD ("/punch/session/timeout-without-peer", test_timeout_without_peer, PUNCH_MODE_DATAGRAM);
   ADD ("/punch/session/credentials-mismatch", test_credentials_mismatch, PUNCH_MODE_DATAGRAM);
   ADD ("/punch/session/close", test_close_is_final, PUNCH_MODE_DATAGRAM);
+  ADD ("/punch/session/consent-lost", test_consent_lost, PUNCH_MODE_DATAGRAM);
 #undef ADD
   return g_test_run ();
 }
