@@ -258,6 +258,27 @@ finish_error (GTask *task, PunchErrorCode code, const char *fmt, ...)
   g_task_return_new_error (task, PUNCH_ERROR, code, "%s: %s", p->uri, msg);
 }
 
+/* TURN REST usernames are "<unix-expiry>:<name>": say so when it has passed */
+static char *
+rest_expiry_hint (const char *username)
+{
+  const char *colon = strchr (username, ':');
+  guint64 expiry;
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+
+  if (colon == NULL || colon == username || colon - username > 12)
+    return g_strdup ("");
+  for (const char *c = username; c < colon; c++)
+    if (!g_ascii_isdigit (*c))
+      return g_strdup ("");
+  expiry = g_ascii_strtoull (username, NULL, 10);
+  if ((gint64)expiry >= now)
+    return g_strdup ("");
+  return g_strdup_printf ("; it is a TURN REST username that expired %" G_GINT64_FORMAT
+                          " s ago: fetch fresh credentials",
+                          now - (gint64)expiry);
+}
+
 static void
 handle_response (GTask *task, const guint8 *data, gsize len)
 {
@@ -301,10 +322,13 @@ handle_response (GTask *task, const guint8 *data, gsize len)
       read_more (task);
     }
   else if (r.error_code == 401)
-    finish_error (task, PUNCH_ERROR_AUTHENTICATION,
-                  "authentication failed: the TURN server rejected username \"%s\" or its password "
-                  "(401 %s)",
-                  p->server->username, r.reason ? r.reason : "Unauthorized");
+    {
+      g_autofree char *hint = rest_expiry_hint (p->server->username);
+      finish_error (task, PUNCH_ERROR_AUTHENTICATION,
+                    "authentication failed: the TURN server rejected username \"%s\" or its "
+                    "password (401 %s)%s",
+                    p->server->username, r.reason ? r.reason : "Unauthorized", hint);
+    }
   else if (r.error_code == 486)
     finish_error (task, PUNCH_ERROR_FAILED,
                   "the TURN server refused: allocation quota reached (486 %s)",

@@ -243,6 +243,66 @@ test_turns_untrusted (void)
   }
 }
 
+/* coturn's TURN REST scheme, as punch-signal mints it: username
+ * "<expiry>:<name>", password base64(HMAC-SHA1(secret, username)) */
+static void
+test_rest_credentials (void)
+{
+  const char *secret = "punch-rest-secret";
+  PunchTestCoturn *coturn = punch_test_coturn_start (secret);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchConfig) config = punch_config_new ();
+  g_autofree char *user = NULL, *pass = NULL, *uri = NULL;
+  g_autoptr (GHmac) hmac = NULL;
+  guint8 digest[20];
+  gsize len = sizeof digest;
+  SessionPair pair;
+
+  if (coturn == NULL)
+    return;
+  user = g_strdup_printf ("%" G_GINT64_FORMAT ":alice", g_get_real_time () / G_USEC_PER_SEC + 600);
+  hmac = g_hmac_new (G_CHECKSUM_SHA1, (const guchar *)secret, strlen (secret));
+  g_hmac_update (hmac, (const guchar *)user, strlen (user));
+  g_hmac_get_digest (hmac, digest, &len);
+  pass = g_base64_encode (digest, len);
+
+  uri = g_strdup_printf ("turn:127.0.0.1:%u", coturn->port);
+  g_assert_true (punch_config_add_ice_server (config, uri, user, pass, &error));
+  config->local_addresses = g_strsplit ("127.0.0.1", ",", -1);
+  config->ipv6 = FALSE;
+  config->policy = PUNCH_POLICY_RELAY;
+  session_pair_init (&pair, config);
+  session_pair_start (&pair);
+  session_pair_wait_connected (&pair, 10000);
+  assert_relayed (pair.a);
+  session_pair_clear (&pair);
+
+  /* an expired REST username is refused, and said so */
+  {
+    g_autoptr (PunchConfig) expired = punch_config_new ();
+    g_autoptr (PunchSession) s = NULL;
+    g_autofree char *old_user = g_strdup ("1000:alice");
+    g_autoptr (GHmac) h2 = g_hmac_new (G_CHECKSUM_SHA1, (const guchar *)secret, strlen (secret));
+    g_autofree char *old_pass = NULL;
+
+    len = sizeof digest;
+    g_hmac_update (h2, (const guchar *)old_user, strlen (old_user));
+    g_hmac_get_digest (h2, digest, &len);
+    old_pass = g_base64_encode (digest, len);
+    g_assert_true (punch_config_add_ice_server (expired, uri, old_user, old_pass, &error));
+    expired->local_addresses = g_strsplit ("127.0.0.1", ",", -1);
+    expired->policy = PUNCH_POLICY_RELAY;
+    s = punch_session_new (expired, &error);
+    g_assert_no_error (error);
+    g_assert_true (punch_session_start (s, &error));
+    g_assert_true (punch_test_wait (failed, s, 8000));
+    g_test_message ("%s", punch_session_get_error (s)->message);
+    g_assert_error ((GError *)punch_session_get_error (s), PUNCH_ERROR, PUNCH_ERROR_AUTHENTICATION);
+    g_assert_nonnull (strstr (punch_session_get_error (s)->message, "REST username that expired"));
+  }
+  punch_test_coturn_stop (coturn);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -255,6 +315,7 @@ main (int argc, char **argv)
   g_test_add ("/punch/turn/wrong-password", Fixture, NULL, fixture_setup, test_wrong_password,
               fixture_teardown);
   g_test_add_func ("/punch/turn/unreachable", test_unreachable);
+  g_test_add_func ("/punch/turn/rest-credentials", test_rest_credentials);
   g_test_add_func ("/punch/turn/turns-untrusted-certificate", test_turns_untrusted);
   return g_test_run ();
 }
