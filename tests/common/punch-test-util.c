@@ -5,6 +5,8 @@
 #include "punch-test-util.h"
 
 #include <glib/gstdio.h>
+#include <signal.h>
+#include <sys/prctl.h>
 
 typedef struct
 {
@@ -69,6 +71,13 @@ punch_test_free_port (void)
     }
   g_error ("no free local port");
   return 0;
+}
+
+/* The server must not outlive a test that aborts before its teardown. */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
 }
 
 static gboolean
@@ -165,6 +174,7 @@ coturn_start (const char *secret, const char *cert, const char *key)
   {
     g_autoptr (GSubprocessLauncher) launcher
         = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_INHERIT);
+    g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
     g_subprocess_launcher_set_stdout_file_path (launcher, log);
     g_subprocess_launcher_set_stderr_file_path (launcher, log);
     c->proc = g_subprocess_launcher_spawnv (launcher, (const char *const *)argv->pdata, &error);
