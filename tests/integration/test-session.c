@@ -394,6 +394,68 @@ test_close_is_final (Fixture *f, gconstpointer data)
   g_assert_null (f->pair.a);
 }
 
+typedef struct
+{
+  gboolean closed;
+  gboolean eof;
+  gsize received;
+  GError *error;
+  guint8 buf[4096];
+  GInputStream *in;
+} EofState;
+
+static void
+on_eof_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  EofState *st = user_data;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &st->error);
+
+  if (n < 0)
+    return;
+  if (n == 0)
+    {
+      st->eof = TRUE;
+      return;
+    }
+  st->received += n;
+  g_input_stream_read_async (st->in, st->buf, sizeof st->buf, G_PRIORITY_DEFAULT, NULL, on_eof_read,
+                             st);
+}
+
+static gboolean
+eof_seen (gpointer data)
+{
+  EofState *st = data;
+  return st->eof || st->error;
+}
+
+/* Closing the writing side's output stream reaches the reader as end of
+ * stream, after every byte: how `punch connect --reliable` ends a file. */
+static void
+test_reliable_eof (Fixture *f, gconstpointer data)
+{
+  EofState st = { 0 };
+  g_autoptr (GError) error = NULL;
+  GOutputStream *out;
+  gsize written;
+
+  session_pair_init (&f->pair, f->config);
+  session_pair_start (&f->pair);
+  session_pair_wait_connected (&f->pair, 10000);
+  out = g_io_stream_get_output_stream (punch_session_get_io_stream (f->pair.a));
+  st.in = g_io_stream_get_input_stream (punch_session_get_io_stream (f->pair.b));
+  g_input_stream_read_async (st.in, st.buf, sizeof st.buf, G_PRIORITY_DEFAULT, NULL, on_eof_read,
+                             &st);
+  g_assert_true (g_output_stream_write_all (out, "hello, bob", 10, &written, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_output_stream_close (out, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (punch_test_wait (eof_seen, &st, 10000));
+  g_assert_no_error (st.error);
+  g_assert_true (st.eof);
+  g_assert_cmpuint (st.received, ==, 10);
+}
+
 static gboolean
 a_failed (gpointer data)
 {
@@ -434,6 +496,7 @@ main (int argc, char **argv)
   ADD ("/punch/session/timeout-without-peer", test_timeout_without_peer, PUNCH_MODE_DATAGRAM);
   ADD ("/punch/session/credentials-mismatch", test_credentials_mismatch, PUNCH_MODE_DATAGRAM);
   ADD ("/punch/session/close", test_close_is_final, PUNCH_MODE_DATAGRAM);
+  ADD ("/punch/session/reliable-eof", test_reliable_eof, PUNCH_MODE_RELIABLE);
   ADD ("/punch/session/consent-lost", test_consent_lost, PUNCH_MODE_DATAGRAM);
 #undef ADD
   return g_test_run ();
