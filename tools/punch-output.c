@@ -192,7 +192,7 @@ punch_output_uint (PunchOutput *out, const char *name, const char *fmt, guint64 
   if (out->json)
     {
       key (out, name);
-      json_builder_add_int_value (out->builder, (gint64) MIN (value, (guint64) G_MAXINT64));
+      json_builder_add_int_value (out->builder, (gint64)MIN (value, (guint64)G_MAXINT64));
     }
   else if (fmt)
     g_string_append_printf (out->text, fmt, value);

@@ -1,0 +1,366 @@
+/* punch-pipe.c
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "punch-pipe.h"
+
+#define CHUNK (64 * 1024)
+#define DATAGRAM_MAX 1200
+
+struct _PunchPipe
+{
+  PunchSession *session;
+  GInputStream *in;
+  GOutputStream *out;
+  PunchOutput *events;
+  PunchPipeDoneFunc done;
+  gpointer user_data;
+  GCancellable *cancellable;
+  gboolean reliable;
+
+  guint8 up_buf[CHUNK];   /* stdin -> peer */
+  guint8 down_buf[CHUNK]; /* peer -> stdout */
+  gboolean up_done;       /* stdin ended and all of it was handed on */
+  gboolean down_done;     /* the peer's stream ended and all of it was written */
+  gboolean finished;
+  guint64 sent;
+  guint64 received;
+  guint64 last_sent;
+  guint64 last_received;
+  gint64 first_byte;
+  gint64 last_byte;
+  guint progress_source;
+  gulong datagram_handler;
+  GQueue pending;  /* datagram mode: GBytes waiting for stdout */
+  GBytes *writing; /* the one being written */
+};
+
+static void
+finish (PunchPipe *p, const GError *error)
+{
+  if (p->finished)
+    return;
+  p->finished = TRUE;
+  g_clear_handle_id (&p->progress_source, g_source_remove);
+  g_cancellable_cancel (p->cancellable);
+  p->done (p, error, p->user_data);
+}
+
+static void
+note_bytes (PunchPipe *p)
+{
+  p->last_byte = g_get_monotonic_time ();
+  if (p->first_byte == 0)
+    p->first_byte = p->last_byte;
+}
+
+static void
+maybe_done (PunchPipe *p)
+{
+  if (p->up_done && p->down_done)
+    finish (p, NULL);
+}
+
+static gboolean
+on_progress (gpointer data)
+{
+  PunchPipe *p = data;
+  guint64 ds = p->sent - p->last_sent, dr = p->received - p->last_received;
+
+  if (ds == 0 && dr == 0)
+    return G_SOURCE_CONTINUE;
+  p->last_sent = p->sent;
+  p->last_received = p->received;
+  punch_output_begin (p->events, "progress");
+  punch_output_uint (p->events, "bytes_sent", "sent %" G_GUINT64_FORMAT " B", p->sent);
+  punch_output_uint (p->events, "bytes_received", ", received %" G_GUINT64_FORMAT " B",
+                     p->received);
+  punch_output_double (p->events, "send_mbit_s", ", %.2f Mbit/s up", ds * 8 / 1e6);
+  punch_output_double (p->events, "receive_mbit_s", ", %.2f Mbit/s down", dr * 8 / 1e6);
+  punch_output_end (p->events);
+  return G_SOURCE_CONTINUE;
+}
+
+/* ---- reliable: stdin -> stream ----------------------------------------- */
+
+static void up_read (PunchPipe *p);
+
+static void
+on_up_closed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PunchPipe *p = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (!g_output_stream_close_finish (G_OUTPUT_STREAM (source), result, &error))
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        finish (p, error);
+      return;
+    }
+  p->up_done = TRUE;
+  maybe_done (p);
+}
+
+static void
+on_up_written (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PunchPipe *p = user_data;
+  g_autoptr (GError) error = NULL;
+  gsize n = 0;
+
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, &n, &error))
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_prefix_error (&error, "sending to the peer: ");
+          finish (p, error);
+        }
+      return;
+    }
+  p->sent += n;
+  note_bytes (p);
+  up_read (p);
+}
+
+static void
+on_up_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PunchPipe *p = user_data;
+  g_autoptr (GError) error = NULL;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
+  GOutputStream *peer;
+
+  if (n < 0)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_prefix_error (&error, "reading standard input: ");
+          finish (p, error);
+        }
+      return;
+    }
+  if (!p->reliable)
+    {
+      g_autoptr (GError) send_error = NULL;
+      if (n == 0)
+        {
+          p->up_done = TRUE;
+          maybe_done (p);
+          return;
+        }
+      /* one read is at most one datagram */
+      if (!punch_session_send (p->session, p->up_buf, n, &send_error))
+        {
+          finish (p, send_error);
+          return;
+        }
+      p->sent += n;
+      note_bytes (p);
+      up_read (p);
+      return;
+    }
+  peer = g_io_stream_get_output_stream (punch_session_get_io_stream (p->session));
+  if (n == 0)
+    {
+      /* half-close: the peer reads end of stream after the last byte */
+      g_output_stream_close_async (peer, G_PRIORITY_DEFAULT, p->cancellable, on_up_closed, p);
+      return;
+    }
+  g_output_stream_write_all_async (peer, p->up_buf, n, G_PRIORITY_DEFAULT, p->cancellable,
+                                   on_up_written, p);
+}
+
+static void
+up_read (PunchPipe *p)
+{
+  g_input_stream_read_async (p->in, p->up_buf, p->reliable ? CHUNK : DATAGRAM_MAX,
+                             G_PRIORITY_DEFAULT, p->cancellable, on_up_read, p);
+}
+
+/* ---- reliable: stream -> stdout ---------------------------------------- */
+
+static void down_read (PunchPipe *p);
+
+static void
+on_down_written (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PunchPipe *p = user_data;
+  g_autoptr (GError) error = NULL;
+  gsize n = 0;
+
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, &n, &error))
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_prefix_error (&error, "writing standard output: ");
+          finish (p, error);
+        }
+      return;
+    }
+  down_read (p);
+}
+
+static void
+on_down_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PunchPipe *p = user_data;
+  g_autoptr (GError) error = NULL;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
+
+  if (n < 0)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_prefix_error (&error, "receiving from the peer: ");
+          finish (p, error);
+        }
+      return;
+    }
+  if (n == 0)
+    {
+      g_output_stream_flush (p->out, NULL, NULL);
+      p->down_done = TRUE;
+      maybe_done (p);
+      return;
+    }
+  p->received += n;
+  note_bytes (p);
+  g_output_stream_write_all_async (p->out, p->down_buf, n, G_PRIORITY_DEFAULT, p->cancellable,
+                                   on_down_written, p);
+}
+
+static void
+down_read (PunchPipe *p)
+{
+  GInputStream *peer = g_io_stream_get_input_stream (punch_session_get_io_stream (p->session));
+
+  g_input_stream_read_async (peer, p->down_buf, CHUNK, G_PRIORITY_DEFAULT, p->cancellable,
+                             on_down_read, p);
+}
+
+/* ---- datagram: peer -> stdout ------------------------------------------ */
+
+static void write_next_datagram (PunchPipe *p);
+
+static void
+on_datagram_written (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PunchPipe *p = user_data;
+  g_autoptr (GError) error = NULL;
+
+  /* on cancellation the pipe may be gone: touch nothing */
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error))
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_prefix_error (&error, "writing standard output: ");
+          finish (p, error);
+        }
+      return;
+    }
+  g_clear_pointer (&p->writing, g_bytes_unref);
+  write_next_datagram (p);
+}
+
+static void
+write_next_datagram (PunchPipe *p)
+{
+  if (p->writing || g_queue_is_empty (&p->pending))
+    return;
+  p->writing = g_queue_pop_head (&p->pending);
+  g_output_stream_write_all_async (p->out, g_bytes_get_data (p->writing, NULL),
+                                   g_bytes_get_size (p->writing), G_PRIORITY_DEFAULT,
+                                   p->cancellable, on_datagram_written, p);
+}
+
+static void
+on_datagram (PunchSession *session, GBytes *bytes, gpointer user_data)
+{
+  PunchPipe *p = user_data;
+
+  if (p->finished)
+    return;
+  p->received += g_bytes_get_size (bytes);
+  note_bytes (p);
+  g_queue_push_tail (&p->pending, g_bytes_ref (bytes));
+  write_next_datagram (p);
+}
+
+/* ---- public ------------------------------------------------------------ */
+
+PunchPipe *
+punch_pipe_new (PunchSession *session, GInputStream *in, GOutputStream *out, PunchOutput *events,
+                PunchPipeDoneFunc done, gpointer user_data)
+{
+  PunchPipe *p = g_new0 (PunchPipe, 1);
+
+  p->session = g_object_ref (session);
+  p->in = g_object_ref (in);
+  p->out = g_object_ref (out);
+  p->events = events;
+  p->done = done;
+  p->user_data = user_data;
+  p->cancellable = g_cancellable_new ();
+  p->reliable = punch_session_get_io_stream (session) != NULL;
+  g_queue_init (&p->pending);
+  return p;
+}
+
+void
+punch_pipe_start (PunchPipe *p)
+{
+  p->progress_source = g_timeout_add_seconds (1, on_progress, p);
+  up_read (p);
+  if (p->reliable)
+    down_read (p);
+  else
+    p->datagram_handler = g_signal_connect (p->session, "datagram", G_CALLBACK (on_datagram), p);
+}
+
+gboolean
+punch_pipe_stdin_done (PunchPipe *p)
+{
+  return p->up_done;
+}
+
+guint64
+punch_pipe_get_bytes_sent (PunchPipe *p)
+{
+  return p->sent;
+}
+
+guint64
+punch_pipe_get_bytes_received (PunchPipe *p)
+{
+  return p->received;
+}
+
+double
+punch_pipe_get_seconds (PunchPipe *p)
+{
+  if (p->first_byte == 0)
+    return 0;
+  return ((p->finished ? p->last_byte : g_get_monotonic_time ()) - p->first_byte) / 1e6;
+}
+
+void
+punch_pipe_free (PunchPipe *p)
+{
+  if (p == NULL)
+    return;
+  g_cancellable_cancel (p->cancellable);
+  g_clear_handle_id (&p->progress_source, g_source_remove);
+  if (p->datagram_handler)
+    g_signal_handler_disconnect (p->session, p->datagram_handler);
+  g_queue_clear_full (&p->pending, (GDestroyNotify)g_bytes_unref);
+  /* a write still in flight reads p->writing until it sees the cancellation:
+   * let the bytes go with the stream's last reference instead of now */
+  if (p->writing)
+    g_object_set_data_full (G_OBJECT (p->out), "punch-pipe-writing", g_steal_pointer (&p->writing),
+                            (GDestroyNotify)g_bytes_unref);
+  g_object_unref (p->session);
+  g_object_unref (p->in);
+  g_object_unref (p->out);
+  g_object_unref (p->cancellable);
+  g_free (p);
+}

@@ -1,0 +1,41 @@
+/* punch-pipe.h: stdin to the peer, the peer to stdout, over a connected session
+ *
+ * Reliable mode is a byte stream: when stdin ends, the stream is closed for
+ * writing and the peer reads end of stream after the last byte; the pipe is
+ * done when stdin has ended, everything is written, and the peer's stream has
+ * ended too. Datagram mode sends each read of stdin (at most 1200 bytes) as
+ * one datagram and writes each datagram received to stdout; there is no end
+ * of stream, so the caller ends it (for example when the peer says bye).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <punch.h>
+
+#include "punch-output.h"
+
+G_BEGIN_DECLS
+
+typedef struct _PunchPipe PunchPipe;
+
+typedef void (*PunchPipeDoneFunc) (PunchPipe *pipe, const GError *error, gpointer user_data);
+
+/**
+ * punch_pipe_new:
+ * @events: where progress (`progress` events once a second while data
+ *   flows) is printed; borrowed
+ */
+PunchPipe *punch_pipe_new (PunchSession *session, GInputStream *in, GOutputStream *out,
+                           PunchOutput *events, PunchPipeDoneFunc done, gpointer user_data);
+void punch_pipe_start (PunchPipe *pipe);
+/** Datagram mode: stop reading stdin (the peer has said it is done, or we are). */
+gboolean punch_pipe_stdin_done (PunchPipe *pipe);
+guint64 punch_pipe_get_bytes_sent (PunchPipe *pipe);
+guint64 punch_pipe_get_bytes_received (PunchPipe *pipe);
+/** Seconds from the first byte moved to now (or to the end). */
+double punch_pipe_get_seconds (PunchPipe *pipe);
+void punch_pipe_free (PunchPipe *pipe);
+
+G_END_DECLS
