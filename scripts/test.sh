@@ -26,10 +26,14 @@ setup() { # dir, options...
 
 status=0
 section() { printf '\n==== %s ====\n' "$*"; }
+summary=$(mktemp /tmp/punch-test-summary.XXXXXX)
+trap 'rm -f "$summary"' EXIT
+# every meson run's output also goes to $summary, to add up its Ok/Fail lines
+mtest() { meson test "$@" 2>&1 | tee -a "$summary"; }
 
 section "build with gcc (warnings are errors) and run the unit, integration and lab suites"
 setup "$BUILD_DIR" -Dwerror=true -Dfuzz=false
-meson test -C "$BUILD_DIR" --print-errorlogs --num-processes 2 --no-suite bench || status=1
+mtest -C "$BUILD_DIR" --print-errorlogs --num-processes 2 --no-suite bench || status=1
 
 if [ "${PUNCH_QUICK:-0}" != 1 ]; then
   section "clang with ASan + UBSan (warnings are errors): unit, integration and fuzz suites"
@@ -37,14 +41,17 @@ if [ "${PUNCH_QUICK:-0}" != 1 ]; then
         -Dfuzz=true
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     LSAN_OPTIONS=suppressions="$PWD/tests/lsan.supp" \
-    meson test -C "$BUILD_DIR-asan" --print-errorlogs --num-processes 2 \
+    mtest -C "$BUILD_DIR-asan" --print-errorlogs --num-processes 2 \
     --suite unit --suite integration --suite fuzz || status=1
 
   section "valgrind (definite leaks and memory errors fail): unit and integration suites"
-  meson test -C "$BUILD_DIR" --setup valgrind --print-errorlogs --num-processes 2 \
+  mtest -C "$BUILD_DIR" --setup valgrind --print-errorlogs --num-processes 2 \
     --suite unit --suite integration || status=1
 fi
 
 section "result"
-if [ $status -eq 0 ]; then echo "punch: all test passes succeeded"; else echo "punch: some tests FAILED"; fi
+passed=$(awk '/^Ok:/ {n += $2} END {print n + 0}' "$summary")
+failed=$(awk '/^(Fail|Timeout|Unexpected Pass):/ {n += $NF} END {print n + 0}' "$summary")
+[ $status -ne 0 ] && [ "$failed" -eq 0 ] && failed=1 # a build or setup step failed
+echo "punch: $passed passed, $failed failed"
 exit $status
