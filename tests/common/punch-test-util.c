@@ -209,23 +209,15 @@ punch_test_coturn_stop (PunchTestCoturn *c)
       g_subprocess_wait (c->proc, NULL, NULL);
       g_object_unref (c->proc);
     }
-  if (c->dir)
+  if (c->dir && g_getenv ("PUNCH_KEEP_COTURN_LOG"))
     {
-      g_autoptr (GDir) dir = g_dir_open (c->dir, 0, NULL);
-      const char *name;
-      while (dir && (name = g_dir_read_name (dir)))
-        {
-          g_autofree char *path = g_build_filename (c->dir, name, NULL);
-          if (g_getenv ("PUNCH_KEEP_COTURN_LOG") && g_str_has_suffix (name, ".log"))
-            {
-              g_autofree char *text = NULL;
-              if (g_file_get_contents (path, &text, NULL, NULL))
-                g_printerr ("# coturn log:\n%s\n", text);
-            }
-          g_unlink (path);
-        }
-      g_rmdir (c->dir);
+      g_autofree char *log = g_build_filename (c->dir, "turnserver.log", NULL);
+      g_autofree char *text = NULL;
+      if (g_file_get_contents (log, &text, NULL, NULL))
+        g_printerr ("# coturn log:\n%s\n", text);
     }
+  if (c->dir)
+    punch_test_remove_dir (c->dir);
   g_free (c->dir);
   g_free (c->user);
   g_free (c->pass);
@@ -271,4 +263,18 @@ punch_test_make_certificate (const char *dir, char **cert_file, char **key_file)
   *cert_file = g_steal_pointer (&cert);
   *key_file = g_steal_pointer (&key);
   return TRUE;
+}
+
+void
+punch_test_remove_dir (const char *path)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir && (name = g_dir_read_name (dir)))
+    {
+      g_autofree char *file = g_build_filename (path, name, NULL);
+      g_unlink (file);
+    }
+  g_rmdir (path);
 }

@@ -62,4 +62,7 @@ gboolean punch_test_make_certificate (const char *dir, char **cert_file, char **
 /** Stops the server it started (by its own PID) and removes its directory. */
 void punch_test_coturn_stop (PunchTestCoturn *coturn);
 
+/** Removes @dir and the plain files in it (not recursive). */
+void punch_test_remove_dir (const char *dir);
+
 G_END_DECLS

@@ -164,15 +164,7 @@ test_turns (void)
   assert_relayed (pair.b);
   session_pair_clear (&pair);
   punch_test_coturn_stop (coturn);
-  {
-    const char *files[] = { "cert.pem", "key.pem", "cert.tmpl" };
-    for (gsize i = 0; i < G_N_ELEMENTS (files); i++)
-      {
-        g_autofree char *path = g_build_filename (dir, files[i], NULL);
-        g_remove (path);
-      }
-    g_rmdir (dir);
-  }
+  punch_test_remove_dir (dir);
 }
 
 static void
@@ -232,15 +224,19 @@ test_turns_untrusted (void)
   g_clear_object (&s);
   punch_test_spin (50);
   punch_test_coturn_stop (coturn);
-  {
-    const char *files[] = { "cert.pem", "key.pem", "cert.tmpl" };
-    for (gsize i = 0; i < G_N_ELEMENTS (files); i++)
-      {
-        g_autofree char *path = g_build_filename (dir, files[i], NULL);
-        g_remove (path);
-      }
-    g_rmdir (dir);
-  }
+  punch_test_remove_dir (dir);
+}
+
+static char *
+rest_password (const char *secret, const char *user)
+{
+  g_autoptr (GHmac) hmac = g_hmac_new (G_CHECKSUM_SHA1, (const guchar *)secret, strlen (secret));
+  guint8 digest[20];
+  gsize len = sizeof digest;
+
+  g_hmac_update (hmac, (const guchar *)user, strlen (user));
+  g_hmac_get_digest (hmac, digest, &len);
+  return g_base64_encode (digest, len);
 }
 
 /* coturn's TURN REST scheme, as punch-signal mints it: username
@@ -253,18 +249,12 @@ test_rest_credentials (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (PunchConfig) config = punch_config_new ();
   g_autofree char *user = NULL, *pass = NULL, *uri = NULL;
-  g_autoptr (GHmac) hmac = NULL;
-  guint8 digest[20];
-  gsize len = sizeof digest;
   SessionPair pair;
 
   if (coturn == NULL)
     return;
   user = g_strdup_printf ("%" G_GINT64_FORMAT ":alice", g_get_real_time () / G_USEC_PER_SEC + 600);
-  hmac = g_hmac_new (G_CHECKSUM_SHA1, (const guchar *)secret, strlen (secret));
-  g_hmac_update (hmac, (const guchar *)user, strlen (user));
-  g_hmac_get_digest (hmac, digest, &len);
-  pass = g_base64_encode (digest, len);
+  pass = rest_password (secret, user);
 
   uri = g_strdup_printf ("turn:127.0.0.1:%u", coturn->port);
   g_assert_true (punch_config_add_ice_server (config, uri, user, pass, &error));
@@ -282,13 +272,8 @@ test_rest_credentials (void)
     g_autoptr (PunchConfig) expired = punch_config_new ();
     g_autoptr (PunchSession) s = NULL;
     g_autofree char *old_user = g_strdup ("1000:alice");
-    g_autoptr (GHmac) h2 = g_hmac_new (G_CHECKSUM_SHA1, (const guchar *)secret, strlen (secret));
-    g_autofree char *old_pass = NULL;
+    g_autofree char *old_pass = rest_password (secret, old_user);
 
-    len = sizeof digest;
-    g_hmac_update (h2, (const guchar *)old_user, strlen (old_user));
-    g_hmac_get_digest (h2, digest, &len);
-    old_pass = g_base64_encode (digest, len);
     g_assert_true (punch_config_add_ice_server (expired, uri, old_user, old_pass, &error));
     expired->local_addresses = g_strsplit ("127.0.0.1", ",", -1);
     expired->policy = PUNCH_POLICY_RELAY;
