@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # The README's demo command. On a fresh Debian 12 machine, as root:
-#   installs what is missing, builds, and runs two punch peers on loopback:
-#   first directly, then relay-only through a real coturn that this script
-#   starts on 127.0.0.1 and stops again (by its PID), whatever happens.
+#   installs what is missing, builds, and
+#   1. runs two punch peers on loopback, directly and then relay-only through
+#      a real coturn on 127.0.0.1;
+#   2. builds the NAT lab (network namespaces, kernel NATs) and connects two
+#      peers behind two different NATs through a real coturn: port-restricted
+#      and symmetric (a relay is needed), then two port-restricted NATs (a
+#      hole is punched), and shows the path each pair chose.
+#   Every server is stopped by its PID and every namespace removed, whatever
+#   happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,10 +24,15 @@ meson compile -C "$BUILD_DIR" >/dev/null
 
 tmp=$(mktemp -d /tmp/punch-demo.XXXXXX)
 turn_pid=
+lab_prefix=
+# shellcheck source=../tests/lab/lab-lib.sh
+. tests/lab/lab-lib.sh
 cleanup() {
   if [ -n "$turn_pid" ] && kill -0 "$turn_pid" 2>/dev/null; then
     kill "$turn_pid" && wait "$turn_pid" 2>/dev/null || true
   fi
+  lab_coturn_stop
+  [ -n "$lab_prefix" ] && tests/lab/natlab down --prefix "$lab_prefix" >/dev/null 2>&1
   rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
@@ -45,5 +56,44 @@ for _ in $(seq 50); do
 done
 "$BUILD_DIR/examples/punch-pair-demo" --relay-only \
   --turn "turn:127.0.0.1:$port" --turn-user demo --turn-pass demo-password
+kill "$turn_pid" && wait "$turn_pid" 2>/dev/null || true
+turn_pid=
+
+lab_pair() { # TYPE_A TYPE_B N
+  local a=$1 b=$2 n=$3
+  echo
+  echo "== $n. the NAT lab: site A behind a $a NAT, site B behind a $b NAT, coturn on the 'internet'"
+  lab_prefix="demo$n$$"
+  lab_prefix=${lab_prefix:0:10}
+  eval "$(tests/lab/natlab up --prefix "$lab_prefix" "$a" "$b")"
+  echo "   A: host $NATLAB_A_IP behind $NATLAB_A_WAN   B: host $NATLAB_B_IP behind $NATLAB_B_WAN   STUN/TURN: $NATLAB_STUN_IP1"
+  mkdir -p "$tmp/lab$n"
+  lab_coturn_start "$tmp/lab$n"
+  local common=(--dir "$tmp/lab$n" --verbose --timeout 10 --stun "stun:$NATLAB_STUN_IP1:3478"
+                --turn "turn:$NATLAB_STUN_IP1:3478?transport=udp" --turn-user lab --turn-pass lab-pass)
+  ip netns exec "$NATLAB_NS_A" "$BUILD_DIR/tests/lab/lab-peer" "${common[@]}" --name alice --peer bob \
+    --controlling >"$tmp/lab$n/alice.json" &
+  local pa=$!
+  ip netns exec "$NATLAB_NS_B" "$BUILD_DIR/tests/lab/lab-peer" "${common[@]}" --name bob --peer alice \
+    >"$tmp/lab$n/bob.json" &
+  local pb=$!
+  local rc=0
+  wait $pa || rc=1
+  wait $pb || rc=1
+  echo "   alice: $(cat "$tmp/lab$n/alice.json")"
+  lab_coturn_stop
+  tests/lab/natlab down --prefix "$lab_prefix" >/dev/null
+  lab_prefix=
+  return $rc
+}
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo
+  echo "demo: the NAT lab needs root (network namespaces); run as root to see parts 3 and 4"
+  exit 0
+fi
+lab_pair portrestricted symmetric 3
+lab_pair portrestricted portrestricted 4
+
 echo
-echo "demo: done (coturn stopped, temporary files removed)"
+echo "demo: done (coturn stopped, namespaces removed, temporary files removed)"

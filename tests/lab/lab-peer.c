@@ -31,6 +31,7 @@ typedef struct
   guint poll_source;
   gint64 t0;
   gint64 connected_ms;
+  gboolean verbose;
   guint echoes;
   int exit_code;
   char *error;
@@ -39,7 +40,7 @@ typedef struct
 static gboolean
 quit_later (gpointer data)
 {
-  g_main_loop_quit (((Peer *) data)->loop);
+  g_main_loop_quit (((Peer *)data)->loop);
   return G_SOURCE_REMOVE;
 }
 
@@ -77,9 +78,32 @@ poll_remote (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+static void say (Peer *p, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+
+static void
+say (Peer *p, const char *fmt, ...)
+{
+  va_list ap;
+  g_autofree char *text = NULL;
+
+  if (!p->verbose)
+    return;
+  va_start (ap, fmt);
+  text = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_printerr ("%-5s %6.0f ms  %s\n", p->name, (g_get_monotonic_time () - p->t0) / 1000.0, text);
+}
+
+static void
+on_candidate (PunchSession *s, const char *line, Peer *p)
+{
+  say (p, "gathered  %s", line);
+}
+
 static void
 on_gathering_done (PunchSession *s, Peer *p)
 {
+  say (p, "gathering done; description written for %s", p->peer);
   write_description (p);
 }
 
@@ -89,7 +113,10 @@ on_datagram (PunchSession *s, GBytes *bytes, Peer *p)
   if (p->controlling)
     {
       if (++p->echoes == PINGS)
-        g_main_loop_quit (p->loop);
+        {
+          say (p, "all %d datagrams came back from %s", PINGS, p->peer);
+          g_main_loop_quit (p->loop);
+        }
     }
   else
     {
@@ -118,8 +145,11 @@ send_pings (gpointer data)
 static void
 on_state (PunchSession *s, PunchState state, Peer *p)
 {
+  say (p, "state     %s", punch_state_to_string (state));
   if (state == PUNCH_STATE_CONNECTED)
     {
+      g_autofree char *path = punch_pair_describe (punch_session_get_selected_pair (s));
+      say (p, "path      %s", path);
       p->connected_ms = (g_get_monotonic_time () - p->t0) / 1000;
       if (p->controlling)
         g_timeout_add (10, send_pings, p);
@@ -136,9 +166,10 @@ on_state (PunchSession *s, PunchState state, Peer *p)
 static void
 print_candidate (GString *json, const char *key, const PunchCandidate *c)
 {
-  g_string_append_printf (json, "\"%s\":{\"type\":\"%s\",\"transport\":\"%s\",\"address\":\"%s\",\"port\":%u}",
-                          key, punch_candidate_type_to_string (c->type),
-                          punch_transport_to_string (c->transport), c->address, c->port);
+  g_string_append_printf (
+      json, "\"%s\":{\"type\":\"%s\",\"transport\":\"%s\",\"address\":\"%s\",\"port\":%u}", key,
+      punch_candidate_type_to_string (c->type), punch_transport_to_string (c->transport),
+      c->address, c->port);
 }
 
 int
@@ -153,19 +184,20 @@ main (int argc, char **argv)
   g_autoptr (PunchConfig) config = punch_config_new ();
   g_autoptr (GString) json = g_string_new (NULL);
   Peer p = { 0 };
-  GOptionEntry entries[] = {
-    { "dir", 0, 0, G_OPTION_ARG_FILENAME, &dir, "meeting directory", "DIR" },
-    { "name", 0, 0, G_OPTION_ARG_STRING, &name, "this peer's name", "NAME" },
-    { "peer", 0, 0, G_OPTION_ARG_STRING, &peer, "the other peer's name", "NAME" },
-    { "controlling", 0, 0, G_OPTION_ARG_NONE, &controlling, "take the controlling role", NULL },
-    { "stun", 0, 0, G_OPTION_ARG_STRING, &stun, "STUN URI", "URI" },
-    { "turn", 0, 0, G_OPTION_ARG_STRING, &turn, "TURN URI", "URI" },
-    { "turn-user", 0, 0, G_OPTION_ARG_STRING, &user, "TURN username", "U" },
-    { "turn-pass", 0, 0, G_OPTION_ARG_STRING, &pass, "TURN password", "P" },
-    { "relay-only", 0, 0, G_OPTION_ARG_NONE, &relay_only, "relay candidates only", NULL },
-    { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout, "seconds to connect (default 20)", "S" },
-    { NULL }
-  };
+  GOptionEntry entries[]
+      = { { "dir", 0, 0, G_OPTION_ARG_FILENAME, &dir, "meeting directory", "DIR" },
+          { "name", 0, 0, G_OPTION_ARG_STRING, &name, "this peer's name", "NAME" },
+          { "peer", 0, 0, G_OPTION_ARG_STRING, &peer, "the other peer's name", "NAME" },
+          { "controlling", 0, 0, G_OPTION_ARG_NONE, &controlling, "take the controlling role",
+            NULL },
+          { "stun", 0, 0, G_OPTION_ARG_STRING, &stun, "STUN URI", "URI" },
+          { "turn", 0, 0, G_OPTION_ARG_STRING, &turn, "TURN URI", "URI" },
+          { "turn-user", 0, 0, G_OPTION_ARG_STRING, &user, "TURN username", "U" },
+          { "turn-pass", 0, 0, G_OPTION_ARG_STRING, &pass, "TURN password", "P" },
+          { "relay-only", 0, 0, G_OPTION_ARG_NONE, &relay_only, "relay candidates only", NULL },
+          { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout, "seconds to connect (default 20)", "S" },
+          { "verbose", 'v', 0, G_OPTION_ARG_NONE, &p.verbose, "print progress on stderr", NULL },
+          { NULL } };
 
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error) || !dir || !name || !peer)
@@ -173,8 +205,8 @@ main (int argc, char **argv)
       g_printerr ("%s\n", error ? error->message : "--dir, --name and --peer are required");
       return 2;
     }
-  if ((stun && !punch_config_add_ice_server (config, stun, NULL, NULL, &error)) ||
-      (turn && !punch_config_add_ice_server (config, turn, user, pass, &error)))
+  if ((stun && !punch_config_add_ice_server (config, stun, NULL, NULL, &error))
+      || (turn && !punch_config_add_ice_server (config, turn, user, pass, &error)))
     {
       g_printerr ("%s\n", error->message);
       return 2;
@@ -195,6 +227,7 @@ main (int argc, char **argv)
       g_printerr ("%s\n", error->message);
       return 2;
     }
+  g_signal_connect (p.session, "local-candidate", G_CALLBACK (on_candidate), &p);
   g_signal_connect (p.session, "gathering-done", G_CALLBACK (on_gathering_done), &p);
   g_signal_connect (p.session, "state-changed", G_CALLBACK (on_state), &p);
   g_signal_connect (p.session, "datagram", G_CALLBACK (on_datagram), &p);

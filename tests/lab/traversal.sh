@@ -44,10 +44,10 @@ direct_possible() {
 
 tmp=$(mktemp -d /tmp/punch-traversal.XXXXXX)
 prefix=""
-turn_pid=""
+# shellcheck source=lab-lib.sh
+. "$here/lab-lib.sh"
 cleanup() {
-  [ -n "$turn_pid" ] && kill "$turn_pid" 2>/dev/null && wait "$turn_pid" 2>/dev/null
-  turn_pid=""
+  lab_coturn_stop
   [ -n "$prefix" ] && "$natlab" down --prefix "$prefix" >/dev/null 2>&1
   prefix=""
 }
@@ -73,18 +73,8 @@ run_pair() {
   eval "$("$natlab" up --prefix "$prefix" "$a" "$b" 2>"$tmp/natlab.err")" || {
     RES_A='{"connected":false,"error":"natlab up failed"}'; RES_B=$RES_A
     cat "$tmp/natlab.err" >&2; return; }
-  ip netns exec "$NATLAB_NS_SRV" turnserver -n --no-cli --log-file=stdout --simple-log \
-    --listening-ip="$NATLAB_STUN_IP1" --listening-ip="$NATLAB_STUN_IP2" \
-    --relay-ip="$NATLAB_STUN_IP1" --realm=punch.lab --lt-cred-mech --user=lab:lab-pass \
-    --fingerprint --no-tls --no-dtls --no-multicast-peers \
-    --denied-peer-ip=10.0.0.0-10.255.255.255 --denied-peer-ip=172.16.0.0-172.31.255.255 \
-    --denied-peer-ip=192.168.0.0-192.168.255.255 --denied-peer-ip=100.64.0.0-100.127.255.255 \
-    --pidfile="$tmp/turn.pid" --userdb="$tmp/turndb-$i" >"$tmp/turn-$i.log" 2>&1 &
-  turn_pid=$!
-  for _ in $(seq 50); do
-    ip netns exec "$NATLAB_NS_SRV" bash -c "exec 3<>/dev/tcp/$NATLAB_STUN_IP1/3478" 2>/dev/null && break
-    sleep 0.1
-  done
+  mkdir -p "$tmp/turn-$i-$mode"
+  lab_coturn_start "$tmp/turn-$i-$mode" || { RES_A='{"connected":false,"error":"coturn failed"}'; RES_B=$RES_A; return; }
   local meet="$tmp/meet-$i-$mode" args_a=() args_b=()
   mkdir -p "$meet"
   for side in a b; do

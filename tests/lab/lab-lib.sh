@@ -1,0 +1,40 @@
+# lab-lib.sh: shell helpers shared by the lab's scripts (sourced, not run).
+#
+#   lab_coturn_start DIR   start coturn in the lab's server namespace on
+#                          $NATLAB_STUN_IP1/2, user lab / lab-pass; sets
+#                          LAB_TURN_PID. Needs the NATLAB_* variables.
+#   lab_coturn_stop        stop it (by its PID), if it runs.
+
+lab_coturn_start() {
+  local dir=$1
+  # --denied-peer-ip for every private range: relayed checks toward a
+  # peer's private host candidate would otherwise tear down the whole
+  # allocation in coturn 4.6.1 (FACTS.md), and it is the right policy for
+  # any TURN server that faces the internet.
+  ip netns exec "$NATLAB_NS_SRV" turnserver -n --no-cli --log-file=stdout --simple-log \
+    --listening-ip="$NATLAB_STUN_IP1" --listening-ip="$NATLAB_STUN_IP2" \
+    --relay-ip="$NATLAB_STUN_IP1" --realm=punch.lab --lt-cred-mech --user=lab:lab-pass \
+    --fingerprint --no-tls --no-dtls --no-multicast-peers \
+    --denied-peer-ip=10.0.0.0-10.255.255.255 --denied-peer-ip=172.16.0.0-172.31.255.255 \
+    --denied-peer-ip=192.168.0.0-192.168.255.255 --denied-peer-ip=100.64.0.0-100.127.255.255 \
+    --pidfile="$dir/turnserver.pid" --userdb="$dir/turndb" >"$dir/turnserver.log" 2>&1 &
+  LAB_TURN_PID=$!
+  for _ in $(seq 50); do
+    ip netns exec "$NATLAB_NS_SRV" bash -c "exec 3<>/dev/tcp/$NATLAB_STUN_IP1/3478" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "lab: coturn did not come up; its log:" >&2
+  cat "$dir/turnserver.log" >&2
+  return 1
+}
+
+lab_coturn_stop() {
+  if [ -n "${LAB_TURN_PID:-}" ]; then
+    # wait returns coturn's status (143 after SIGTERM): not an error here,
+    # and callers may run under set -e
+    kill "$LAB_TURN_PID" 2>/dev/null || true
+    wait "$LAB_TURN_PID" 2>/dev/null || true
+    LAB_TURN_PID=""
+  fi
+  return 0
+}
