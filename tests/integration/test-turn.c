@@ -131,13 +131,29 @@ test_wrong_password (Fixture *f, gconstpointer data)
   g_assert_cmpint ((g_get_monotonic_time () - start) / 1000, <, 5000);
 }
 
+/* relay-only, loopback host candidates, one TURN server */
+static PunchConfig *
+loopback_relay_config (const char *uri, const char *user, const char *pass)
+{
+  g_autoptr (GError) error = NULL;
+  PunchConfig *config = punch_config_new ();
+
+  g_assert_true (punch_config_add_ice_server (config, uri, user, pass, &error));
+  g_assert_no_error (error);
+  config->local_addresses = g_strsplit ("127.0.0.1", ",", -1);
+  config->ipv6 = FALSE;
+  config->policy = PUNCH_POLICY_RELAY;
+  config->connect_timeout_ms = 10000;
+  return config;
+}
+
 static void
 test_turns (void)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *dir = g_dir_make_tmp ("punch-tls-XXXXXX", &error);
   g_autofree char *cert = NULL, *key = NULL, *uri = NULL;
-  g_autoptr (PunchConfig) config = punch_config_new ();
+  g_autoptr (PunchConfig) config = NULL;
   PunchTestCoturn *coturn;
   SessionPair pair;
 
@@ -149,13 +165,8 @@ test_turns (void)
 
   /* the name is checked against the certificate, so use the name it carries */
   uri = g_strdup_printf ("turns:localhost:%u", coturn->tls_port);
-  g_assert_true (punch_config_add_ice_server (config, uri, coturn->user, coturn->pass, &error));
-  g_assert_no_error (error);
+  config = loopback_relay_config (uri, coturn->user, coturn->pass);
   config->tls_ca_file = g_strdup (cert);
-  config->local_addresses = g_strsplit ("127.0.0.1", ",", -1);
-  config->ipv6 = FALSE;
-  config->policy = PUNCH_POLICY_RELAY;
-  config->connect_timeout_ms = 10000;
 
   session_pair_init (&pair, config);
   session_pair_start (&pair);
@@ -171,16 +182,12 @@ static void
 test_unreachable (void)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (PunchConfig) config = punch_config_new ();
-  g_autoptr (PunchSession) s = NULL;
   g_autofree char *uri = g_strdup_printf ("turn:127.0.0.1:%u", punch_test_free_port ());
+  /* nothing listens there */
+  g_autoptr (PunchConfig) config = loopback_relay_config (uri, "u", "p");
+  g_autoptr (PunchSession) s = NULL;
   const GError *e;
 
-  /* nothing listens there */
-  g_assert_true (punch_config_add_ice_server (config, uri, "u", "p", &error));
-  config->local_addresses = g_strsplit ("127.0.0.1", ",", -1);
-  config->ipv6 = FALSE;
-  config->policy = PUNCH_POLICY_RELAY;
   config->connect_timeout_ms = 15000;
   s = punch_session_new (config, &error);
   g_assert_no_error (error);
@@ -198,7 +205,7 @@ test_turns_untrusted (void)
   g_autoptr (GError) error = NULL;
   g_autofree char *dir = g_dir_make_tmp ("punch-tls-XXXXXX", &error);
   g_autofree char *cert = NULL, *key = NULL, *uri = NULL;
-  g_autoptr (PunchConfig) config = punch_config_new ();
+  g_autoptr (PunchConfig) config = NULL;
   g_autoptr (PunchSession) s = NULL;
   PunchTestCoturn *coturn;
   const GError *e;
@@ -210,10 +217,7 @@ test_turns_untrusted (void)
     return;
   /* no tls_ca_file: the self-signed certificate is not trusted */
   uri = g_strdup_printf ("turns:localhost:%u", coturn->tls_port);
-  g_assert_true (punch_config_add_ice_server (config, uri, coturn->user, coturn->pass, &error));
-  config->local_addresses = g_strsplit ("127.0.0.1", ",", -1);
-  config->ipv6 = FALSE;
-  config->policy = PUNCH_POLICY_RELAY;
+  config = loopback_relay_config (uri, coturn->user, coturn->pass);
   s = punch_session_new (config, &error);
   g_assert_no_error (error);
   g_assert_true (punch_session_start (s, &error));
@@ -247,7 +251,7 @@ test_rest_credentials (void)
   const char *secret = "punch-rest-secret";
   PunchTestCoturn *coturn = punch_test_coturn_start (secret);
   g_autoptr (GError) error = NULL;
-  g_autoptr (PunchConfig) config = punch_config_new ();
+  g_autoptr (PunchConfig) config = NULL;
   g_autofree char *user = NULL, *pass = NULL, *uri = NULL;
   SessionPair pair;
 
@@ -257,10 +261,7 @@ test_rest_credentials (void)
   pass = rest_password (secret, user);
 
   uri = g_strdup_printf ("turn:127.0.0.1:%u", coturn->port);
-  g_assert_true (punch_config_add_ice_server (config, uri, user, pass, &error));
-  config->local_addresses = g_strsplit ("127.0.0.1", ",", -1);
-  config->ipv6 = FALSE;
-  config->policy = PUNCH_POLICY_RELAY;
+  config = loopback_relay_config (uri, user, pass);
   session_pair_init (&pair, config);
   session_pair_start (&pair);
   session_pair_wait_connected (&pair, 10000);
@@ -269,14 +270,11 @@ test_rest_credentials (void)
 
   /* an expired REST username is refused, and said so */
   {
-    g_autoptr (PunchConfig) expired = punch_config_new ();
-    g_autoptr (PunchSession) s = NULL;
     g_autofree char *old_user = g_strdup ("1000:alice");
     g_autofree char *old_pass = rest_password (secret, old_user);
+    g_autoptr (PunchConfig) expired = loopback_relay_config (uri, old_user, old_pass);
+    g_autoptr (PunchSession) s = NULL;
 
-    g_assert_true (punch_config_add_ice_server (expired, uri, old_user, old_pass, &error));
-    expired->local_addresses = g_strsplit ("127.0.0.1", ",", -1);
-    expired->policy = PUNCH_POLICY_RELAY;
     s = punch_session_new (expired, &error);
     g_assert_no_error (error);
     g_assert_true (punch_session_start (s, &error));
