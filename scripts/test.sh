@@ -39,7 +39,11 @@ if [ "${PUNCH_QUICK:-0}" != 1 ]; then
   section "clang with ASan + UBSan (warnings are errors): unit, integration and fuzz suites"
   CC=clang setup "$BUILD_DIR-asan" -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false \
         -Dfuzz=true
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  # intercept_tls_get_addr=0: LLVM 14's LeakSanitizer crashes ("Tracer caught
+  # signal 11") reading the dynamic TLS of glibc 2.36 threads once
+  # glib-networking's GnuTLS module is loaded (wss tests). Without it, dynamic
+  # TLS is not scanned: that can only add leak reports, never hide one.
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:intercept_tls_get_addr=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     LSAN_OPTIONS=suppressions="$PWD/tests/lsan.supp" \
     mtest -C "$BUILD_DIR-asan" --print-errorlogs --num-processes 2 \
     --suite unit --suite integration --suite fuzz || status=1

@@ -1,0 +1,280 @@
+/* punch-signal-main.c: the punch-signal daemon and its `token` command
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+#include <glib-unix.h>
+
+#include "punch-signal-message.h"
+#include "punch-signal-server.h"
+#include "punch-signal-token.h"
+
+enum
+{
+  EXIT_OK = 0,
+  EXIT_RUNTIME = 1,
+  EXIT_USAGE = 2,
+};
+
+static int
+usage_error (GOptionContext *context, const char *message)
+{
+  g_printerr ("punch-signal: %s\n", message);
+  g_printerr ("Run '%s --help' for the options.\n", g_get_prgname ());
+  return EXIT_USAGE;
+}
+
+/* ---- punch-signal token ---- */
+
+static int
+cmd_token (int argc, char **argv)
+{
+  g_autofree char *secret_file = NULL;
+  g_autofree char *room = NULL;
+  gint ttl = 3600;
+  g_autoptr (GOptionContext) context = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) secret = NULL;
+  g_autofree char *token = NULL;
+  const GOptionEntry entries[] = {
+    { "secret-file", 's', 0, G_OPTION_ARG_FILENAME, &secret_file,
+      "The server's secret (the same file as its --secret-file)", "FILE" },
+    { "room", 'r', 0, G_OPTION_ARG_STRING, &room, "The room the token admits to", "ROOM" },
+    { "ttl", 't', 0, G_OPTION_ARG_INT, &ttl, "Seconds the token stays valid (default 3600)",
+      "SECONDS" },
+    { NULL },
+  };
+
+  g_set_prgname ("punch-signal token");
+  context = g_option_context_new ("- print a room token");
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_set_description (
+      context,
+      "A token admits its bearer to one room until it expires. Give it to both peers,\n"
+      "for example: punch connect --signal wss://signal.example:8443/ws --room demo --token T\n"
+      "\n"
+      "Example:\n"
+      "  punch-signal token --secret-file /etc/punch/signal.secret --room demo --ttl 600\n"
+      "\n"
+      "Room names: 1 to 64 characters from A-Z a-z 0-9 _ . - (not starting with '.').\n"
+      "Exit codes: 0 ok, 1 runtime failure, 2 usage error.");
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    return usage_error (context, error->message);
+  if (argc > 1)
+    return usage_error (context, "unexpected argument after the options");
+  if (secret_file == NULL || room == NULL)
+    return usage_error (context, "token needs --secret-file FILE and --room ROOM");
+  if (ttl <= 0)
+    return usage_error (context, "--ttl must be a positive number of seconds");
+  if (!punch_signal_name_validate (room, "room name", &error))
+    return usage_error (context, error->message);
+  secret = punch_signal_secret_load (secret_file, &error);
+  if (secret == NULL)
+    {
+      g_printerr ("punch-signal: cannot read the secret: %s\n", error->message);
+      return EXIT_RUNTIME;
+    }
+  token = punch_signal_token_new (secret, room, g_get_real_time () / G_USEC_PER_SEC + ttl);
+  g_print ("%s\n", token);
+  return EXIT_OK;
+}
+
+/* ---- the daemon ---- */
+
+typedef struct
+{
+  PunchSignalServer *server;
+  gboolean stopping;
+  gboolean quit;
+} Daemon;
+
+static gboolean
+quit_cb (gpointer data)
+{
+  ((Daemon *)data)->quit = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+run (Daemon *d)
+{
+  while (!d->quit)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static gboolean
+on_signal (gpointer data)
+{
+  Daemon *d = data;
+
+  if (d->stopping)
+    {
+      d->quit = TRUE;
+      return G_SOURCE_CONTINUE;
+    }
+  d->stopping = TRUE;
+  g_message ("stopping: closing %u connections", punch_signal_server_get_n_connections (d->server));
+  punch_signal_server_shutdown (d->server);
+  /* let the close frames go out */
+  g_timeout_add (300, quit_cb, d);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+load_secret (const char *path, const char *what, GBytes **out, GError **error)
+{
+  if (path == NULL)
+    return TRUE;
+  *out = punch_signal_secret_load (path, error);
+  if (*out == NULL)
+    {
+      g_prefix_error (error, "cannot read the %s: ", what);
+      return FALSE;
+    }
+  if (g_bytes_get_size (*out) < 16)
+    g_warning ("the %s in %s is shorter than 16 bytes; use a long random one", what, path);
+  return TRUE;
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autofree char *listen = NULL;
+  g_autofree char *secret_file = NULL;
+  gboolean insecure = FALSE;
+  g_autofree char *tls_cert = NULL;
+  g_autofree char *tls_key = NULL;
+  g_autofree char *turn_secret_file = NULL;
+  g_auto (GStrv) turn_uris = NULL;
+  gint turn_ttl = 24 * 3600;
+  gint max_connections = 10000;
+  gint room_size = 2;
+  gint rate = 20;
+  gint hello_timeout = 10;
+  gint keepalive = 30;
+  g_autoptr (GOptionContext) context = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchSignalServerConfig) config = NULL;
+  g_autoptr (PunchSignalServer) server = NULL;
+  g_autofree char *url = NULL;
+  Daemon d = { 0 };
+  const GOptionEntry entries[] = {
+    { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen,
+      "Address to listen on (default 127.0.0.1:8765; port 0 picks one)", "HOST:PORT" },
+    { "secret-file", 's', 0, G_OPTION_ARG_FILENAME, &secret_file,
+      "HMAC key for room tokens; peers need a token made with it", "FILE" },
+    { "insecure-no-auth", 0, 0, G_OPTION_ARG_NONE, &insecure,
+      "Let anyone join any room without a token (labs and demos only)", NULL },
+    { "tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &tls_cert, "Serve wss:// with this PEM certificate",
+      "FILE" },
+    { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &tls_key, "The PEM private key of --tls-cert",
+      "FILE" },
+    { "turn-secret-file", 0, 0, G_OPTION_ARG_FILENAME, &turn_secret_file,
+      "coturn's static-auth-secret: hand out TURN REST credentials", "FILE" },
+    { "turn-uri", 0, 0, G_OPTION_ARG_STRING_ARRAY, &turn_uris,
+      "A STUN/TURN server for the peers (repeatable), e.g. turn:turn.example:3478", "URI" },
+    { "turn-ttl", 0, 0, G_OPTION_ARG_INT, &turn_ttl,
+      "Seconds the TURN credentials stay valid (default 86400)", "SECONDS" },
+    { "max-connections", 0, 0, G_OPTION_ARG_INT, &max_connections,
+      "Most WebSockets at once; more get HTTP 503 (default 10000)", "N" },
+    { "room-size", 0, 0, G_OPTION_ARG_INT, &room_size, "Most peers in one room (default 2)", "N" },
+    { "rate-limit", 0, 0, G_OPTION_ARG_INT, &rate,
+      "Messages per second per connection, with a 3 s burst (default 20)", "N" },
+    { "hello-timeout", 0, 0, G_OPTION_ARG_INT, &hello_timeout,
+      "Seconds a connection has to join a room (default 10)", "SECONDS" },
+    { "keepalive", 0, 0, G_OPTION_ARG_INT, &keepalive,
+      "Seconds between pings; silent for 3 of them closes (default 30)", "SECONDS" },
+    { NULL },
+  };
+
+  setlocale (LC_ALL, "");
+  if (argc > 1 && strcmp (argv[1], "token") == 0)
+    return cmd_token (argc - 1, argv + 1);
+
+  context = g_option_context_new ("- WebSocket signaling for punch peers");
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_set_summary (
+      context,
+      "Two peers that want to connect join the same room and exchange their ICE\n"
+      "credentials and candidates through this server (protocol: docs/signaling.md).\n"
+      "\n"
+      "  punch-signal token --secret-file FILE --room ROOM [--ttl SECONDS]\n"
+      "                             print a token that admits to ROOM");
+  g_option_context_set_description (
+      context,
+      "Examples:\n"
+      "  head -c 32 /dev/urandom | base64 > signal.secret\n"
+      "  punch-signal --listen 0.0.0.0:8443 --secret-file signal.secret \\\n"
+      "               --tls-cert cert.pem --tls-key key.pem \\\n"
+      "               --turn-secret-file turn.secret --turn-uri turn:turn.example:3478\n"
+      "  punch-signal token --secret-file signal.secret --room demo\n"
+      "  punch-signal --listen 127.0.0.1:0 --insecure-no-auth     # a lab, any free port\n"
+      "\n"
+      "On start it prints 'listening on ws://HOST:PORT/ws' on stdout. GET /healthz\n"
+      "answers 200. Logs (one line per join, leave and error) go to stderr.\n"
+      "SIGINT or SIGTERM closes every WebSocket with 1001 and exits 0.\n"
+      "Exit codes: 0 ok, 1 runtime failure, 2 usage error.");
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    return usage_error (context, error->message);
+  if (argc > 1)
+    {
+      g_autofree char *msg = g_strdup_printf ("unexpected argument '%s'", argv[1]);
+      return usage_error (context, msg);
+    }
+  if (secret_file && insecure)
+    return usage_error (context, "--secret-file and --insecure-no-auth exclude each other");
+  if ((tls_cert == NULL) != (tls_key == NULL))
+    return usage_error (context, "--tls-cert and --tls-key go together");
+  if (turn_ttl <= 0 || max_connections <= 0 || room_size <= 0 || rate <= 0 || hello_timeout <= 0
+      || keepalive <= 0)
+    return usage_error (context, "numbers must be greater than zero");
+
+  config = punch_signal_server_config_new ();
+  config->insecure_no_auth = insecure;
+  config->turn_uris = g_steal_pointer (&turn_uris);
+  config->turn_ttl = (guint)turn_ttl;
+  config->max_connections = (guint)max_connections;
+  config->room_size = (guint)room_size;
+  config->rate = (guint)rate;
+  config->hello_timeout_s = (guint)hello_timeout;
+  config->keepalive_s = (guint)keepalive;
+  if (!load_secret (secret_file, "room secret", &config->secret, &error)
+      || !load_secret (turn_secret_file, "TURN secret", &config->turn_secret, &error))
+    {
+      g_printerr ("punch-signal: %s\n", error->message);
+      return EXIT_RUNTIME;
+    }
+  if (tls_cert)
+    {
+      config->tls_certificate = g_tls_certificate_new_from_files (tls_cert, tls_key, &error);
+      if (config->tls_certificate == NULL)
+        {
+          g_printerr ("punch-signal: cannot load the TLS certificate: %s\n", error->message);
+          return EXIT_RUNTIME;
+        }
+    }
+  if (!punch_signal_server_config_validate (config, &error))
+    return usage_error (context, error->message);
+  if (insecure)
+    g_printerr ("punch-signal: WARNING: --insecure-no-auth: anyone who can reach this server "
+                "may join any room. Use --secret-file outside a lab.\n");
+
+  server = punch_signal_server_new (config, &error);
+  if (server == NULL
+      || !punch_signal_server_listen (server, listen ? listen : "127.0.0.1:8765", &error))
+    {
+      g_printerr ("punch-signal: %s\n", error->message);
+      return EXIT_RUNTIME;
+    }
+  url = punch_signal_server_get_url (server);
+  g_print ("listening on %s\n", url);
+  fflush (stdout);
+
+  d.server = server;
+  g_unix_signal_add (SIGINT, on_signal, &d);
+  g_unix_signal_add (SIGTERM, on_signal, &d);
+  run (&d);
+  return EXIT_OK;
+}

@@ -1,0 +1,57 @@
+/* punch-signal-server-config.h: everything punch-signal is configured with, in one struct
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/**
+ * PunchSignalServerConfig:
+ * @secret: (nullable): HMAC key for room tokens (`--secret-file`)
+ * @insecure_no_auth: admit anyone to any room (`--insecure-no-auth`); for labs only
+ * @room_size: most peers in one room (`--room-size`, default 2)
+ * @max_connections: most WebSockets at once; more get HTTP 503 (`--max-connections`)
+ * @turn_secret: (nullable): coturn's static-auth-secret (`--turn-secret-file`)
+ * @turn_uris: (nullable): STUN/TURN URIs handed out in `welcome` (`--turn-uri`)
+ * @turn_ttl: lifetime of minted TURN credentials in seconds (`--turn-ttl`)
+ * @hello_timeout_s: a connection that has not joined a room after this is closed
+ * @keepalive_s: interval of WebSocket pings; a peer silent for 3 intervals is closed
+ * @rate: messages per second per connection (`--rate-limit`); the burst is 3 s worth
+ * @max_strikes: protocol errors a connection may make before it is closed (1008)
+ * @tls_certificate: (nullable): serve wss:// with this certificate and key
+ */
+typedef struct
+{
+  GBytes *secret;
+  gboolean insecure_no_auth;
+  guint room_size;
+  guint max_connections;
+  GBytes *turn_secret;
+  GStrv turn_uris;
+  guint turn_ttl;
+  guint hello_timeout_s;
+  guint keepalive_s;
+  guint rate;
+  guint max_strikes;
+  GTlsCertificate *tls_certificate;
+} PunchSignalServerConfig;
+
+#define PUNCH_TYPE_SIGNAL_SERVER_CONFIG (punch_signal_server_config_get_type ())
+GType punch_signal_server_config_get_type (void);
+
+/** Returns: (transfer full): the defaults: room size 2, 10000 connections, hello within 10 s,
+ * pings every 30 s, 20 messages/s, 5 strikes, TURN credentials valid for 24 h */
+PunchSignalServerConfig *punch_signal_server_config_new (void);
+PunchSignalServerConfig *punch_signal_server_config_copy (const PunchSignalServerConfig *config);
+void punch_signal_server_config_free (PunchSignalServerConfig *config);
+
+/** Checks the config as a whole: authentication chosen, sizes non-zero, URIs parse. */
+gboolean punch_signal_server_config_validate (const PunchSignalServerConfig *config,
+                                              GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PunchSignalServerConfig, punch_signal_server_config_free)
+
+G_END_DECLS
