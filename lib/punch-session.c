@@ -379,7 +379,8 @@ update_selected_pair (PunchSession *self)
   {
     g_autofree char *text = punch_pair_describe (self->selected);
     if (self->selected->relayed && self->config->policy == PUNCH_POLICY_ALL)
-      g_message ("%s (no direct path worked; traffic goes through the TURN server)", text);
+      g_message ("%s (traffic goes through the TURN server; no direct path has answered yet)",
+                 text);
     else
       g_info ("selected path: %s", text);
   }

@@ -2,10 +2,18 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <string.h>
+
 #include "punch-pipe.h"
 
 #define CHUNK (64 * 1024)
 #define DATAGRAM_MAX 1200
+/* Reliable mode frames the stream: a 4-byte big-endian length, then that many
+ * bytes; a length of 0 ends the stream. libnice's pseudo-TCP cannot half-close:
+ * shutting down the write side while received data is still unread sends RST
+ * (pseudotcp.c follows RFC 1122's rule for close()), so the end of stdin
+ * travels in-band and the connection is never shut down under the peer. */
+#define FRAME_HEADER 4
 
 struct _PunchPipe
 {
@@ -18,8 +26,13 @@ struct _PunchPipe
   GCancellable *cancellable;
   gboolean reliable;
 
-  guint8 up_buf[CHUNK];   /* stdin -> peer */
+  guint8 up_buf[CHUNK];   /* stdin -> peer; reliable: a frame header, then the data */
   guint8 down_buf[CHUNK]; /* peer -> stdout */
+  /* reliable: the frame being parsed (see "framing" below) */
+  guint8 hdr[FRAME_HEADER];
+  guint hdr_have;
+  guint32 frame_left;
+  gboolean eof_frame;
   gboolean up_done;       /* stdin ended and all of it was handed on */
   gboolean down_done;     /* the peer's stream ended and all of it was written */
   gboolean finished;
@@ -86,15 +99,18 @@ on_progress (gpointer data)
 static void up_read (PunchPipe *p);
 
 static void
-on_up_closed (GObject *source, GAsyncResult *result, gpointer user_data)
+on_up_eof_written (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   PunchPipe *p = user_data;
   g_autoptr (GError) error = NULL;
 
-  if (!g_output_stream_close_finish (G_OUTPUT_STREAM (source), result, &error))
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error))
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        finish (p, error);
+        {
+          g_prefix_error (&error, "sending to the peer: ");
+          finish (p, error);
+        }
       return;
     }
   p->up_done = TRUE;
@@ -117,7 +133,7 @@ on_up_written (GObject *source, GAsyncResult *result, gpointer user_data)
         }
       return;
     }
-  p->sent += n;
+  p->sent += n - FRAME_HEADER;
   note_bytes (p);
   up_read (p);
 }
@@ -160,26 +176,77 @@ on_up_read (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   peer = g_io_stream_get_output_stream (punch_session_get_io_stream (p->session));
-  if (n == 0)
-    {
-      /* half-close: the peer reads end of stream after the last byte */
-      g_output_stream_close_async (peer, G_PRIORITY_DEFAULT, p->cancellable, on_up_closed, p);
-      return;
-    }
-  g_output_stream_write_all_async (peer, p->up_buf, n, G_PRIORITY_DEFAULT, p->cancellable,
-                                   on_up_written, p);
+  /* the frame header; n == 0 is the end-of-stream frame */
+  p->up_buf[0] = (guint8)(n >> 24);
+  p->up_buf[1] = (guint8)(n >> 16);
+  p->up_buf[2] = (guint8)(n >> 8);
+  p->up_buf[3] = (guint8)n;
+  g_output_stream_write_all_async (peer, p->up_buf, FRAME_HEADER + n, G_PRIORITY_DEFAULT,
+                                   p->cancellable, n == 0 ? on_up_eof_written : on_up_written,
+                                   p);
 }
 
 static void
 up_read (PunchPipe *p)
 {
-  g_input_stream_read_async (p->in, p->up_buf, p->reliable ? CHUNK : DATAGRAM_MAX,
-                             G_PRIORITY_DEFAULT, p->cancellable, on_up_read, p);
+  if (p->reliable)
+    g_input_stream_read_async (p->in, p->up_buf + FRAME_HEADER, CHUNK - FRAME_HEADER,
+                               G_PRIORITY_DEFAULT, p->cancellable, on_up_read, p);
+  else
+    g_input_stream_read_async (p->in, p->up_buf, DATAGRAM_MAX, G_PRIORITY_DEFAULT,
+                               p->cancellable, on_up_read, p);
 }
 
 /* ---- reliable: stream -> stdout ---------------------------------------- */
 
 static void down_read (PunchPipe *p);
+
+/* Strips the frame headers from the @len bytes just read into down_buf,
+ * moving the payload to its front. Returns the payload length, or -1 when
+ * bytes follow the end-of-stream frame. */
+static gssize
+unframe (PunchPipe *p, gsize len)
+{
+  gsize in = 0, out = 0;
+
+  while (in < len)
+    {
+      if (p->eof_frame)
+        return -1;
+      if (p->frame_left == 0)
+        {
+          p->hdr[p->hdr_have++] = p->down_buf[in++];
+          if (p->hdr_have < FRAME_HEADER)
+            continue;
+          p->hdr_have = 0;
+          p->frame_left = (guint32)p->hdr[0] << 24 | (guint32)p->hdr[1] << 16
+                          | (guint32)p->hdr[2] << 8 | p->hdr[3];
+          if (p->frame_left == 0)
+            p->eof_frame = TRUE;
+          continue;
+        }
+      gsize take = MIN (p->frame_left, len - in);
+      memmove (p->down_buf + out, p->down_buf + in, take);
+      in += take;
+      out += take;
+      p->frame_left -= take;
+    }
+  return (gssize)out;
+}
+
+/* After a chunk went to stdout: the end, or the next read. */
+static void
+on_down_chunk_done (PunchPipe *p)
+{
+  if (p->eof_frame)
+    {
+      g_output_stream_flush (p->out, NULL, NULL);
+      p->down_done = TRUE;
+      maybe_done (p);
+      return;
+    }
+  down_read (p);
+}
 
 static void
 on_down_written (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -197,7 +264,7 @@ on_down_written (GObject *source, GAsyncResult *result, gpointer user_data)
         }
       return;
     }
-  down_read (p);
+  on_down_chunk_done (p);
 }
 
 static void
@@ -218,13 +285,28 @@ on_down_read (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   if (n == 0)
     {
-      g_output_stream_flush (p->out, NULL, NULL);
-      p->down_done = TRUE;
-      maybe_done (p);
+      g_autoptr (GError) eof = g_error_new_literal (
+          PUNCH_ERROR, PUNCH_ERROR_CLOSED,
+          "the peer's stream ended before its end-of-data mark: the transfer is incomplete");
+      finish (p, eof);
+      return;
+    }
+  n = unframe (p, (gsize)n);
+  if (n < 0)
+    {
+      g_autoptr (GError) bad = g_error_new_literal (
+          PUNCH_ERROR, PUNCH_ERROR_PROTOCOL,
+          "the peer sent data after its end-of-data mark (is it 'punch connect --reliable'?)");
+      finish (p, bad);
       return;
     }
   p->received += n;
   note_bytes (p);
+  if (n == 0)
+    {
+      on_down_chunk_done (p);
+      return;
+    }
   g_output_stream_write_all_async (p->out, p->down_buf, n, G_PRIORITY_DEFAULT, p->cancellable,
                                    on_down_written, p);
 }

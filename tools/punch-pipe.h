@@ -1,9 +1,9 @@
 /* punch-pipe.h: stdin to the peer, the peer to stdout, over a connected session
  *
- * Reliable mode is a byte stream: when stdin ends, the stream is closed for
- * writing and the peer reads end of stream after the last byte; the pipe is
- * done when stdin has ended, everything is written, and the peer's stream has
- * ended too. Datagram mode sends each read of stdin (at most 1200 bytes) as
+ * Reliable mode is a byte stream, framed on the wire (a 4-byte length before
+ * each chunk; length 0 marks the end of stdin, see punch-pipe.c for why): the
+ * pipe is done when stdin has ended, everything is written, and the peer's
+ * end mark has arrived. A stream that ends without the mark is an error. Datagram mode sends each read of stdin (at most 1200 bytes) as
  * one datagram and writes each datagram received to stdout; there is no end
  * of stream, so the caller ends it (for example when the peer says bye).
  *

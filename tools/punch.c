@@ -11,6 +11,7 @@
 static const PunchCmd cmds[] = {
   /* BEGIN command table */
   { "version", "print the version of punch and of libnice", punch_cmd_version },
+  { "connect", "connect to a peer through signaling and NATs, pipe stdin/stdout", punch_cmd_connect },
   /* END command table */
 };
 

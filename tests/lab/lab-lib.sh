@@ -1,19 +1,23 @@
 # lab-lib.sh: shell helpers shared by the lab's scripts (sourced, not run).
 #
-#   lab_coturn_start DIR   start coturn in the lab's server namespace on
-#                          $NATLAB_STUN_IP1/2, user lab / lab-pass; sets
-#                          LAB_TURN_PID. Needs the NATLAB_* variables.
+#   lab_coturn_start DIR [SECRET_FILE]
+#                          start coturn in the lab's server namespace on
+#                          $NATLAB_STUN_IP1/2, user lab / lab-pass, or with
+#                          SECRET_FILE, TURN REST credentials (coturn's
+#                          static-auth-secret); sets LAB_TURN_PID. Needs the
+#                          NATLAB_* variables.
 #   lab_coturn_stop        stop it (by its PID), if it runs.
 
 lab_coturn_start() {
-  local dir=$1
+  local dir=$1 auth=(--lt-cred-mech --user=lab:lab-pass)
+  [ -n "${2:-}" ] && auth=(--use-auth-secret --static-auth-secret="$(cat "$2")")
   # --denied-peer-ip for every private range: relayed checks toward a
   # peer's private host candidate would otherwise tear down the whole
   # allocation in coturn 4.6.1 (FACTS.md), and it is the right policy for
   # any TURN server that faces the internet.
   ip netns exec "$NATLAB_NS_SRV" turnserver -n --no-cli --log-file=stdout --simple-log \
     --listening-ip="$NATLAB_STUN_IP1" --listening-ip="$NATLAB_STUN_IP2" \
-    --relay-ip="$NATLAB_STUN_IP1" --realm=punch.lab --lt-cred-mech --user=lab:lab-pass \
+    --relay-ip="$NATLAB_STUN_IP1" --realm=punch.lab "${auth[@]}" \
     --fingerprint --no-tls --no-dtls --no-multicast-peers \
     --denied-peer-ip=10.0.0.0-10.255.255.255 --denied-peer-ip=172.16.0.0-172.31.255.255 \
     --denied-peer-ip=192.168.0.0-192.168.255.255 --denied-peer-ip=100.64.0.0-100.127.255.255 \

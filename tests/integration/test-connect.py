@@ -1,0 +1,246 @@
+#!/usr/bin/python3
+# test-connect.py: `punch connect` end to end on loopback, through a real
+# punch-signal (tokens required). TAP output.
+#
+# Two peers copy files each way (reliable) and exchange datagrams; the
+# NDJSON events carry the promised fields; every failure exits 1 with a
+# code that says why (timeout, authentication, unreachable), and usage
+# errors exit 2. Every process is started here and stopped by its PID.
+#
+# SPDX-License-Identifier: MIT
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+BUILD = os.environ.get("PUNCH_BUILD_DIR")
+if not BUILD:
+    print("1..0 # SKIP PUNCH_BUILD_DIR is not set (run through meson test)")
+    sys.exit(0)
+PUNCH = os.path.join(BUILD, "tools", "punch")
+SIGNAL = os.path.join(BUILD, "signaling", "punch-signal")
+LOOP = ["--local-address", "127.0.0.1"]
+
+results = []
+tmp = tempfile.mkdtemp(prefix="punch-connect-test-")
+
+
+def check(ok, name, detail=""):
+    results.append(ok)
+    print("%s %d - %s" % ("ok" if ok else "not ok", len(results), name))
+    if not ok and detail:
+        for line in str(detail).splitlines()[-25:]:
+            print("#   " + line)
+    sys.stdout.flush()
+
+
+def events(text):
+    out = []
+    for line in text.splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            pass
+    return out
+
+
+def first(evs, name):
+    for e in evs:
+        if e.get("event") == name:
+            return e.get("data", {})
+    return None
+
+
+class Signal:
+    def __init__(self):
+        self.secret = os.path.join(tmp, "secret")
+        with open(self.secret, "w") as f:
+            f.write("test-connect-secret-0123456789abcdef\n")
+        self.log = open(os.path.join(tmp, "signal.log"), "w")
+        self.proc = subprocess.Popen(
+            [SIGNAL, "--listen", "127.0.0.1:0", "--secret-file", self.secret],
+            stdout=subprocess.PIPE, stderr=self.log, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("listening on "):
+            raise RuntimeError("punch-signal did not start: %r" % line)
+        self.url = line.split()[-1]
+
+    def token(self, room, ttl=120):
+        return subprocess.check_output(
+            [SIGNAL, "token", "--secret-file", self.secret, "--room", room, "--ttl", str(ttl)],
+            text=True).strip()
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            return self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+
+def peer(args, stdin_path, tag):
+    out = open(os.path.join(tmp, tag + ".out"), "wb")
+    err = open(os.path.join(tmp, tag + ".err"), "wb")
+    return subprocess.Popen([PUNCH, "connect"] + args, stdin=open(stdin_path, "rb"),
+                            stdout=out, stderr=err)
+
+
+def finish(p, tag, timeout=60):
+    try:
+        rc = p.wait(timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        rc = p.wait()
+    with open(os.path.join(tmp, tag + ".err"), errors="replace") as f:
+        return rc, f.read()
+
+
+def sha(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def run_alone(args, stdin=subprocess.DEVNULL, timeout=30):
+    t0 = time.monotonic()
+    p = subprocess.run([PUNCH, "connect"] + args, stdin=stdin, capture_output=True, text=True,
+                       timeout=timeout)
+    return p.returncode, p.stderr, time.monotonic() - t0
+
+
+def main():
+    sig = Signal()
+    try:
+        # 1. reliable: 8 MiB one way, 1 MiB the other, both intact
+        a_in, b_in = os.path.join(tmp, "a.in"), os.path.join(tmp, "b.in")
+        with open(a_in, "wb") as f:
+            f.write(os.urandom(8 << 20))
+        with open(b_in, "wb") as f:
+            f.write(os.urandom(1 << 20))
+        common = ["--signal", sig.url, "--room", "files", "--token", sig.token("files"),
+                  "--reliable", "--json", "--timeout", "20"] + LOOP
+        pa = peer(common, a_in, "a")
+        time.sleep(0.3)
+        pb = peer(common, b_in, "b")
+        ra, ea = finish(pa, "a")
+        rb, eb = finish(pb, "b")
+        intact = (sha(a_in) == sha(os.path.join(tmp, "b.out"))
+                  and sha(b_in) == sha(os.path.join(tmp, "a.out")))
+        check(ra == 0 and rb == 0 and intact,
+              "reliable: 8 MiB and 1 MiB cross intact, both exit 0", ea + eb)
+
+        evs = events(eb)
+        c = first(evs, "connected") or {}
+        ok = (isinstance(c.get("elapsed_ms"), int) and c.get("relayed") is False
+              and all(k in c.get("local", {}) for k in ("type", "transport", "address", "port"))
+              and all(k in c.get("remote", {}) for k in ("type", "transport", "address", "port")))
+        check(ok, "connected event: elapsed_ms, local and remote candidates, relayed", c)
+        d = first(evs, "done") or {}
+        check(d.get("bytes_sent") == 1 << 20 and d.get("bytes_received") == 8 << 20,
+              "done event counts the bytes both ways", d)
+        j = first(evs, "joined") or {}
+        check(j.get("role") == "controlling" and j.get("peers") == 1,
+              "the newcomer is controlling and saw one peer", j)
+        check(all(set(e) == {"event", "data"} for e in evs) and len(evs) > 5,
+              "--json: stderr is NDJSON only, {event, data} per line", eb)
+
+        # 2. text mode says the path
+        txt_a = os.path.join(tmp, "t.in")
+        with open(txt_a, "w") as f:
+            f.write("hello\n")
+        common = ["--signal", sig.url, "--room", "text", "--token", sig.token("text"),
+                  "--reliable", "--timeout", "20"] + LOOP
+        pa = peer(common, txt_a, "ta")
+        time.sleep(0.2)
+        pb = peer(common, txt_a, "tb")
+        ra, ea = finish(pa, "ta")
+        rb, eb = finish(pb, "tb")
+        check(ra == 0 and rb == 0 and "connected after" in eb and "direct: host" in eb,
+              "text mode: 'connected after N ms: direct: host ...'", eb)
+
+        # 3. datagrams
+        d_a, d_b = os.path.join(tmp, "da.in"), os.path.join(tmp, "db.in")
+        with open(d_a, "w") as f:
+            f.write("datagram from a\n")
+        with open(d_b, "w") as f:
+            f.write("datagram from b\n")
+        common = ["--signal", sig.url, "--room", "dgram", "--token", sig.token("dgram"),
+                  "--json", "--timeout", "20"] + LOOP
+        pa = peer(common, d_a, "da")
+        time.sleep(0.2)
+        pb = peer(common, d_b, "db")
+        ra, ea = finish(pa, "da")
+        rb, eb = finish(pb, "db")
+        with open(os.path.join(tmp, "da.out")) as f:
+            got_a = f.read()
+        with open(os.path.join(tmp, "db.out")) as f:
+            got_b = f.read()
+        check(ra == 0 and rb == 0 and got_a == "datagram from b\n" and got_b == "datagram from a\n"
+              and (first(events(eb), "connected") or {}).get("mode") == "datagram",
+              "datagram mode: one datagram each way, both exit 0", ea + eb)
+
+        # 4. failures say why, exit 1
+        rc, err, secs = run_alone(["--signal", sig.url, "--room", "lonely", "--token",
+                                   sig.token("lonely"), "--json", "--timeout", "2"] + LOOP)
+        e = first(events(err), "error") or {}
+        check(rc == 1 and e.get("code") == "timeout" and secs < 6,
+              "no peer: exit 1, code timeout, within the timeout (%.1f s)" % secs, err)
+
+        rc, err, _ = run_alone(["--signal", sig.url, "--room", "r", "--token",
+                                sig.token("other-room"), "--json"] + LOOP)
+        e = first(events(err), "error") or {}
+        check(rc == 1 and e.get("code") == "authentication",
+              "a token for another room: exit 1, code authentication", err)
+
+        rc, err, _ = run_alone(["--signal", sig.url, "--room", "r", "--json"] + LOOP)
+        e = first(events(err), "error") or {}
+        check(rc == 1 and e.get("code") == "authentication", "no token: exit 1, authentication",
+              err)
+
+        rc, err, secs = run_alone(["--signal", "ws://127.0.0.1:9/ws", "--room", "r", "--json"])
+        e = first(events(err), "error") or {}
+        check(rc == 1 and e.get("code") == "unreachable" and "unreachable" in e.get("message", ""),
+              "signaling server down: exit 1, code unreachable", err)
+
+        rc, err, _ = run_alone(["--signal", sig.url, "--room", "r", "--token", sig.token("r"),
+                                "--relay-only", "--json"] + LOOP)
+        check(rc == 1 and "TURN" in err, "--relay-only without any TURN server: exit 1, says why",
+              err)
+
+        # 5. usage errors exit 2 with a message
+        for args, what in (([], "no options"),
+                           (["--room", "r"], "no --signal"),
+                           (["--signal", sig.url], "no --room"),
+                           (["--signal", "http://x/ws", "--room", "r"], "not a ws:// URL"),
+                           (["--signal", sig.url, "--room", "r", "--timeout", "0"], "timeout 0"),
+                           (["--signal", sig.url, "--room", "r", "--stun", "bogus:x"],
+                            "a bad STUN URI"),
+                           (["--signal", sig.url, "--room", "r", "--turn-user", "u"],
+                            "--turn-user without --turn"),
+                           (["--signal", sig.url, "--room", "r", "--local-address", "nope"],
+                            "a bad --local-address"),
+                           (["--signal", sig.url, "--room", "r", "extra"], "a stray argument"),
+                           (["--bogus"], "an unknown option")):
+            rc, err, _ = run_alone(args)
+            check(rc == 2 and err.strip() != "", "usage error (%s): exit 2 with a message" % what,
+                  err)
+        p = subprocess.run([PUNCH, "connect", "--help"], capture_output=True, text=True)
+        check(p.returncode == 0 and "Examples:" in p.stdout and "Exit codes" in p.stdout,
+              "--help teaches: examples and exit codes")
+
+        check(sig.proc.poll() is None, "punch-signal is still up")
+    finally:
+        rc = sig.stop()
+        check(rc == 0, "punch-signal exits 0 on SIGTERM (got %s)" % rc)
+    print("1..%d" % len(results))
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
