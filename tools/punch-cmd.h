@@ -26,4 +26,5 @@ typedef struct
 
 /* BEGIN command declarations */
 int punch_cmd_version (int argc, char **argv);
+int punch_cmd_check (int argc, char **argv);
 /* END command declarations */

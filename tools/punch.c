@@ -11,6 +11,7 @@
 static const PunchCmd cmds[] = {
   /* BEGIN command table */
   { "version", "print the version of punch and of libnice", punch_cmd_version },
+  { "check", "test this network: NAT type, filtering, hairpinning, TURN, what can connect", punch_cmd_check },
   /* END command table */
 };
 
