@@ -114,7 +114,7 @@ render_servers (PunchOutput *out, PunchCheckReport *rep)
       if (s->udp.status == PUNCH_CHECK_PROBE_ANSWERED)
         {
           output_address (out, "mapped", ", public address %s", &s->udp.mapped);
-          punch_output_double (out, "rtt_ms", ", rtt %.1f ms", s->udp.rtt_ms);
+          punch_output_uint (out, "rtt_us", ", rtt %" G_GUINT64_FORMAT " us", (guint64)(s->udp.rtt_ms * 1000));
         }
       else if (s->udp.status == PUNCH_CHECK_PROBE_ERROR)
         punch_output_uint (out, "error_code", " %" G_GUINT64_FORMAT, s->udp.error_code);
@@ -129,7 +129,7 @@ render_servers (PunchOutput *out, PunchCheckReport *rep)
       punch_output_bool (out, "reachable", "%s", s->tcp_ok);
       if (s->tcp_ok)
         {
-          punch_output_double (out, "rtt_ms", ", connect %.1f ms", s->tcp_rtt_ms);
+          punch_output_uint (out, "connect_us", ", connect %" G_GUINT64_FORMAT " us", (guint64)(s->tcp_rtt_ms * 1000));
           output_address (out, "mapped", ", public address %s", &s->tcp_mapped);
         }
       else if (s->tcp_error)
@@ -440,7 +440,7 @@ punch_cmd_check (int argc, char **argv)
   render_turn (out, rep);
   render_verdict (out, &res);
   rejected = render_rejected (out, rep);
-  punch_output_double (out, "elapsed_ms", "\nChecked in %.0f ms.", rep->elapsed_ms);
+  punch_output_uint (out, "elapsed_ms", "\nChecked in %" G_GUINT64_FORMAT " ms.", (guint64)rep->elapsed_ms);
   failure = unreachable_message (rep, &res, rejected);
   if (failure && json)
     punch_output_error (out, "unreachable", failure);
