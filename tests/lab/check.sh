@@ -13,6 +13,7 @@
 #   8    (from the open host B) a fake STUN server (fake-stun.py) that answers with short, garbage,
 #        wrong-transaction-id, bad-FINGERPRINT and forged-source datagrams;
 #        an address where nothing answers; and usage errors.
+#   9    --lifetime, with router A's conntrack forgetting idle UDP after 4 s.
 #
 # The address-restricted NAT admits every address its LAN ever sent to (the
 # `recent` list, see docs/natlab.md), so one tool's mapping test would open
@@ -49,8 +50,9 @@ declare -A LABS=(
 	[6]="samenat-hairpin samenat-hairpin"
 	[7]="portrestricted symmetric"
 	[8]="portrestricted open"
+	[9]="portrestricted portrestricted"
 )
-LAB_IDS="1 2 3 4 5 6 7 8"
+LAB_IDS="1 2 3 4 5 6 7 8 9"
 
 WORK=$(mktemp -d /tmp/punch-check-lab.XXXXXX)
 PIDS=()
@@ -134,6 +136,11 @@ for id in $LAB_IDS; do
 			--log "$WORK/$p.fake2.log" 2>>"$WORK/$p.fake2.log" &
 		PIDS+=($!)
 		;;
+	9)
+		ip netns exec "$p-ra" sysctl -qw net.netfilter.nf_conntrack_udp_timeout=4 \
+			net.netfilter.nf_conntrack_udp_timeout_stream=4
+		coturn "$p" rfc5780 --listening-ip=$S1 --listening-ip=$S2
+		;;
 	*)
 		coturn "$p" rfc5780 --listening-ip=$S1 --listening-ip=$S2 --lt-cred-mech \
 			--realm=punch.lab --user=lab:lab-pass --relay-ip=$S1
@@ -210,6 +217,10 @@ lab_probes() { # ID
 		echo $? >"$f-none.rc"
 		t1=$(date +%s%N)
 		echo $(((t1 - t0) / 1000000)) >"$f-none.ms"
+		;;
+	9)
+		ip netns exec "$p-a" "$PUNCH" check --stun stun:$S1 --lifetime --lifetime-max 20 --json \
+			>"$WORK/$p-lifetime.json" 2>/dev/null
 		;;
 	*)
 		host_probes "$p" a &
@@ -360,6 +371,13 @@ if [[ -s $WORK/$p.env ]]; then
 	else
 		notok "nothing at the address: the message says so: $(cat "$f-none.err")"
 	fi
+fi
+# ---- 9: --lifetime -----------------------------------------------------------
+p=$(prefix_of 9)
+if [[ -s $WORK/$p.env ]]; then
+	l="$WORK/$p-lifetime.json"
+	check "--lifetime with a 4 s UDP conntrack timeout: at least 2 s, less than 5 s" "true 2 5" \
+		"$(json "$l" lifetime.measured) $(json "$l" lifetime.at_least_s) $(json "$l" lifetime.less_than_s)"
 fi
 "$PUNCH" check --stun http://203.0.113.10 >/dev/null 2>"$WORK/usage1.err"
 check "bad URI: exit 2" 2 $?
