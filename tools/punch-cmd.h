@@ -27,4 +27,5 @@ typedef struct
 /* BEGIN command declarations */
 int punch_cmd_version (int argc, char **argv);
 int punch_cmd_connect (int argc, char **argv);
+int punch_cmd_check (int argc, char **argv);
 /* END command declarations */

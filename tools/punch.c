@@ -12,6 +12,7 @@ static const PunchCmd cmds[] = {
   /* BEGIN command table */
   { "version", "print the version of punch and of libnice", punch_cmd_version },
   { "connect", "connect to a peer through signaling and NATs, pipe stdin/stdout", punch_cmd_connect },
+  { "check", "test this network: NAT type, filtering, hairpinning, TURN, what can connect", punch_cmd_check },
   /* END command table */
 };
 

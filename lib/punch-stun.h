@@ -1,0 +1,195 @@
+/* punch-stun.h: a small, strict STUN codec (private)
+ *
+ * RFC 8489 (and 5389) messages, with the RFC 5780 attributes that NAT
+ * behaviour discovery needs (OTHER-ADDRESS, RESPONSE-ORIGIN, CHANGE-REQUEST).
+ * Parsing never allocates: a PunchStunMessage points into the caller's
+ * buffer, which must outlive it.
+ *
+ * Used by `punch check`; unit-tested with the RFC 5769 vectors and fuzzed by
+ * tests/fuzz/fuzz-stun.c.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define PUNCH_STUN_HEADER_SIZE 20
+#define PUNCH_STUN_MAGIC_COOKIE 0x2112A442u
+#define PUNCH_STUN_TXID_SIZE 12
+/* The largest message punch builds or accepts (a UDP datagram on any path). */
+#define PUNCH_STUN_MAX_SIZE 1500
+
+typedef enum
+{
+  PUNCH_STUN_METHOD_BINDING = 0x001,
+  PUNCH_STUN_METHOD_ALLOCATE = 0x003,
+  PUNCH_STUN_METHOD_REFRESH = 0x004,
+} PunchStunMethod;
+
+typedef enum
+{
+  PUNCH_STUN_CLASS_REQUEST = 0,
+  PUNCH_STUN_CLASS_INDICATION = 1,
+  PUNCH_STUN_CLASS_SUCCESS = 2,
+  PUNCH_STUN_CLASS_ERROR = 3,
+} PunchStunClass;
+
+typedef enum
+{
+  PUNCH_STUN_ATTR_MAPPED_ADDRESS = 0x0001,
+  PUNCH_STUN_ATTR_SOURCE_ADDRESS = 0x0004,  /* RFC 3489, ignored */
+  PUNCH_STUN_ATTR_CHANGED_ADDRESS = 0x0005, /* RFC 3489, ignored */
+  PUNCH_STUN_ATTR_CHANGE_REQUEST = 0x0003,
+  PUNCH_STUN_ATTR_USERNAME = 0x0006,
+  PUNCH_STUN_ATTR_MESSAGE_INTEGRITY = 0x0008,
+  PUNCH_STUN_ATTR_ERROR_CODE = 0x0009,
+  PUNCH_STUN_ATTR_UNKNOWN_ATTRIBUTES = 0x000A,
+  PUNCH_STUN_ATTR_REALM = 0x0014,
+  PUNCH_STUN_ATTR_NONCE = 0x0015,
+  PUNCH_STUN_ATTR_MESSAGE_INTEGRITY_SHA256 = 0x001C,
+  PUNCH_STUN_ATTR_USERHASH = 0x001E,
+  PUNCH_STUN_ATTR_XOR_MAPPED_ADDRESS = 0x0020,
+  PUNCH_STUN_ATTR_PADDING = 0x0026,
+  PUNCH_STUN_ATTR_RESPONSE_PORT = 0x0027,
+  PUNCH_STUN_ATTR_SOFTWARE = 0x8022,
+  PUNCH_STUN_ATTR_ALTERNATE_SERVER = 0x8023,
+  PUNCH_STUN_ATTR_FINGERPRINT = 0x8028,
+  PUNCH_STUN_ATTR_RESPONSE_ORIGIN = 0x802B,
+  PUNCH_STUN_ATTR_OTHER_ADDRESS = 0x802C,
+} PunchStunAttr;
+
+/* CHANGE-REQUEST flags (RFC 5780 section 7.2) */
+enum
+{
+  PUNCH_STUN_CHANGE_PORT = 0x2,
+  PUNCH_STUN_CHANGE_IP = 0x4,
+};
+
+/** An IPv4 or IPv6 transport address, in network byte order. */
+typedef struct
+{
+  guint8 family; /* 0 (none), 4 or 6 */
+  guint16 port;
+  guint8 addr[16]; /* IPv4 in the first 4 bytes */
+} PunchStunAddress;
+
+gboolean punch_stun_address_equal (const PunchStunAddress *a, const PunchStunAddress *b);
+gboolean punch_stun_address_same_ip (const PunchStunAddress *a, const PunchStunAddress *b);
+/** "192.0.2.1:3478" or "[2001:db8::1]:3478"; "-" when @a has no family */
+char *punch_stun_address_to_string (const PunchStunAddress *a);
+/** Parses "IP:PORT" or "[IPv6]:PORT"; returns %FALSE if it is not one */
+gboolean punch_stun_address_parse (const char *text, PunchStunAddress *a);
+
+/* Present bits in PunchStunMessage.present */
+enum
+{
+  PUNCH_STUN_HAS_MAPPED = 1 << 0,
+  PUNCH_STUN_HAS_XOR_MAPPED = 1 << 1,
+  PUNCH_STUN_HAS_OTHER_ADDRESS = 1 << 2,
+  PUNCH_STUN_HAS_RESPONSE_ORIGIN = 1 << 3,
+  PUNCH_STUN_HAS_ERROR_CODE = 1 << 4,
+  PUNCH_STUN_HAS_INTEGRITY = 1 << 5,
+  PUNCH_STUN_HAS_FINGERPRINT = 1 << 6,
+  PUNCH_STUN_HAS_SOFTWARE = 1 << 7,
+  PUNCH_STUN_HAS_USERNAME = 1 << 8,
+  PUNCH_STUN_HAS_REALM = 1 << 9,
+  PUNCH_STUN_HAS_NONCE = 1 << 10,
+  PUNCH_STUN_HAS_CHANGE_REQUEST = 1 << 11,
+};
+
+/** A byte string inside the parsed buffer (not NUL-terminated). */
+typedef struct
+{
+  const guint8 *data;
+  gsize len;
+} PunchStunBytes;
+
+/**
+ * PunchStunMessage:
+ * The result of punch_stun_message_parse(). Only the first of each known
+ * attribute counts (RFC 8489 section 14). @unknown_required holds the first
+ * comprehension-required attribute types the codec does not know.
+ */
+typedef struct
+{
+  guint16 method;
+  PunchStunClass klass;
+  guint8 txid[PUNCH_STUN_TXID_SIZE];
+  gsize length; /* the whole message, header included */
+  guint32 present;
+  PunchStunAddress mapped;
+  PunchStunAddress xor_mapped;
+  PunchStunAddress other_address;
+  PunchStunAddress response_origin;
+  guint32 change_request;
+  guint error_code; /* 300..699 */
+  PunchStunBytes reason;
+  PunchStunBytes software;
+  PunchStunBytes username;
+  PunchStunBytes realm;
+  PunchStunBytes nonce;
+  gsize integrity_offset; /* where the MESSAGE-INTEGRITY attribute starts */
+  guint16 unknown_required[4];
+  guint n_unknown_required;
+} PunchStunMessage;
+
+/* Why punch_stun_message_parse() rejected a datagram: PUNCH_ERROR_PROTOCOL
+ * with one of these as a stable word at the start of the message. */
+#define PUNCH_STUN_REJECT_SHORT "short"
+#define PUNCH_STUN_REJECT_NOT_STUN "not-stun"
+#define PUNCH_STUN_REJECT_MALFORMED "malformed"
+#define PUNCH_STUN_REJECT_FINGERPRINT "bad-fingerprint"
+
+/**
+ * punch_stun_message_parse:
+ * Strictly parses one whole STUN message: the datagram must be exactly the
+ * message; the magic cookie, the length, every attribute's bounds and the
+ * address families are checked; only MESSAGE-INTEGRITY-SHA256 and FINGERPRINT may follow
+ * MESSAGE-INTEGRITY; a FINGERPRINT that is present must match.
+ *
+ * Returns: %FALSE with @error (PUNCH_ERROR_PROTOCOL) when it is not a valid message
+ */
+gboolean punch_stun_message_parse (const guint8 *data, gsize len, PunchStunMessage *msg,
+                                   GError **error);
+
+/** Returns: the reason word (PUNCH_STUN_REJECT_*) of a parse error */
+const char *punch_stun_reject_reason (const GError *error);
+
+/**
+ * punch_stun_message_check_integrity:
+ * @data: the buffer @msg was parsed from
+ * @key: the HMAC key: the password (short-term) or punch_stun_long_term_key()
+ *
+ * Returns: %TRUE when @msg has a MESSAGE-INTEGRITY that matches
+ */
+gboolean punch_stun_message_check_integrity (const guint8 *data, const PunchStunMessage *msg,
+                                             const guint8 *key, gsize key_len);
+
+/** MD5(username ":" realm ":" password), RFC 8489 section 9.2.2 (no SASLprep) */
+void punch_stun_long_term_key (const char *username, const char *realm, const char *password,
+                               guint8 key[16]);
+
+/** CRC-32 (ISO 3309, as zlib) */
+guint32 punch_stun_crc32 (const guint8 *data, gsize len);
+
+/** Fills @txid with random bytes. */
+void punch_stun_random_txid (guint8 txid[PUNCH_STUN_TXID_SIZE]);
+
+/* ---- building ----------------------------------------------------------- */
+
+/** Returns: (transfer full): a header for @method / @klass with @txid and no attributes */
+GByteArray *punch_stun_message_new (guint16 method, PunchStunClass klass,
+                                    const guint8 txid[PUNCH_STUN_TXID_SIZE]);
+/** Appends an attribute, padded to 4 bytes, and updates the header's length. */
+void punch_stun_message_add (GByteArray *msg, guint16 type, const void *value, gsize len);
+void punch_stun_message_add_u32 (GByteArray *msg, guint16 type, guint32 value);
+/** MAPPED-ADDRESS style, or XOR-MAPPED-ADDRESS style when @xor. */
+void punch_stun_message_add_address (GByteArray *msg, guint16 type, const PunchStunAddress *a,
+                                     gboolean xor);
+void punch_stun_message_add_integrity (GByteArray *msg, const guint8 *key, gsize key_len);
+void punch_stun_message_add_fingerprint (GByteArray *msg);
+
+G_END_DECLS

@@ -1,0 +1,415 @@
+#!/usr/bin/env bash
+# check.sh - `punch check` against natlab's real kernel NATs (TAP).
+#
+# Eight labs run side by side:
+#   1-6  every NAT type, with coturn on 203.0.113.10 + .11 (RFC 5780).  In
+#        each host namespace `punch check --json` must classify mapping and
+#        filtering as the type says, and agree with turnutils_natdiscovery -f
+#        and -m run in the same namespace.  samenat and samenat-hairpin must
+#        differ in hairpinning; udpblocked must say "no UDP" and reach TCP.
+#   7    single-address coturns (.10:3478, .10:3479, .11:3478): no RFC 5780,
+#        so punch check must fall back to comparing mappings and say so, and
+#        say "unknown" with a reason when given one server.
+#   8    (from the open host B) a fake STUN server (fake-stun.py) that answers with short, garbage,
+#        wrong-transaction-id, bad-FINGERPRINT and forged-source datagrams;
+#        an address where nothing answers; and usage errors.
+#   9    --lifetime, with router A's conntrack forgetting idle UDP after 4 s.
+#
+# The address-restricted NAT admits every address its LAN ever sent to (the
+# `recent` list, see docs/natlab.md), so one tool's mapping test would open
+# the other tool's filtering test. The list is flushed before each tool runs.
+#
+# Needs root; prints "1..0 # SKIP" otherwise.  Everything it starts is
+# stopped by PID and every lab is removed on exit, also on failure.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+NATLAB="$HERE/natlab"
+FAKE="$HERE/fake-stun.py"
+BUILD=${PUNCH_BUILD_DIR:-$HERE/../../_build}
+PUNCH="$BUILD/tools/punch"
+S1=203.0.113.10
+S2=203.0.113.11
+
+skip() {
+	echo "1..0 # SKIP $*"
+	exit 0
+}
+[[ $(id -u) -eq 0 ]] || skip "needs root (network namespaces, iptables)"
+for tool in ip iptables turnserver turnutils_natdiscovery python3; do
+	command -v "$tool" >/dev/null 2>&1 || skip "$tool not installed"
+done
+[[ -x $PUNCH ]] || skip "$PUNCH is not built"
+
+declare -A LABS=(
+	[1]="open fullcone"
+	[2]="addrrestricted portrestricted"
+	[3]="symmetric udpblocked"
+	[4]="doublenat portrestricted"
+	[5]="samenat samenat"
+	[6]="samenat-hairpin samenat-hairpin"
+	[7]="portrestricted symmetric"
+	[8]="portrestricted open"
+	[9]="portrestricted portrestricted"
+)
+LAB_IDS="1 2 3 4 5 6 7 8 9"
+
+WORK=$(mktemp -d /tmp/punch-check-lab.XXXXXX)
+PIDS=()
+PREFIXES=()
+NFAIL=0
+
+# shellcheck disable=SC2317 # called from the EXIT trap
+cleanup() {
+	local pid p
+	for pid in "${PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for pid in "${PIDS[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	for p in "${PREFIXES[@]}"; do
+		"$NATLAB" down --prefix "$p" >/dev/null 2>&1 || true
+	done
+	if [[ $NFAIL -eq 0 ]]; then
+		rm -rf "$WORK"
+	else
+		echo "# outputs kept in $WORK"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+RESULTS=()
+ok() { RESULTS+=("ok - $*"); }
+notok() {
+	RESULTS+=("not ok - $*")
+	NFAIL=$((NFAIL + 1))
+}
+check() { # check DESCRIPTION EXPECTED ACTUAL
+	if [[ $2 == "$3" ]]; then ok "$1"; else notok "$1 (expected '$2', got '$3')"; fi
+}
+
+# json FILE KEY.PATH -> the value ('' when absent); booleans as true/false
+json() {
+	python3 -c 'import json,sys
+try: v=json.load(open(sys.argv[1]))
+except Exception: print(""); sys.exit(0)
+for k in sys.argv[2].split("."):
+    v = v[int(k)] if isinstance(v, list) else (v.get(k, "") if isinstance(v, dict) else "")
+print(str(v).lower() if isinstance(v, bool) else v)' "$1" "$2"
+}
+
+prefix_of() { printf 'ck%s%s' "$$" "$1" | cut -c1-10; }
+
+coturn() { # coturn PREFIX NAME ARGS... (no auth: Binding needs none)
+	local p=$1 name=$2
+	shift 2
+	ip netns exec "$p-srv" turnserver -n --no-cli --log-file=stdout --simple-log \
+		--no-tls --no-dtls --no-multicast-peers \
+		--pidfile="$WORK/$p.$name.pid" --userdb="$WORK/$p.$name.db" "$@" \
+		>"$WORK/$p.$name.log" 2>&1 &
+	PIDS+=($!)
+}
+
+# ---- bring up the labs and their servers ----------------------------------
+for id in $LAB_IDS; do
+	p=$(prefix_of "$id")
+	PREFIXES+=("$p")
+	# shellcheck disable=SC2086 # two type names
+	if ! "$NATLAB" up --prefix "$p" ${LABS[$id]} >"$WORK/$p.env" 2>"$WORK/$p.uplog"; then
+		notok "natlab up ${LABS[$id]}"
+		sed 's/^/# /' "$WORK/$p.uplog"
+		continue
+	fi
+	case $id in
+	7)
+		coturn "$p" one --listening-ip=$S1
+		coturn "$p" two --listening-ip=$S2
+		coturn "$p" three --listening-ip=$S1 --listening-port=3479
+		;;
+	8)
+		ip netns exec "$p-srv" python3 "$FAKE" $S1 3478 short,garbage,wrongtxid,badfp,forged \
+			--log "$WORK/$p.fake1.log" 2>>"$WORK/$p.fake1.log" &
+		PIDS+=($!)
+		ip netns exec "$p-srv" python3 "$FAKE" $S2 3478 short,garbage,wrongtxid,badfp,forged,good \
+			--log "$WORK/$p.fake2.log" 2>>"$WORK/$p.fake2.log" &
+		PIDS+=($!)
+		;;
+	9)
+		ip netns exec "$p-ra" sysctl -qw net.netfilter.nf_conntrack_udp_timeout=4 \
+			net.netfilter.nf_conntrack_udp_timeout_stream=4
+		coturn "$p" rfc5780 --listening-ip=$S1 --listening-ip=$S2
+		;;
+	*)
+		coturn "$p" rfc5780 --listening-ip=$S1 --listening-ip=$S2 --lt-cred-mech \
+			--realm=punch.lab --user=lab:lab-pass --relay-ip=$S1
+		;;
+	esac
+done
+
+# wait until the coturns answer TCP on every address they serve
+for id in $LAB_IDS; do
+	p=$(prefix_of "$id")
+	[[ -s $WORK/$p.env ]] || continue
+	targets="$S1/3478 $S2/3478"
+	[[ $id == 7 ]] && targets="$S1/3478 $S2/3478 $S1/3479"
+	[[ $id == 8 ]] && continue
+	for t in $targets; do
+		for _ in $(seq 50); do
+			ip netns exec "$p-srv" bash -c "exec 3<>/dev/tcp/$t" 2>/dev/null && break
+			sleep 0.1
+		done
+	done
+done
+sleep 0.2 # the fake servers' sockets
+
+# ---- probes ---------------------------------------------------------------
+flush_recent() { # forget every address the LAN sent to (addrrestricted only)
+	local ns
+	for ns in "$1-ra" "$1-rb" "$1-ca" "$1-cb"; do
+		ip netns exec "$ns" sh -c 'f=/proc/net/xt_recent/natlab_out; [ -e $f ] && echo / >$f' \
+			2>/dev/null || true
+	done
+}
+
+host_probes() { # PREFIX SITE
+	local p=$1 s=$2 out="$WORK/$1-$2"
+	flush_recent "$p"
+	ip netns exec "$p-$s" "$PUNCH" check --stun stun:$S1 \
+		--turn "turn:$S1?transport=$([[ $(sed -n "s/^NATLAB_TYPE_${s^^}='\(.*\)'$/\1/p" "$WORK/$p.env") == udpblocked ]] && echo tcp || echo udp)" \
+		--turn-user lab --turn-pass lab-pass --json --timeout 12 \
+		>"$out.json" 2>"$out.progress"
+	echo $? >"$out.rc"
+	flush_recent "$p"
+	ip netns exec "$p-$s" timeout 20 turnutils_natdiscovery -f $S1 >"$out.f" 2>&1 || true
+	ip netns exec "$p-$s" timeout 20 turnutils_natdiscovery -m $S1 >"$out.m" 2>&1 || true
+}
+
+lab_probes() { # ID
+	local id=$1 p
+	p=$(prefix_of "$id")
+	case $id in
+	7)
+		local a="$WORK/$p-fallback"
+		ip netns exec "$p-a" "$PUNCH" check --stun stun:$S1 --stun stun:$S2 --json \
+			>"$a-a2.json" 2>/dev/null
+		ip netns exec "$p-b" "$PUNCH" check --stun stun:$S1 --stun stun:$S2 --json \
+			>"$a-b2.json" 2>/dev/null
+		ip netns exec "$p-b" "$PUNCH" check --stun stun:$S1 --stun stun:$S1:3479 --stun stun:$S2 \
+			--json >"$a-b3.json" 2>/dev/null
+		ip netns exec "$p-a" "$PUNCH" check --stun stun:$S1 --json >"$a-a1.json" 2>/dev/null
+		;;
+	8)
+		local f="$WORK/$p-fake" t0 t1
+		ip netns exec "$p-b" "$PUNCH" check --stun stun:$S1 --json --timeout 5 \
+			>"$f-bad.json" 2>/dev/null
+		echo $? >"$f-bad.rc"
+		ip netns exec "$p-b" "$PUNCH" check --stun stun:$S1 --timeout 5 \
+			>"$f-bad.txt" 2>"$f-bad.err"
+		echo $? >"$f-badtext.rc"
+		ip netns exec "$p-b" "$PUNCH" check --stun stun:$S2 --json --timeout 5 \
+			>"$f-good.json" 2>/dev/null
+		echo $? >"$f-good.rc"
+		t0=$(date +%s%N)
+		ip netns exec "$p-b" "$PUNCH" check --stun stun:203.0.113.12 --timeout 4 \
+			>"$f-none.txt" 2>"$f-none.err"
+		echo $? >"$f-none.rc"
+		t1=$(date +%s%N)
+		echo $(((t1 - t0) / 1000000)) >"$f-none.ms"
+		;;
+	9)
+		ip netns exec "$p-a" "$PUNCH" check --stun stun:$S1 --lifetime --lifetime-max 20 --json \
+			>"$WORK/$p-lifetime.json" 2>/dev/null
+		;;
+	*)
+		host_probes "$p" a &
+		local pa=$!
+		if [[ ${LABS[$id]} != samenat* ]]; then
+			host_probes "$p" b &
+			wait "$pa" "$!" || true
+		else
+			# one host at a time: both share the router's recent list and conntrack
+			wait "$pa" || true
+			host_probes "$p" b
+		fi
+		;;
+	esac
+}
+
+START=$(date +%s)
+JOBS=()
+for id in $LAB_IDS; do
+	[[ -s $WORK/$(prefix_of "$id").env ]] || continue
+	lab_probes "$id" &
+	JOBS+=($!)
+	PIDS+=($!)
+done
+for pid in "${JOBS[@]}"; do
+	wait "$pid" || true
+done
+echo "# probes took $(($(date +%s) - START)) s"
+
+# ---- evaluate --------------------------------------------------------------
+verdict() { # natdiscovery FILE Mapping|Filtering -> EI AD APD none
+	local line
+	line=$(grep -o "NAT with .* $2" "$1" 2>/dev/null | tail -1 || true)
+	case $line in
+	*"Endpoint Independent"*) echo EI ;;
+	*"Address and Port Dependent"*) echo APD ;;
+	*"Address Dependent"*) echo AD ;;
+	*) echo none ;;
+	esac
+}
+short() { # punch check's word -> natdiscovery's
+	case $1 in
+	none | endpoint-independent) echo EI ;;
+	address-dependent) echo AD ;;
+	address-and-port-dependent) echo APD ;;
+	*) echo none ;;
+	esac
+}
+expect_of() { # TYPE -> "mapping filtering" as punch check says them
+	case $1 in
+	open) echo "none none" ;;
+	fullcone) echo "endpoint-independent endpoint-independent" ;;
+	addrrestricted) echo "endpoint-independent address-dependent" ;;
+	portrestricted | doublenat | samenat | samenat-hairpin)
+		echo "endpoint-independent address-and-port-dependent" ;;
+	symmetric) echo "address-and-port-dependent address-and-port-dependent" ;;
+	udpblocked) echo "unknown unknown" ;;
+	esac
+}
+
+for id in 1 2 3 4 5 6; do
+	p=$(prefix_of "$id")
+	[[ -s $WORK/$p.env ]] || continue
+	read -r ta tb <<<"${LABS[$id]}"
+	for s in a b; do
+		if [[ $s == a ]]; then t=$ta; else t=$tb; fi
+		j="$WORK/$p-$s.json"
+		read -r em ef <<<"$(expect_of "$t")"
+		pm=$(json "$j" nat.mapping)
+		pf=$(json "$j" nat.filtering)
+		check "$t ($s): punch check mapping is $em" "$em" "$pm"
+		check "$t ($s): punch check filtering is $ef" "$ef" "$pf"
+		check "$t ($s): agrees with natdiscovery -m" "$(verdict "$WORK/$p-$s.m" Mapping)" "$(short "$pm")"
+		check "$t ($s): agrees with natdiscovery -f" "$(verdict "$WORK/$p-$s.f" Filtering)" "$(short "$pf")"
+		case $t in
+		udpblocked)
+			check "$t ($s): exit 0 (TCP and TURN over TCP work)" 0 "$(cat "$WORK/$p-$s.rc")"
+			check "$t ($s): UDP does not work" false "$(json "$j" udp)"
+			check "$t ($s): TCP reaches the server" true "$(json "$j" tcp)"
+			check "$t ($s): TURN over TCP allocates" true "$(json "$j" turn.0.allocation)"
+			check "$t ($s): every peer needs a relay" relay "$(json "$j" verdict.peers.0.path)"
+			;;
+		*)
+			wan=$(sed -n "s/^NATLAB_${s^^}_WAN='\(.*\)'$/\1/p" "$WORK/$p.env")
+			pub=$(json "$j" public_address)
+			check "$t ($s): exit 0" 0 "$(cat "$WORK/$p-$s.rc")"
+			check "$t ($s): public address is the site's $wan" "$wan" "${pub%:*}"
+			check "$t ($s): mapping by RFC 5780" rfc5780 "$(json "$j" nat.mapping_method)"
+			check "$t ($s): TURN over UDP allocates, auth accepted" "true accepted" \
+				"$(json "$j" turn.0.allocation) $(json "$j" turn.0.auth)"
+			;;
+		esac
+		case $t in
+		samenat) check "$t ($s): no hairpinning" no "$(json "$j" hairpinning.result)" ;;
+		samenat-hairpin) check "$t ($s): hairpinning" yes "$(json "$j" hairpinning.result)" ;;
+		open) check "$t ($s): hairpinning not applicable" not-applicable "$(json "$j" hairpinning.result)" ;;
+		symmetric) check "$t ($s): random port allocation" random "$(json "$j" port_allocation.behaviour)" ;;
+		portrestricted) check "$t ($s): port-preserving allocation" preserving "$(json "$j" port_allocation.behaviour)" ;;
+		esac
+		[[ -s $WORK/$p-$s.progress ]] && ok "$t ($s): progress on stderr" || notok "$t ($s): progress on stderr"
+	done
+done
+
+# ---- 7: fallback without RFC 5780 --------------------------------------------
+p=$(prefix_of 7)
+if [[ -s $WORK/$p.env ]]; then
+	a="$WORK/$p-fallback"
+	check "no RFC 5780, two servers, port-restricted: endpoint-independent by comparison" \
+		"endpoint-independent comparison" "$(json "$a-a2.json" nat.mapping) $(json "$a-a2.json" nat.mapping_method)"
+	r=$(json "$a-a2.json" nat.filtering_reason)
+	check "no RFC 5780: filtering unknown, and says why" "unknown yes" \
+		"$(json "$a-a2.json" nat.filtering) $([[ $r == *"does not support RFC 5780"* ]] && echo yes || echo "no: $r")"
+	r=$(json "$a-b2.json" nat.mapping_reason)
+	check "no RFC 5780, two addresses, symmetric: unknown but varies, with a reason" "unknown true yes" \
+		"$(json "$a-b2.json" nat.mapping) $(json "$a-b2.json" nat.mapping_varies) $([[ $r == *"no two servers share an address"* ]] && echo yes || echo "no: $r")"
+	check "no RFC 5780, three servers, symmetric: address-and-port-dependent by comparison" \
+		"address-and-port-dependent comparison" "$(json "$a-b3.json" nat.mapping) $(json "$a-b3.json" nat.mapping_method)"
+	r=$(json "$a-a1.json" nat.mapping_reason)
+	check "no RFC 5780, one server: unknown, with a reason" "unknown yes" \
+		"$(json "$a-a1.json" nat.mapping) $([[ $r == *"only one server answered"* ]] && echo yes || echo "no: $r")"
+fi
+
+# ---- 8: forged and broken answers, nothing there, usage ---------------------
+p=$(prefix_of 8)
+if [[ -s $WORK/$p.env ]]; then
+	f="$WORK/$p-fake"
+	check "fake server, only bad answers: exit 1" 1 "$(cat "$f-bad.rc")"
+	check "fake server, only bad answers: the JSON carries the error" unreachable "$(json "$f-bad.json" error.code)"
+	for kind in short not-stun wrong-transaction-id bad-fingerprint unexpected-source; do
+		n=$(json "$f-bad.json" "rejected.$kind")
+		if [[ ${n:-0} -ge 1 ]]; then ok "fake server: $kind answers rejected ($n)"; else notok "fake server: $kind answers rejected (got '${n}')"; fi
+	done
+	check "fake server, only bad answers: exit 1 in text mode too" 1 "$(cat "$f-badtext.rc")"
+	if grep -q "no server could be reached.*datagrams were rejected" "$f-bad.err"; then
+		ok "fake server: the message says the answers were rejected"
+	else
+		notok "fake server: the message says the answers were rejected: $(cat "$f-bad.err")"
+	fi
+	check "fake server with one good answer among the bad: exit 0" 0 "$(cat "$f-good.rc")"
+	pub=$(json "$f-good.json" public_address)
+	check "fake server: the good answer's address is used, not the forged one" 203.0.113.102 "${pub%:*}"
+	check "fake server: the good answer shows the open host has no NAT" none "$(json "$f-good.json" nat.mapping)"
+	check "nothing at the address: exit 1" 1 "$(cat "$f-none.rc")"
+	ms=$(cat "$f-none.ms")
+	if [[ $ms -le 5000 ]]; then ok "nothing at the address: gave up in $ms ms (--timeout 4)"; else notok "nothing at the address: took $ms ms with --timeout 4"; fi
+	if grep -q "no server could be reached: stun:203.0.113.12:3478: UDP no valid answer" "$f-none.err"; then
+		ok "nothing at the address: the message says so"
+	else
+		notok "nothing at the address: the message says so: $(cat "$f-none.err")"
+	fi
+fi
+# ---- 9: --lifetime -----------------------------------------------------------
+p=$(prefix_of 9)
+if [[ -s $WORK/$p.env ]]; then
+	l="$WORK/$p-lifetime.json"
+	check "--lifetime with a 4 s UDP conntrack timeout: at least 2 s, less than 5 s" "true 2 5" \
+		"$(json "$l" lifetime.measured) $(json "$l" lifetime.at_least_s) $(json "$l" lifetime.less_than_s)"
+fi
+"$PUNCH" check --stun http://203.0.113.10 >/dev/null 2>"$WORK/usage1.err"
+check "bad URI: exit 2" 2 $?
+grep -q 'the scheme must be' "$WORK/usage1.err" && ok "bad URI: says why" || notok "bad URI: says why: $(cat "$WORK/usage1.err")"
+"$PUNCH" check --stun stun:203.0.113.10 --frobnicate >/dev/null 2>&1
+check "unknown option: exit 2" 2 $?
+"$PUNCH" check >/dev/null 2>&1
+check "no server: exit 2" 2 $?
+
+# ---- tear down --------------------------------------------------------------
+for pid in "${PIDS[@]}"; do
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+done
+PIDS=()
+for p in "${PREFIXES[@]}"; do
+	"$NATLAB" down --prefix "$p" >/dev/null 2>&1 || true
+done
+left=$(ip netns list | awk '{print $1}' | grep -E "^$(prefix_of '')" || true)
+check "every lab namespace is gone" "" "$left"
+
+echo "1..${#RESULTS[@]}"
+n=0
+for r in "${RESULTS[@]}"; do
+	n=$((n + 1))
+	case $r in
+	"ok - "*) echo "ok $n - ${r#ok - }" ;;
+	*) echo "not ok $n - ${r#not ok - }" ;;
+	esac
+done
+if [[ $NFAIL -gt 0 ]]; then
+	echo "# $NFAIL failed"
+	exit 1
+fi
+exit 0

@@ -1,0 +1,456 @@
+/* punch-cmd-check.c: `punch check`, what this network does to UDP
+ *
+ * Parses the options, runs the probes (punch-check.c), classifies what they
+ * saw (lib/punch-check-classify.c) and prints one report, as text or as one
+ * JSON document, from one field list (punch-output.h). Progress goes to
+ * stderr. See docs/check.md.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "punch-cmd.h"
+#include "punch-check.h"
+#include "punch-output.h"
+
+#define DEFAULT_TIMEOUT_S 15
+#define DEFAULT_LIFETIME_MAX_S 120
+
+static const char check_description[] =
+  "Finds out what the network in front of this host does to UDP, with STUN\n"
+  "(RFC 8489) and the NAT behaviour tests of RFC 5780:\n"
+  "  reachability     UDP and TCP to each server, the public address each sees, RTT\n"
+  "  mapping          endpoint-independent, address-dependent or\n"
+  "                   address-and-port-dependent (or none: no NAT)\n"
+  "  filtering        the same three, with RFC 5780 CHANGE-REQUEST\n"
+  "  port allocation  preserving, sequential or random\n"
+  "  hairpinning      whether this host reaches itself through its public address\n"
+  "  TURN             whether an allocation succeeds, and the authentication outcome\n"
+  "  verdict          which kinds of peer are reachable directly, which need a relay\n"
+  "  exposure         who can send to a port your NAT has mapped\n"
+  "\n"
+  "Mapping uses the first server's RFC 5780 OTHER-ADDRESS when it has one (coturn\n"
+  "listening on two IP addresses); otherwise the mappings seen by the servers\n"
+  "are compared, and the report says which method it used. Filtering needs\n"
+  "RFC 5780. A turn: server is also asked for Binding on its UDP port.\n"
+  "\n"
+  "--turn-user and --turn-pass pair with --turn in order; one of each applies\n"
+  "to every --turn.\n"
+  "\n"
+  "Examples:\n"
+  "  punch check --stun stun:stun.example.org\n"
+  "  punch check --stun stun:203.0.113.10 --stun stun:203.0.113.11:3478 --json\n"
+  "  punch check --stun stun:stun.example.org \\\n"
+  "      --turn 'turn:turn.example.org?transport=tcp' --turn-user alice --turn-pass s3cret\n"
+  "  punch check --stun stun:stun.example.org --lifetime --lifetime-max 60\n"
+  "\n"
+  "Output: a text report on stdout, or one JSON document with --json (schema in\n"
+  "docs/check.md). Progress goes to stderr (NDJSON events with --json).\n"
+  "\n"
+  "Exit codes: 0 the check ran (whatever it found), 1 no server could be reached\n"
+  "(the message says why), 2 usage error, 130 interrupted.\n";
+
+typedef struct
+{
+  PunchOutput *progress;
+} ProgressCtx;
+
+static void
+on_progress (const char *step, const char *detail, gpointer user_data)
+{
+  ProgressCtx *p = user_data;
+
+  punch_output_begin (p->progress, "progress");
+  punch_output_string (p->progress, "step", "punch check: %s", step);
+  punch_output_string (p->progress, "detail", " %s", detail);
+  punch_output_end (p->progress);
+}
+
+static const char *
+probe_status (const PunchCheckProbe *p)
+{
+  switch (p->status)
+    {
+    case PUNCH_CHECK_PROBE_ANSWERED: return "answered";
+    case PUNCH_CHECK_PROBE_TIMEOUT: return "no-answer";
+    case PUNCH_CHECK_PROBE_WRONG_SOURCE: return "wrong-source";
+    case PUNCH_CHECK_PROBE_ERROR: return "error";
+    case PUNCH_CHECK_PROBE_NOT_RUN:
+    default: return "not-run";
+    }
+}
+
+static void
+output_address (PunchOutput *out, const char *key, const char *fmt, const PunchStunAddress *a)
+{
+  g_autofree char *s = NULL;
+
+  if (a->family == 0)
+    return;
+  s = punch_stun_address_to_string (a);
+  punch_output_string (out, key, fmt, s);
+}
+
+static void
+render_servers (PunchOutput *out, PunchCheckReport *rep)
+{
+  punch_output_begin_array (out, "servers", NULL);
+  for (guint i = 0; i < rep->servers->len; i++)
+    {
+      PunchCheckServer *s = rep->servers->pdata[i];
+
+      punch_output_begin_object (out, NULL, NULL);
+      punch_output_string (out, "uri", "  %s", s->uri);
+      if (!s->resolved)
+        {
+          punch_output_string (out, "error", ": %s\n", s->resolve_error);
+          punch_output_end_object (out, NULL);
+          continue;
+        }
+      output_address (out, "address", " (%s)\n", &s->addr);
+      punch_output_begin_object (out, "udp", "    UDP: ");
+      punch_output_string (out, "status", "%s", probe_status (&s->udp));
+      if (s->udp.status == PUNCH_CHECK_PROBE_ANSWERED)
+        {
+          output_address (out, "mapped", ", public address %s", &s->udp.mapped);
+          punch_output_uint (out, "rtt_us", ", rtt %" G_GUINT64_FORMAT " us", (guint64)(s->udp.rtt_ms * 1000));
+        }
+      else if (s->udp.status == PUNCH_CHECK_PROBE_ERROR)
+        punch_output_uint (out, "error_code", " %" G_GUINT64_FORMAT, s->udp.error_code);
+      else if (s->udp.status == PUNCH_CHECK_PROBE_WRONG_SOURCE)
+        output_address (out, "source", " (answers came from %s)", &s->udp.source);
+      output_address (out, "other_address", ", RFC 5780 other address %s", &s->other_address);
+      output_address (out, "response_origin", NULL, &s->response_origin);
+      if (s->software)
+        punch_output_string (out, "software", ", software \"%s\"", s->software);
+      punch_output_end_object (out, "\n");
+      punch_output_begin_object (out, "tcp", "    TCP: ");
+      punch_output_bool (out, "reachable", "%s", s->tcp_ok);
+      if (s->tcp_ok)
+        {
+          punch_output_uint (out, "connect_us", ", connect %" G_GUINT64_FORMAT " us", (guint64)(s->tcp_rtt_ms * 1000));
+          output_address (out, "mapped", ", public address %s", &s->tcp_mapped);
+        }
+      else if (s->tcp_error)
+        punch_output_string (out, "error", " (%s)", s->tcp_error);
+      punch_output_end_object (out, "\n");
+      punch_output_end_object (out, NULL);
+    }
+  punch_output_end_array (out, NULL);
+}
+
+static void
+render_nat (PunchOutput *out, const PunchCheckResult *r)
+{
+  punch_output_begin_object (out, "nat", "\nNAT\n");
+  punch_output_string (out, "mapping", "  mapping:         %s",
+                       punch_nat_behaviour_to_string (r->mapping));
+  punch_output_string (out, "mapping_method", " (method: %s)",
+                       punch_check_method_to_string (r->mapping_method));
+  punch_output_string (out, "mapping_reason", "\n                   %s\n", r->mapping_reason);
+  if (r->mapping == PUNCH_NAT_UNKNOWN)
+    punch_output_bool (out, "mapping_varies", NULL, r->mapping_varies);
+  punch_output_string (out, "filtering", "  filtering:       %s",
+                       punch_nat_behaviour_to_string (r->filtering));
+  punch_output_string (out, "filtering_method", " (method: %s)",
+                       punch_check_method_to_string (r->filtering_method));
+  punch_output_string (out, "filtering_reason", "\n                   %s\n", r->filtering_reason);
+  punch_output_end_object (out, NULL);
+
+  punch_output_begin_object (out, "port_allocation", NULL);
+  punch_output_string (out, "behaviour", "  port allocation: %s",
+                       punch_port_allocation_to_string (r->ports));
+  punch_output_string (out, "reason", "\n                   %s\n", r->ports_reason);
+  punch_output_end_object (out, NULL);
+
+  punch_output_begin_object (out, "hairpinning", NULL);
+  punch_output_string (out, "result", "  hairpinning:     %s",
+                       punch_hairpin_to_string (r->hairpin));
+  punch_output_string (out, "reason", "\n                   %s\n", r->hairpin_reason);
+  punch_output_end_object (out, NULL);
+}
+
+static void
+render_lifetime (PunchOutput *out, const PunchCheckConfig *cfg, const PunchCheckReport *rep)
+{
+  punch_output_begin_object (out, "lifetime", "  mapping lifetime: ");
+  punch_output_bool (out, "measured", NULL, rep->lifetime_measured);
+  if (!cfg->lifetime)
+    punch_output_text (out, "not measured (add --lifetime)\n");
+  else
+    {
+      if (rep->lifetime_measured)
+        {
+          punch_output_uint (out, "at_least_s", "at least %" G_GUINT64_FORMAT " s",
+                             rep->lifetime_min_s);
+          if (rep->lifetime_max_s)
+            punch_output_uint (out, "less_than_s", ", less than %" G_GUINT64_FORMAT " s",
+                               rep->lifetime_max_s);
+          else
+            punch_output_text (out, " (longer waits not tried)");
+        }
+      else
+        punch_output_text (out, "unknown");
+      punch_output_string (out, "reason", "\n                   %s\n", rep->lifetime_reason);
+    }
+  punch_output_end_object (out, NULL);
+}
+
+static void
+render_turn (PunchOutput *out, const PunchCheckReport *rep)
+{
+  punch_output_begin_array (out, "turn", rep->turns->len ? "\nTURN\n" : NULL);
+  for (guint i = 0; i < rep->turns->len; i++)
+    {
+      const PunchCheckTurn *t = rep->turns->pdata[i];
+
+      punch_output_begin_object (out, NULL, NULL);
+      punch_output_string (out, "uri", "  %s\n", t->uri);
+      punch_output_string (out, "transport", "    over %s: ", punch_transport_to_string (t->transport));
+      punch_output_bool (out, "allocation", "allocation %s", t->allocated);
+      punch_output_string (out, "auth", ", authentication %s", t->auth);
+      if (t->code)
+        punch_output_string (out, "code", NULL, t->code);
+      punch_output_string (out, "message", "\n    %s\n", t->message);
+      punch_output_end_object (out, NULL);
+    }
+  punch_output_end_array (out, NULL);
+}
+
+static void
+render_verdict (PunchOutput *out, const PunchCheckResult *r)
+{
+  punch_output_begin_object (out, "verdict", "\nVerdict\n");
+  punch_output_string (out, "summary", "  %s\n", r->verdict);
+  punch_output_begin_array (out, "peers", NULL);
+  for (int k = 0; k < PUNCH_PEER_N_KINDS; k++)
+    {
+      punch_output_begin_object (out, NULL, NULL);
+      punch_output_string (out, "peer", NULL, punch_peer_kind_to_key (k));
+      punch_output_text (out, "    ");
+      punch_output_text (out, punch_peer_kind_to_string (k));
+      punch_output_string (out, "path", ": %s\n", punch_path_to_string (r->paths[k]));
+      punch_output_end_object (out, NULL);
+    }
+  punch_output_end_array (out, NULL);
+  punch_output_end_object (out, NULL);
+  punch_output_string (out, "exposure", "\nExposure\n  %s\n", r->exposure);
+}
+
+static guint
+render_rejected (PunchOutput *out, const PunchCheckReport *rep)
+{
+  guint total = 0;
+
+  for (int i = 0; i < PUNCH_CHECK_REJECT_N; i++)
+    total += rep->rejected[i];
+  punch_output_begin_object (out, "rejected", total ? "\nRejected datagrams: " : NULL);
+  punch_output_uint (out, "total", total ? "%" G_GUINT64_FORMAT : NULL, total);
+  for (int i = 0; i < PUNCH_CHECK_REJECT_N; i++)
+    if (rep->rejected[i])
+      {
+        g_autofree char *fmt = g_strdup_printf (", %s %%" G_GUINT64_FORMAT,
+                                                punch_check_reject_to_string (i));
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+        punch_output_uint (out, punch_check_reject_to_string (i), fmt, rep->rejected[i]);
+#pragma GCC diagnostic pop
+      }
+  punch_output_end_object (out, total ? "\n" : NULL);
+  return total;
+}
+
+/* Why nothing could be reached, server by server; NULL when something was. */
+static char *
+unreachable_message (const PunchCheckReport *rep, const PunchCheckResult *res, guint rejected)
+{
+  GString *s;
+
+  if (res->udp || rep->tcp_any)
+    return NULL;
+  for (guint i = 0; i < rep->turns->len; i++)
+    if (((PunchCheckTurn *)rep->turns->pdata[i])->allocated)
+      return NULL;
+  s = g_string_new ("no server could be reached:");
+  for (guint i = 0; i < rep->servers->len; i++)
+    {
+      const PunchCheckServer *sv = rep->servers->pdata[i];
+
+      g_string_append_printf (s, "%s %s: ", i ? ";" : "", sv->uri);
+      if (!sv->resolved)
+        g_string_append (s, sv->resolve_error);
+      else
+        g_string_append_printf (s, "UDP %s, TCP %s",
+                                sv->udp.status == PUNCH_CHECK_PROBE_WRONG_SOURCE
+                                    ? "answers came only from an unexpected address"
+                                : sv->udp.status == PUNCH_CHECK_PROBE_NOT_RUN
+                                    ? "not tried (time ran out)"
+                                    : "no valid answer",
+                                sv->tcp_error ? sv->tcp_error : "failed");
+    }
+  for (guint i = 0; i < rep->turns->len; i++)
+    {
+      const PunchCheckTurn *t = rep->turns->pdata[i];
+      g_string_append_printf (s, "; %s", t->message);
+    }
+  if (rejected)
+    {
+      g_string_append_printf (s, "; %u datagrams were rejected (", rejected);
+      for (int i = 0, n = 0; i < PUNCH_CHECK_REJECT_N; i++)
+        if (rep->rejected[i])
+          g_string_append_printf (s, "%s%s %u", n++ ? ", " : "", punch_check_reject_to_string (i),
+                                  rep->rejected[i]);
+      g_string_append (s, ")");
+    }
+  return g_string_free (s, FALSE);
+}
+
+static int
+usage_error (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
+
+static int
+usage_error (const char *fmt, ...)
+{
+  va_list ap;
+  g_autofree char *msg = NULL;
+
+  va_start (ap, fmt);
+  msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  fprintf (stderr, "punch check: %s\nRun 'punch check --help' for the options.\n", msg);
+  return PUNCH_EXIT_USAGE;
+}
+
+int
+punch_cmd_check (int argc, char **argv)
+{
+  g_auto (GStrv) stun = NULL, turn = NULL, turn_user = NULL, turn_pass = NULL;
+  gboolean json = FALSE, ipv4 = FALSE, ipv6 = FALSE, lifetime = FALSE;
+  int timeout_s = DEFAULT_TIMEOUT_S, lifetime_max = DEFAULT_LIFETIME_MAX_S;
+  GOptionEntry entries[] = {
+    { "stun", 0, 0, G_OPTION_ARG_STRING_ARRAY, &stun, "A STUN server (repeatable)", "URI" },
+    { "turn", 0, 0, G_OPTION_ARG_STRING_ARRAY, &turn, "A TURN server (repeatable)", "URI" },
+    { "turn-user", 0, 0, G_OPTION_ARG_STRING_ARRAY, &turn_user, "TURN username", "U" },
+    { "turn-pass", 0, 0, G_OPTION_ARG_STRING_ARRAY, &turn_pass, "TURN password", "P" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL },
+    { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout_s,
+      "Give up after this long, --lifetime aside (default 15)", "SECONDS" },
+    { "ipv4", '4', 0, G_OPTION_ARG_NONE, &ipv4, "IPv4 only", NULL },
+    { "ipv6", '6', 0, G_OPTION_ARG_NONE, &ipv6, "IPv6 only", NULL },
+    { "lifetime", 0, 0, G_OPTION_ARG_NONE, &lifetime,
+      "Also estimate how long an idle mapping lives (slow)", NULL },
+    { "lifetime-max", 0, 0, G_OPTION_ARG_INT, &lifetime_max,
+      "Spend at most this long on --lifetime (default 120)", "SECONDS" },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) octx = g_option_context_new ("- test this network's NAT and firewall");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) stun_servers = g_ptr_array_new_with_free_func ((GDestroyNotify)punch_ice_server_free);
+  g_autoptr (GPtrArray) turn_servers = g_ptr_array_new_with_free_func ((GDestroyNotify)punch_ice_server_free);
+  g_autoptr (PunchCheckReport) rep = NULL;
+  g_autoptr (PunchOutput) progress = NULL;
+  g_autoptr (PunchOutput) out = NULL;
+  g_autofree char *failure = NULL;
+  PunchCheckConfig cfg = { 0 };
+  PunchCheckResult res;
+  ProgressCtx pctx;
+  guint n_turn, rejected;
+
+  g_set_prgname ("punch check");
+  g_option_context_add_main_entries (octx, entries, NULL);
+  g_option_context_set_description (octx, check_description);
+  g_option_context_set_help_enabled (octx, TRUE);
+  if (!g_option_context_parse (octx, &argc, &argv, &error))
+    return usage_error ("%s", error->message);
+  if (argc > 1)
+    return usage_error ("unexpected argument '%s' (servers are given with --stun and --turn)",
+                        argv[1]);
+  if (ipv4 && ipv6)
+    return usage_error ("--ipv4 and --ipv6 exclude each other");
+  if (timeout_s < 1 || timeout_s > 600)
+    return usage_error ("--timeout must be 1 to 600 seconds, not %d", timeout_s);
+  if (lifetime_max < 10 || lifetime_max > 3600)
+    return usage_error ("--lifetime-max must be 10 to 3600 seconds, not %d", lifetime_max);
+
+  for (char **u = stun; u && *u; u++)
+    {
+      PunchIceServer *s = punch_ice_server_parse (*u, NULL, NULL, &error);
+      if (s == NULL)
+        return usage_error ("--stun: %s", error->message);
+      g_ptr_array_add (stun_servers, s);
+      if (s->kind != PUNCH_ICE_SERVER_STUN)
+        return usage_error ("--stun wants a stun: URI, not \"%s\" (use --turn)", *u);
+    }
+  n_turn = turn ? g_strv_length (turn) : 0;
+  if (turn_user && g_strv_length (turn_user) != 1 && g_strv_length (turn_user) != n_turn)
+    return usage_error ("give one --turn-user for all --turn servers, or one for each (%u)",
+                        n_turn);
+  if (turn_pass && g_strv_length (turn_pass) != 1 && g_strv_length (turn_pass) != n_turn)
+    return usage_error ("give one --turn-pass for all --turn servers, or one for each (%u)",
+                        n_turn);
+  if (n_turn && (!turn_user || !turn_pass))
+    return usage_error ("--turn needs --turn-user and --turn-pass");
+  if (!n_turn && (turn_user || turn_pass))
+    return usage_error ("--turn-user and --turn-pass need a --turn server");
+  for (guint i = 0; i < n_turn; i++)
+    {
+      const char *user = turn_user[g_strv_length (turn_user) == 1 ? 0 : i];
+      const char *pass = turn_pass[g_strv_length (turn_pass) == 1 ? 0 : i];
+      PunchIceServer *s = punch_ice_server_parse (turn[i], user, pass, &error);
+      if (s == NULL)
+        return usage_error ("--turn: %s", error->message);
+      g_ptr_array_add (turn_servers, s);
+      if (s->kind == PUNCH_ICE_SERVER_STUN)
+        return usage_error ("--turn wants a turn: or turns: URI, not \"%s\" (use --stun)", turn[i]);
+    }
+  if (stun_servers->len + turn_servers->len == 0)
+    return usage_error ("give at least one server: --stun URI or --turn URI");
+  if (stun_servers->len + turn_servers->len > PUNCH_CHECK_MAX_SERVERS)
+    return usage_error ("at most %d servers", PUNCH_CHECK_MAX_SERVERS);
+
+  cfg.stun = stun_servers;
+  cfg.turn = turn_servers;
+  cfg.timeout_ms = (guint)timeout_s * 1000;
+  cfg.family = ipv4 ? 4 : ipv6 ? 6 : 0;
+  cfg.lifetime = lifetime;
+  cfg.lifetime_max_s = (guint)lifetime_max;
+
+  progress = punch_output_new_events (stderr, json);
+  pctx.progress = progress;
+  rep = punch_check_report_new ();
+  if (!punch_check_run (&cfg, rep, on_progress, &pctx, &error))
+    {
+      punch_output_error (progress, "failed", error->message);
+      return PUNCH_EXIT_FAILURE;
+    }
+  punch_check_classify (&rep->obs, &res);
+
+  out = punch_output_new_document (stdout, json);
+  punch_output_begin (out, "check");
+  punch_output_text (out, "Reachability\n");
+  punch_output_bool (out, "udp", "  UDP works:       %s\n", res.udp);
+  punch_output_bool (out, "tcp", "  TCP reaches a server: %s\n", rep->tcp_any);
+  if (res.udp)
+    output_address (out, "public_address", "  public address:  %s\n", &rep->obs.map1.mapped);
+  output_address (out, "local_address", "  local address:   %s\n", &rep->obs.local);
+  render_servers (out, rep);
+  render_nat (out, &res);
+  render_lifetime (out, &cfg, rep);
+  render_turn (out, rep);
+  render_verdict (out, &res);
+  rejected = render_rejected (out, rep);
+  punch_output_uint (out, "elapsed_ms", "\nChecked in %" G_GUINT64_FORMAT " ms.", (guint64)rep->elapsed_ms);
+  failure = unreachable_message (rep, &res, rejected);
+  if (failure && json)
+    punch_output_error (out, "unreachable", failure);
+  punch_output_end (out);
+  punch_check_result_clear (&res);
+  if (failure)
+    {
+      if (!json)
+        fprintf (stderr, "punch check: %s\n", failure);
+      return PUNCH_EXIT_FAILURE;
+    }
+  return PUNCH_EXIT_OK;
+}
