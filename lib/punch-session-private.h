@@ -25,4 +25,28 @@ void punch_session_diagnose_turn_async (const PunchIceServer *server, const char
                                         gpointer user_data);
 gboolean punch_session_diagnose_turn_finish (GAsyncResult *result, GError **error);
 
+/* Timers on a given context (the caller's thread-default one), not on the
+ * global default context that g_timeout_add() and g_source_remove() use. */
+static inline GSource *
+punch_timeout_attach (GMainContext *context, guint ms, GSourceFunc func, gpointer data,
+                      GDestroyNotify notify)
+{
+  GSource *source = g_timeout_source_new (ms);
+
+  g_source_set_callback (source, func, data, notify);
+  g_source_attach (source, context);
+  return source;
+}
+
+/* Destroys and drops a source from punch_timeout_attach(); NULL is fine. */
+static inline void
+punch_source_clear (GSource **source)
+{
+  if (*source)
+    {
+      g_source_destroy (*source);
+      g_clear_pointer (source, g_source_unref);
+    }
+}
+
 G_END_DECLS

@@ -50,15 +50,15 @@ typedef struct
   char *nonce;
   guint attempts; /* Allocate requests sent with credentials */
   gboolean refreshing;
-  guint retransmit_source;
-  guint deadline_source;
+  GSource *retransmit_source;
+  GSource *deadline_source;
 } Probe;
 
 static void
 probe_free (Probe *p)
 {
-  g_clear_handle_id (&p->retransmit_source, g_source_remove);
-  g_clear_handle_id (&p->deadline_source, g_source_remove);
+  punch_source_clear (&p->retransmit_source);
+  punch_source_clear (&p->deadline_source);
   punch_ice_server_free (p->server);
   g_free (p->uri);
   g_clear_object (&p->conn);
@@ -250,8 +250,8 @@ finish_error (GTask *task, PunchErrorCode code, const char *fmt, ...)
 
   if (g_task_get_completed (task) || g_task_had_error (task))
     return;
-  g_clear_handle_id (&p->retransmit_source, g_source_remove);
-  g_clear_handle_id (&p->deadline_source, g_source_remove);
+  punch_source_clear (&p->retransmit_source);
+  punch_source_clear (&p->deadline_source);
   va_start (ap, fmt);
   msg = g_strdup_vprintf (fmt, ap);
   va_end (ap);
@@ -291,12 +291,12 @@ handle_response (GTask *task, const guint8 *data, gsize len)
       read_more (task); /* not ours: keep listening */
       return;
     }
-  g_clear_handle_id (&p->retransmit_source, g_source_remove);
+  punch_source_clear (&p->retransmit_source);
 
   if (p->refreshing)
     {
       /* released or not, the diagnosis is the same: credentials work */
-      g_clear_handle_id (&p->deadline_source, g_source_remove);
+      punch_source_clear (&p->deadline_source);
       g_task_return_boolean (task, TRUE);
     }
   else if ((r.type & 0x0110) == CLASS_SUCCESS)
@@ -352,8 +352,8 @@ on_read (GObject *source, GAsyncResult *result, gpointer user_data)
     return;
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
-      g_clear_handle_id (&p->retransmit_source, g_source_remove);
-      g_clear_handle_id (&p->deadline_source, g_source_remove);
+      punch_source_clear (&p->retransmit_source);
+      punch_source_clear (&p->deadline_source);
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
@@ -430,9 +430,10 @@ send_request (GTask *task)
     }
   if (!p->stream)
     {
-      g_clear_handle_id (&p->retransmit_source, g_source_remove);
-      p->retransmit_source = g_timeout_add_full (G_PRIORITY_DEFAULT, UDP_RTO_MS, on_retransmit,
-                                                 g_object_ref (task), g_object_unref);
+      punch_source_clear (&p->retransmit_source);
+      p->retransmit_source = punch_timeout_attach (g_task_get_context (task), UDP_RTO_MS,
+                                                   on_retransmit, g_object_ref (task),
+                                                   g_object_unref);
     }
 }
 
@@ -442,7 +443,7 @@ on_deadline (gpointer user_data)
   GTask *task = user_data;
   Probe *p = g_task_get_task_data (task);
 
-  p->deadline_source = 0;
+  g_clear_pointer (&p->deadline_source, g_source_unref);
   finish_error (task, PUNCH_ERROR_UNREACHABLE, "no answer from the TURN server within %u ms",
                 DIAGNOSE_TIMEOUT_MS);
   return G_SOURCE_REMOVE;
@@ -495,8 +496,8 @@ punch_session_diagnose_turn_async (const PunchIceServer *server, const char *ip,
   sa = g_inet_socket_address_new (addr, port);
   /* the deadline and the retransmission timer hold a reference each and
    * are removed when the task returns, which breaks the cycle */
-  p->deadline_source = g_timeout_add_full (G_PRIORITY_DEFAULT, DIAGNOSE_TIMEOUT_MS, on_deadline,
-                                           g_object_ref (task), g_object_unref);
+  p->deadline_source = punch_timeout_attach (g_task_get_context (task), DIAGNOSE_TIMEOUT_MS,
+                                             on_deadline, g_object_ref (task), g_object_unref);
 
   if (p->stream)
     {

@@ -38,7 +38,7 @@ struct _PunchSession
   GError *error;
   gint64 start_time;
   gint64 connected_time;
-  guint deadline_source;
+  GSource *deadline_source;
   GCancellable *cancellable; /* resolution, probes */
 
   guint pending_resolves;
@@ -269,7 +269,7 @@ set_state (PunchSession *self, PunchState state)
   self->state = state;
 
   if (state == PUNCH_STATE_CONNECTED || state == PUNCH_STATE_FAILED || state == PUNCH_STATE_CLOSED)
-    g_clear_handle_id (&self->deadline_source, g_source_remove);
+    punch_source_clear (&self->deadline_source);
 
   g_object_ref (self);
   g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0, state);
@@ -345,7 +345,7 @@ on_deadline (gpointer user_data)
 {
   PunchSession *self = user_data;
 
-  self->deadline_source = 0;
+  g_clear_pointer (&self->deadline_source, g_source_unref);
   fail_no_path (self, TRUE);
   return G_SOURCE_REMOVE;
 }
@@ -606,7 +606,7 @@ punch_session_dispose (GObject *object)
   PunchSession *self = PUNCH_SESSION (object);
 
   g_cancellable_cancel (self->cancellable);
-  g_clear_handle_id (&self->deadline_source, g_source_remove);
+  punch_source_clear (&self->deadline_source);
   if (self->agent)
     {
       shutdown_agent (self);
@@ -944,8 +944,9 @@ punch_session_start (PunchSession *self, GError **error)
       return FALSE;
     }
   self->start_time = g_get_monotonic_time ();
-  self->deadline_source = g_timeout_add (self->config->connect_timeout_ms, on_deadline, self);
-  g_source_set_name_by_id (self->deadline_source, "[punch] connect deadline");
+  self->deadline_source
+      = punch_timeout_attach (self->context, self->config->connect_timeout_ms, on_deadline, self, NULL);
+  g_source_set_name (self->deadline_source, "[punch] connect deadline");
   set_state (self, PUNCH_STATE_GATHERING);
 
   for (guint i = 0; i < self->config->ice_servers->len; i++)

@@ -254,6 +254,7 @@ start_pipe (Connect *c)
   g_autoptr (GOutputStream) out = g_unix_output_stream_new (STDOUT_FILENO, FALSE);
 
   c->pipe = punch_pipe_new (c->session, in, out, c->events, on_pipe_done, c);
+  punch_pipe_set_origin (c->pipe, c->t0);
   punch_pipe_start (c->pipe);
   if (!c->reliable)
     c->stdin_watch = g_timeout_add (50, watch_datagram_stdin, c);
@@ -636,7 +637,7 @@ punch_cmd_connect (int argc, char **argv)
       "\n"
       "With --json, stderr carries one JSON object per line: joined, candidate,\n"
       "gathering-done, state, peer-joined, connected {elapsed_ms, path, local, remote,\n"
-      "relayed}, warning, progress, done {bytes_sent, bytes_received, seconds} or\n"
+      "relayed}, path-changed, warning, first-byte, progress, done {bytes_sent, bytes_received, seconds} or\n"
       "error {code, message}. Error codes: timeout, ice-failed, relay-required,\n"
       "authentication, unreachable, signaling, closed, failed.\n"
       "\n"

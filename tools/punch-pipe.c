@@ -42,6 +42,8 @@ struct _PunchPipe
   guint64 last_received;
   gint64 first_byte;
   gint64 last_byte;
+  gint64 origin;         /* punch_pipe_set_origin(), 0 for none */
+  gboolean got_first;    /* the first byte from the peer was reported */
   guint progress_source;
   gulong datagram_handler;
   GQueue pending;  /* datagram mode: GBytes waiting for stdout */
@@ -65,6 +67,21 @@ note_bytes (PunchPipe *p)
   p->last_byte = g_get_monotonic_time ();
   if (p->first_byte == 0)
     p->first_byte = p->last_byte;
+}
+
+/* The first byte from the peer: a `first-byte` event, timed from the origin. */
+static void
+note_received (PunchPipe *p, gsize n)
+{
+  p->received += n;
+  note_bytes (p);
+  if (p->got_first || n == 0)
+    return;
+  p->got_first = TRUE;
+  punch_output_begin (p->events, "first-byte");
+  punch_output_int (p->events, "elapsed_ms", "first byte from the peer after %" G_GINT64_FORMAT " ms",
+                    p->origin ? (g_get_monotonic_time () - p->origin) / 1000 : -1);
+  punch_output_end (p->events);
 }
 
 static void
@@ -300,8 +317,7 @@ on_down_read (GObject *source, GAsyncResult *result, gpointer user_data)
       finish (p, bad);
       return;
     }
-  p->received += n;
-  note_bytes (p);
+  note_received (p, (gsize)n);
   if (n == 0)
     {
       on_down_chunk_done (p);
@@ -362,8 +378,7 @@ on_datagram (PunchSession *session, GBytes *bytes, gpointer user_data)
 
   if (p->finished)
     return;
-  p->received += g_bytes_get_size (bytes);
-  note_bytes (p);
+  note_received (p, g_bytes_get_size (bytes));
   g_queue_push_tail (&p->pending, g_bytes_ref (bytes));
   write_next_datagram (p);
 }
@@ -397,6 +412,12 @@ punch_pipe_start (PunchPipe *p)
     down_read (p);
   else
     p->datagram_handler = g_signal_connect (p->session, "datagram", G_CALLBACK (on_datagram), p);
+}
+
+void
+punch_pipe_set_origin (PunchPipe *p, gint64 origin)
+{
+  p->origin = origin;
 }
 
 gboolean

@@ -30,6 +30,8 @@ typedef void (*PunchPipeDoneFunc) (PunchPipe *pipe, const GError *error, gpointe
 PunchPipe *punch_pipe_new (PunchSession *session, GInputStream *in, GOutputStream *out,
                            PunchOutput *events, PunchPipeDoneFunc done, gpointer user_data);
 void punch_pipe_start (PunchPipe *pipe);
+/** The monotonic time (g_get_monotonic_time()) the `first-byte` event counts from. */
+void punch_pipe_set_origin (PunchPipe *pipe, gint64 origin);
 /** Datagram mode: stop reading stdin (the peer has said it is done, or we are). */
 gboolean punch_pipe_stdin_done (PunchPipe *pipe);
 guint64 punch_pipe_get_bytes_sent (PunchPipe *pipe);
