@@ -7,6 +7,12 @@
 #                          static-auth-secret); sets LAB_TURN_PID. Needs the
 #                          NATLAB_* variables.
 #   lab_coturn_stop        stop it (by its PID), if it runs.
+#   lab_run_init NAME      for a TAP script that runs several labs: $WORK (a
+#                          temporary directory), $PIDS and $PREFIXES (what it
+#                          started: append to them), $RESULTS and $NFAIL (ok,
+#                          notok, check), and an EXIT trap that stops those
+#                          PIDs, takes those labs down and removes $WORK
+#                          (kept, and said so, when a check failed).
 
 lab_coturn_start() {
   local dir=$1 auth=(--lt-cred-mech --user=lab:lab-pass)
@@ -41,4 +47,38 @@ lab_coturn_stop() {
     LAB_TURN_PID=""
   fi
   return 0
+}
+
+LAB_NATLAB="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/natlab"
+
+lab_run_init() {
+  WORK=$(mktemp -d "/tmp/$1.XXXXXX")
+  PIDS=()
+  PREFIXES=()
+  RESULTS=()
+  NFAIL=0
+  trap lab_run_cleanup EXIT
+  trap 'exit 130' INT TERM HUP
+}
+
+# shellcheck disable=SC2317 # called from the EXIT trap
+lab_run_cleanup() {
+  local pid p
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for p in "${PREFIXES[@]}"; do "$LAB_NATLAB" down --prefix "$p" >/dev/null 2>&1 || true; done
+  if [ "$NFAIL" -eq 0 ]; then
+    rm -rf "$WORK"
+  else
+    echo "# outputs kept in $WORK"
+  fi
+}
+
+ok() { RESULTS+=("ok - $*"); }
+notok() {
+  RESULTS+=("not ok - $*")
+  NFAIL=$((NFAIL + 1))
+}
+check() { # check DESCRIPTION EXPECTED ACTUAL
+  if [[ $2 == "$3" ]]; then ok "$1"; else notok "$1 (expected '$2', got '$3')"; fi
 }

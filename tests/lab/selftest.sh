@@ -55,46 +55,9 @@ declare -A LABS=(
 )
 LAB_IDS="1 2 3 4 5 6"
 
-WORK=$(mktemp -d /tmp/natlab-selftest.XXXXXX)
-PIDS=()     # every background process we started (turnserver, probes)
-PREFIXES=() # every lab we brought up (or tried to)
-NFAIL=0
-
-# shellcheck disable=SC2317 # only called from the EXIT trap
-cleanup() {
-	local pid p
-	for pid in "${PIDS[@]}"; do
-		kill "$pid" 2>/dev/null || true
-	done
-	for pid in "${PIDS[@]}"; do
-		wait "$pid" 2>/dev/null || true
-	done
-	for p in "${PREFIXES[@]}"; do
-		"$NATLAB" down --prefix "$p" >/dev/null 2>&1 || true
-	done
-	if [[ $NFAIL -eq 0 ]]; then
-		rm -rf "$WORK"
-	else
-		echo "# outputs kept in $WORK"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
-# ---- TAP bookkeeping (results are printed at the end, plan first) -------
-RESULTS=()
-ok() { RESULTS+=("ok - $*"); }
-notok() {
-	RESULTS+=("not ok - $*")
-	NFAIL=$((NFAIL + 1))
-}
-check() { # check DESCRIPTION EXPECTED ACTUAL
-	if [[ $2 == "$3" ]]; then
-		ok "$1"
-	else
-		notok "$1 (expected '$2', got '$3')"
-	fi
-}
+# shellcheck source=lab-lib.sh
+. "$HERE/lab-lib.sh"
+lab_run_init natlab-selftest
 
 # ---- bring up all labs and start a STUN server in each ------------------
 prefix_of() { printf 'st%s%s' "$$" "$1"; }
