@@ -5,6 +5,7 @@
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <glib-unix.h>
 
 #include "punch-signal-message.h"
@@ -122,6 +123,24 @@ on_signal (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* Each WebSocket is a descriptor: raise the soft limit toward the hard one
+ * when --max-connections needs it, and say so when even that is too low. */
+static void
+ensure_descriptors (guint max_connections)
+{
+  struct rlimit rl;
+  rlim_t need = (rlim_t)max_connections + max_connections / 64 + 256;
+
+  if (getrlimit (RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+    return;
+  rl.rlim_cur = MIN (need, rl.rlim_max);
+  setrlimit (RLIMIT_NOFILE, &rl);
+  if (rl.rlim_cur < need)
+    g_warning ("--max-connections %u needs about %lu descriptors, but the limit is %lu "
+               "(ulimit -Hn): connections beyond it will fail",
+               max_connections, (unsigned long)need, (unsigned long)rl.rlim_cur);
+}
+
 static gboolean
 load_secret (const char *path, const char *what, GBytes **out, GError **error)
 {
@@ -236,6 +255,7 @@ main (int argc, char **argv)
   config->turn_uris = g_steal_pointer (&turn_uris);
   config->turn_ttl = (guint)turn_ttl;
   config->max_connections = (guint)max_connections;
+  ensure_descriptors (config->max_connections);
   config->room_size = (guint)room_size;
   config->rate = (guint)rate;
   config->hello_timeout_s = (guint)hello_timeout;

@@ -18,7 +18,11 @@
 #include "punch-signal-message.h"
 #include "punch-signal-token.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+#include <glib-unix.h>
 #include <libsoup/soup.h>
 
 #define RATE_WINDOW_US (10 * G_USEC_PER_SEC)
@@ -26,6 +30,7 @@
 
 typedef struct _Room Room;
 typedef struct _Peer Peer;
+typedef struct _Shard Shard;
 
 struct _PunchSignalServer
 {
@@ -39,6 +44,44 @@ struct _PunchSignalServer
   GHashTable *rooms; /* name -> Room*, owned */
   guint sweep_id;
   gboolean shutting_down;
+
+  /* The WebSockets live in shards of at most SHARD_SIZE, each on a
+   * GMainContext of its own, and one epoll set on the server's context says
+   * which shard to run. GLib's main loop prepares, checks and polls every
+   * source of a context on every iteration: with thousands of connections
+   * on one context, every message cost time in proportion to the number of
+   * connections. A context per connection would cost a descriptor each (its
+   * wakeup eventfd). */
+  GMainContext *context;
+  int epfd;
+  GSource *epoll_source;
+  GPtrArray *shards; /* Shard*, owned */
+  GPtrArray *dead;   /* Peer*: closed, freed by reap() on the server's context */
+  GSource *reap_source;
+  GPtrArray *busy; /* Shard*: to run again soon (see shard_schedule()) */
+  GSource *busy_source;
+  Shard *running;    /* the shard whose context shard_run() is dispatching */
+  GSequence *timers; /* Shard*, by deadline: the next timer of each context */
+  GSource *timer_source;
+  gint64 timer_at;
+};
+
+#define SHARD_SIZE 64
+/* how long a client may take to answer our close frame (see sweep()) */
+#define CLOSE_WAIT_US (3 * G_USEC_PER_SEC)
+
+struct _Shard
+{
+  PunchSignalServer *server;
+  GMainContext *ctx;
+  guint n_peers;
+  GHashTable *watched; /* fd -> epoll events + 1: what the epoll set has of ctx */
+  GHashTable *want;    /* scratch for shard_watch() */
+  GPollFD *pfds;       /* scratch for g_main_context_query() */
+  gint n_pfds;
+  gboolean busy;   /* in server->busy */
+  gint64 deadline; /* ctx's next timer (monotonic µs), 0 for none */
+  GSequenceIter *timer_it;
 };
 
 struct _Room
@@ -66,6 +109,11 @@ struct _Peer
 
   gint64 connected_at;
   gint64 last_seen;
+  gint64 closing_at; /* when the closing handshake began, 0 before */
+
+  Shard *shard; /* the context its sources live on */
+  int fd;       /* its socket */
+  gboolean dead;     /* closed: waits in server->dead */
 };
 
 G_DEFINE_FINAL_TYPE (PunchSignalServer, punch_signal_server, G_TYPE_OBJECT)
@@ -80,6 +128,34 @@ room_free (Room *room)
 
 /* ---- sending ---- */
 
+static void shard_schedule (Shard *shard);
+
+/* After a call into a peer's connection from outside its shard's dispatch:
+ * libsoup may have added a source to the shard's context (output that would
+ * block, a close timeout), so run the shard again soon, which also updates
+ * what epoll watches for it. The shard being dispatched now is updated at
+ * the end of shard_run(). */
+static void
+peer_poke (Peer *peer)
+{
+  if (peer->shard != peer->server->running)
+    shard_schedule (peer->shard);
+}
+
+/* Every call into a peer's SoupWebsocketConnection runs with its shard's
+ * context as the thread-default one: that is where libsoup attaches the
+ * sources it creates (output, close timeout). */
+static void
+peer_send_text (Peer *peer, const char *json)
+{
+  if (soup_websocket_connection_get_state (peer->conn) != SOUP_WEBSOCKET_STATE_OPEN)
+    return;
+  g_main_context_push_thread_default (peer->shard->ctx);
+  soup_websocket_connection_send_text (peer->conn, json);
+  g_main_context_pop_thread_default (peer->shard->ctx);
+  peer_poke (peer);
+}
+
 static void
 peer_send (Peer *peer, const PunchSignalMessage *msg)
 {
@@ -88,14 +164,18 @@ peer_send (Peer *peer, const PunchSignalMessage *msg)
   if (soup_websocket_connection_get_state (peer->conn) != SOUP_WEBSOCKET_STATE_OPEN)
     return;
   json = punch_signal_message_to_json (msg);
-  soup_websocket_connection_send_text (peer->conn, json);
+  peer_send_text (peer, json);
 }
 
 static void
 peer_close (Peer *peer, gushort code, const char *reason)
 {
-  if (soup_websocket_connection_get_state (peer->conn) == SOUP_WEBSOCKET_STATE_OPEN)
-    soup_websocket_connection_close (peer->conn, code, reason);
+  if (soup_websocket_connection_get_state (peer->conn) != SOUP_WEBSOCKET_STATE_OPEN)
+    return;
+  g_main_context_push_thread_default (peer->shard->ctx);
+  soup_websocket_connection_close (peer->conn, code, reason);
+  g_main_context_pop_thread_default (peer->shard->ctx);
+  peer_poke (peer);
 }
 
 static const char *
@@ -272,8 +352,7 @@ handle_relayed (Peer *peer, PunchSignalMessage *msg)
 
       if (other == peer || (msg->to && strcmp (msg->to, other->id) != 0))
         continue;
-      if (soup_websocket_connection_get_state (other->conn) == SOUP_WEBSOCKET_STATE_OPEN)
-        soup_websocket_connection_send_text (other->conn, json);
+      peer_send_text (other, json);
       sent++;
     }
   if (sent == 0 && msg->to)
@@ -359,15 +438,33 @@ on_message (SoupWebsocketConnection *conn, gint type, GBytes *bytes, gpointer us
 
 /* ---- connections ---- */
 
+/* Takes the peer's socket out of the epoll set (before it can be closed and
+ * its number reused by another shard). */
+static void
+peer_unwatch (Peer *peer)
+{
+  Shard *shard = peer->shard;
+
+  if (peer->fd >= 0 && g_hash_table_remove (shard->watched, GINT_TO_POINTER (peer->fd)))
+    epoll_ctl (peer->server->epfd, EPOLL_CTL_DEL, peer->fd, NULL);
+}
+
+/* Never called while the peer's context is being iterated: from reap() or
+ * the server's dispose. */
 static void
 peer_free (Peer *peer)
 {
+  peer_unwatch (peer);
   g_signal_handlers_disconnect_by_data (peer->conn, peer);
   punch_signal_frame_guard_disarm (peer->guard);
-  if (soup_websocket_connection_get_state (peer->conn) != SOUP_WEBSOCKET_STATE_CLOSED)
+  g_main_context_push_thread_default (peer->shard->ctx);
+  if (soup_websocket_connection_get_state (peer->conn) == SOUP_WEBSOCKET_STATE_OPEN)
     soup_websocket_connection_close (peer->conn, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
   g_object_unref (peer->conn);
   g_object_unref (peer->guard);
+  g_main_context_pop_thread_default (peer->shard->ctx);
+  peer->shard->n_peers--;
+  /* on the server's context, which outlives the shard's */
   if (!g_io_stream_is_closed (peer->base))
     g_io_stream_close_async (peer->base, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
   g_object_unref (peer->base);
@@ -376,15 +473,338 @@ peer_free (Peer *peer)
   g_free (peer);
 }
 
+static gboolean
+reap (gpointer user_data)
+{
+  PunchSignalServer *self = user_data;
+
+  g_clear_pointer (&self->reap_source, g_source_unref);
+  for (guint i = 0; i < self->dead->len; i++)
+    {
+      g_hash_table_remove (self->peers, self->dead->pdata[i]); /* frees it */
+    }
+  g_ptr_array_set_size (self->dead, 0);
+  return G_SOURCE_REMOVE;
+}
+
+/* The connection is over: out of its room now, freed soon by reap(). */
+static void
+peer_retire (Peer *peer)
+{
+  PunchSignalServer *self = peer->server;
+
+  if (peer->dead)
+    return;
+  peer_leave (peer);
+  g_hash_table_remove (self->ids, peer->id);
+  /* this may run inside the shard's context: free it from the server's;
+   * until then its socket is not watched (a readable descriptor of a dead
+   * peer would wake the server again and again) */
+  peer->dead = TRUE;
+  peer_unwatch (peer);
+  g_ptr_array_add (self->dead, peer);
+  if (self->reap_source == NULL)
+    {
+      self->reap_source = g_idle_source_new ();
+      g_source_set_priority (self->reap_source, G_PRIORITY_DEFAULT);
+      g_source_set_callback (self->reap_source, reap, self, NULL);
+      g_source_attach (self->reap_source, self->context);
+    }
+}
+
 static void
 on_closed (SoupWebsocketConnection *conn, gpointer user_data)
 {
-  Peer *peer = user_data;
-  PunchSignalServer *self = peer->server;
+  peer_retire (user_data);
+}
 
-  peer_leave (peer);
-  g_hash_table_remove (self->ids, peer->id);
-  g_hash_table_remove (self->peers, peer); /* frees it */
+static void
+on_closing (SoupWebsocketConnection *conn, gpointer user_data)
+{
+  Peer *peer = user_data;
+
+  if (peer->closing_at == 0)
+    peer->closing_at = g_get_monotonic_time ();
+}
+
+static gboolean run_busy (gpointer user_data);
+
+static gint
+by_deadline (gconstpointer a, gconstpointer b, gpointer user_data)
+{
+  gint64 da = ((const Shard *)a)->deadline, db = ((const Shard *)b)->deadline;
+
+  return da < db ? -1 : da > db ? 1 : 0;
+}
+
+static gboolean on_timer (gpointer user_data);
+
+/* One timer on the server's context, at the earliest deadline of all. */
+static void
+arm_timer (PunchSignalServer *self)
+{
+  GSequenceIter *first = g_sequence_get_begin_iter (self->timers);
+  gint64 at, now;
+
+  if (g_sequence_iter_is_end (first))
+    {
+      if (self->timer_source)
+        g_source_destroy (self->timer_source);
+      g_clear_pointer (&self->timer_source, g_source_unref);
+      return;
+    }
+  at = ((Shard *)g_sequence_get (first))->deadline;
+  if (self->timer_source && at == self->timer_at)
+    return;
+  if (self->timer_source)
+    g_source_destroy (self->timer_source);
+  g_clear_pointer (&self->timer_source, g_source_unref);
+  now = g_get_monotonic_time ();
+  self->timer_at = at;
+  self->timer_source = g_timeout_source_new (at > now ? (guint)((at - now + 999) / 1000) : 0);
+  g_source_set_callback (self->timer_source, on_timer, self, NULL);
+  g_source_attach (self->timer_source, self->context);
+}
+
+static void
+shard_set_deadline (Shard *shard, gint64 deadline)
+{
+  PunchSignalServer *self = shard->server;
+
+  if (shard->timer_it && deadline == shard->deadline)
+    return;
+  if (shard->timer_it)
+    g_sequence_remove (shard->timer_it);
+  shard->timer_it = NULL;
+  shard->deadline = deadline;
+  if (deadline > 0)
+    shard->timer_it = g_sequence_insert_sorted (self->timers, shard, by_deadline, NULL);
+  arm_timer (self);
+}
+
+static guint32
+epoll_events (gushort events)
+{
+  return (events & G_IO_IN ? EPOLLIN : 0) | (events & G_IO_OUT ? EPOLLOUT : 0)
+         | (events & G_IO_PRI ? EPOLLPRI : 0);
+}
+
+static void
+shard_epoll (Shard *shard, int op, int fd, guint32 events)
+{
+  struct epoll_event ev = { .events = events, .data.ptr = shard };
+
+  if (epoll_ctl (shard->server->epfd, op, fd, &ev) == 0)
+    return;
+  /* a descriptor that was closed under us left the set by itself */
+  if (op == EPOLL_CTL_MOD && errno == ENOENT && epoll_ctl (shard->server->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+    return;
+  if (op != EPOLL_CTL_DEL)
+    g_warning ("cannot watch descriptor %d: %s", fd, g_strerror (errno));
+}
+
+/* Puts the descriptors the shard's context waits on (its sockets, for the
+ * directions their sources want, and the context's wakeup descriptor, which
+ * other threads signal when they complete a GTask there) into the server's
+ * epoll set, level-triggered: exactly what a GLib poll() of that context
+ * would watch. Call with the context pushed. Returns the context's timeout
+ * (-1: none, 0: work is ready now). */
+static gint
+shard_watch (Shard *shard)
+{
+  gint priority, timeout = -1, n;
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_main_context_prepare (shard->ctx, &priority);
+  while ((n = g_main_context_query (shard->ctx, priority, &timeout, shard->pfds, shard->n_pfds))
+         > shard->n_pfds)
+    {
+      shard->n_pfds = n;
+      shard->pfds = g_renew (GPollFD, shard->pfds, n);
+    }
+  /* one entry per descriptor: a socket may be there twice (input, output) */
+  g_hash_table_remove_all (shard->want);
+  for (gint i = 0; i < n; i++)
+    {
+      gpointer fd = GINT_TO_POINTER (shard->pfds[i].fd);
+      guint32 events = GPOINTER_TO_UINT (g_hash_table_lookup (shard->want, fd));
+      events = (events ? events - 1 : 0) | epoll_events (shard->pfds[i].events);
+      g_hash_table_insert (shard->want, fd, GUINT_TO_POINTER (events + 1));
+    }
+  /* drop or change what is watched now, then add what is new */
+  g_hash_table_iter_init (&iter, shard->watched);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      gpointer want = g_hash_table_lookup (shard->want, key);
+      if (want == NULL)
+        {
+          shard_epoll (shard, EPOLL_CTL_DEL, GPOINTER_TO_INT (key), 0);
+          g_hash_table_iter_remove (&iter);
+        }
+      else
+        {
+          if (want != value)
+            {
+              shard_epoll (shard, EPOLL_CTL_MOD, GPOINTER_TO_INT (key), GPOINTER_TO_UINT (want) - 1);
+              g_hash_table_iter_replace (&iter, want);
+            }
+          g_hash_table_remove (shard->want, key);
+        }
+    }
+  g_hash_table_iter_init (&iter, shard->want);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      shard_epoll (shard, EPOLL_CTL_ADD, GPOINTER_TO_INT (key), GPOINTER_TO_UINT (value) - 1);
+      g_hash_table_insert (shard->watched, key, value);
+    }
+  shard_set_deadline (shard, timeout > 0 ? g_get_monotonic_time () + (gint64)timeout * 1000 : 0);
+  return timeout;
+}
+
+static gboolean run_busy (gpointer user_data);
+
+/* Runs the shard from an idle on the server's context, once. */
+static void
+shard_schedule (Shard *shard)
+{
+  PunchSignalServer *self = shard->server;
+
+  if (shard->busy)
+    return;
+  shard->busy = TRUE;
+  g_ptr_array_add (self->busy, shard);
+  if (self->busy_source == NULL)
+    {
+      self->busy_source = g_idle_source_new ();
+      /* not below the epoll source, or a busy server would never get here */
+      g_source_set_priority (self->busy_source, G_PRIORITY_DEFAULT);
+      g_source_set_callback (self->busy_source, run_busy, self, NULL);
+      g_source_attach (self->busy_source, self->context);
+    }
+}
+
+/* Dispatches what is ready on the shard's context (sockets, timers, GTask
+ * completions), then updates what epoll watches for it. */
+static void
+shard_run (Shard *shard)
+{
+  PunchSignalServer *self = shard->server;
+  gboolean more;
+
+  g_main_context_push_thread_default (shard->ctx);
+  self->running = shard;
+  /* bounded, so that flooding peers cannot starve the others; what is left
+   * is run again from an idle */
+  for (guint i = 0; i < 64 && g_main_context_iteration (shard->ctx, FALSE); i++)
+    ;
+  self->running = NULL;
+  more = shard_watch (shard) == 0;
+  g_main_context_pop_thread_default (shard->ctx);
+  if (more)
+    shard_schedule (shard);
+}
+
+static Shard *
+shard_new (PunchSignalServer *self)
+{
+  Shard *shard = g_new0 (Shard, 1);
+
+  shard->server = self;
+  /* ownerless polling: a GTask completing in another thread (libsoup closes
+   * streams that way) signals the wakeup descriptor that epoll watches */
+  shard->ctx = g_main_context_new_with_flags (G_MAIN_CONTEXT_FLAGS_OWNERLESS_POLLING);
+  shard->watched = g_hash_table_new (NULL, NULL);
+  shard->want = g_hash_table_new (NULL, NULL);
+  g_ptr_array_add (self->shards, shard);
+  return shard;
+}
+
+/* After every peer of it is freed. */
+static void
+shard_free (Shard *shard)
+{
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, shard->watched);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    epoll_ctl (shard->server->epfd, EPOLL_CTL_DEL, GPOINTER_TO_INT (key), NULL);
+  if (shard->timer_it)
+    g_sequence_remove (shard->timer_it);
+  g_hash_table_unref (shard->watched);
+  g_hash_table_unref (shard->want);
+  g_free (shard->pfds);
+  g_main_context_unref (shard->ctx);
+  g_free (shard);
+}
+
+/* The least busy shard with room, or a new one. */
+static Shard *
+shard_pick (PunchSignalServer *self)
+{
+  Shard *best = NULL;
+
+  for (guint i = 0; i < self->shards->len; i++)
+    {
+      Shard *shard = self->shards->pdata[i];
+      if (shard->n_peers < SHARD_SIZE && (best == NULL || shard->n_peers < best->n_peers))
+        best = shard;
+    }
+  return best ? best : shard_new (self);
+}
+
+static gboolean
+on_timer (gpointer user_data)
+{
+  PunchSignalServer *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+  g_autoptr (GPtrArray) due = g_ptr_array_new ();
+  GSequenceIter *it;
+
+  g_clear_pointer (&self->timer_source, g_source_unref);
+  while (!g_sequence_iter_is_end (it = g_sequence_get_begin_iter (self->timers)))
+    {
+      Shard *shard = g_sequence_get (it);
+      if (shard->deadline > now + 1000)
+        break;
+      g_sequence_remove (it);
+      shard->timer_it = NULL;
+      shard->deadline = 0;
+      g_ptr_array_add (due, shard);
+    }
+  for (guint i = 0; i < due->len; i++)
+    shard_run (due->pdata[i]);
+  arm_timer (self);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+run_busy (gpointer user_data)
+{
+  PunchSignalServer *self = user_data;
+  g_autoptr (GPtrArray) batch = self->busy;
+
+  g_clear_pointer (&self->busy_source, g_source_unref);
+  self->busy = g_ptr_array_new ();
+  for (guint i = 0; i < batch->len; i++)
+    ((Shard *)batch->pdata[i])->busy = FALSE;
+  for (guint i = 0; i < batch->len; i++)
+    shard_run (batch->pdata[i]);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_epoll (gint fd, GIOCondition condition, gpointer user_data)
+{
+  PunchSignalServer *self = user_data;
+  struct epoll_event events[256];
+  int n = epoll_wait (self->epfd, events, G_N_ELEMENTS (events), 0);
+
+  /* shards live as long as the server */
+  for (int i = 0; i < n; i++)
+    shard_run (events[i].data.ptr);
+  return G_SOURCE_CONTINUE;
 }
 
 static void
@@ -462,8 +882,14 @@ upgrade (SoupServerMessage *msg, gpointer user_data)
   peer->server = self;
   peer->id = new_peer_id (self);
   peer->addr = address_to_string (soup_server_message_get_remote_address (msg));
+  peer->fd = soup_server_message_get_socket (msg)
+                 ? g_socket_get_fd (soup_server_message_get_socket (msg))
+                 : -1;
   peer->base = soup_server_message_steal_connection (msg);
   frames = (guint64)self->config->rate * FRAMES_PER_SECOND_FACTOR + 10;
+  peer->shard = shard_pick (self);
+  peer->shard->n_peers++;
+  g_main_context_push_thread_default (peer->shard->ctx);
   peer->guard = PUNCH_SIGNAL_FRAME_GUARD (
       punch_signal_frame_guard_new (g_io_stream_get_input_stream (peer->base),
                                     PUNCH_SIGNAL_MAX_FRAME, (guint)MIN (frames, G_MAXUINT),
@@ -480,10 +906,15 @@ upgrade (SoupServerMessage *msg, gpointer user_data)
 
   g_signal_connect (peer->conn, "message", G_CALLBACK (on_message), peer);
   g_signal_connect (peer->conn, "closed", G_CALLBACK (on_closed), peer);
+  g_signal_connect (peer->conn, "closing", G_CALLBACK (on_closing), peer);
   g_signal_connect (peer->conn, "pong", G_CALLBACK (on_pong), peer);
   g_signal_connect (peer->conn, "error", G_CALLBACK (on_ws_error), peer);
+  g_main_context_pop_thread_default (peer->shard->ctx);
   g_hash_table_add (self->peers, peer);
   g_hash_table_insert (self->ids, peer->id, peer);
+
+  /* runs what is already buffered, then watches the new socket */
+  shard_run (peer->shard);
 }
 
 static void
@@ -544,6 +975,20 @@ sweep (gpointer user_data)
   g_hash_table_iter_init (&iter, self->peers);
   while (g_hash_table_iter_next (&iter, (gpointer *)&peer, NULL))
     {
+      if (peer->dead)
+        continue;
+      /* a client that never answers our close frame: drop it before
+       * libsoup's own 5 s close timeout, whose GSource libsoup 3.2 leaks
+       * when it fires (on_timeout_close_io() forgets its reference) */
+      if (peer->closing_at && now - peer->closing_at > CLOSE_WAIT_US)
+        {
+          g_message ("error room=%s peer=%s addr=%s code=policy: no answer to the close "
+                     "frame within %d s; dropped",
+                     peer->room ? peer->room->name : "-", peer->id, peer->addr,
+                     (int)(CLOSE_WAIT_US / G_USEC_PER_SEC));
+          peer_retire (peer);
+          continue;
+        }
       if (soup_websocket_connection_get_state (peer->conn) != SOUP_WEBSOCKET_STATE_OPEN)
         continue;
       if (peer->room == NULL && peer->connected_at < hello_limit)
@@ -588,6 +1033,28 @@ punch_signal_server_dispose (GObject *object)
   PunchSignalServer *self = PUNCH_SIGNAL_SERVER (object);
 
   g_clear_handle_id (&self->sweep_id, g_source_remove);
+  if (self->epoll_source)
+    {
+      g_source_destroy (self->epoll_source);
+      g_clear_pointer (&self->epoll_source, g_source_unref);
+    }
+  if (self->reap_source)
+    {
+      g_source_destroy (self->reap_source);
+      g_clear_pointer (&self->reap_source, g_source_unref);
+    }
+  if (self->busy_source)
+    {
+      g_source_destroy (self->busy_source);
+      g_clear_pointer (&self->busy_source, g_source_unref);
+    }
+  if (self->timer_source)
+    {
+      g_source_destroy (self->timer_source);
+      g_clear_pointer (&self->timer_source, g_source_unref);
+    }
+  if (self->busy)
+    g_ptr_array_set_size (self->busy, 0);
   if (self->soup)
     soup_server_disconnect (self->soup);
   g_clear_object (&self->soup);
@@ -604,6 +1071,10 @@ punch_signal_server_dispose (GObject *object)
       g_hash_table_remove_all (self->ids);
       g_hash_table_remove_all (self->peers);
     }
+  if (self->dead)
+    g_ptr_array_set_size (self->dead, 0);
+  if (self->shards)
+    g_ptr_array_set_size (self->shards, 0);
   G_OBJECT_CLASS (punch_signal_server_parent_class)->dispose (object);
 }
 
@@ -613,6 +1084,13 @@ punch_signal_server_finalize (GObject *object)
   PunchSignalServer *self = PUNCH_SIGNAL_SERVER (object);
 
   g_clear_pointer (&self->peers, g_hash_table_unref);
+  g_clear_pointer (&self->dead, g_ptr_array_unref);
+  g_clear_pointer (&self->busy, g_ptr_array_unref);
+  g_clear_pointer (&self->shards, g_ptr_array_unref);
+  g_clear_pointer (&self->timers, g_sequence_free);
+  if (self->epfd >= 0)
+    close (self->epfd);
+  g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_pointer (&self->ids, g_hash_table_unref);
   g_clear_pointer (&self->rooms, g_hash_table_unref);
   g_clear_pointer (&self->config, punch_signal_server_config_free);
@@ -634,6 +1112,11 @@ punch_signal_server_init (PunchSignalServer *self)
   self->peers = g_hash_table_new_full (NULL, NULL, (GDestroyNotify)peer_free, NULL);
   self->ids = g_hash_table_new (g_str_hash, g_str_equal);
   self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)room_free);
+  self->dead = g_ptr_array_new ();
+  self->busy = g_ptr_array_new ();
+  self->timers = g_sequence_new (NULL);
+  self->shards = g_ptr_array_new_with_free_func ((GDestroyNotify)shard_free);
+  self->epfd = -1;
 }
 
 PunchSignalServer *
@@ -646,6 +1129,18 @@ punch_signal_server_new (const PunchSignalServerConfig *config, GError **error)
     return NULL;
 
   self = g_object_new (PUNCH_TYPE_SIGNAL_SERVER, NULL);
+  self->context = g_main_context_ref_thread_default ();
+  self->epfd = epoll_create1 (EPOLL_CLOEXEC);
+  if (self->epfd < 0)
+    {
+      int errsv = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv), "epoll_create1: %s",
+                   g_strerror (errsv));
+      return NULL;
+    }
+  self->epoll_source = g_unix_fd_source_new (self->epfd, G_IO_IN);
+  g_source_set_callback (self->epoll_source, G_SOURCE_FUNC (on_epoll), self, NULL);
+  g_source_attach (self->epoll_source, self->context);
   self->config = punch_signal_server_config_copy (config);
   self->tls = config->tls_certificate != NULL;
   self->soup = soup_server_new ("server-header", "punch-signal ", "tls-certificate",

@@ -230,9 +230,11 @@ async def t_flood(s):
             await b.send(json.dumps({"type": "candidate", "candidate": CAND}))
     except websockets.exceptions.ConnectionClosed as e:
         code = e.rcvd.code if e.rcvd else None
+    # the close frame comes at once; the connection ends when this client
+    # answers it or when libsoup's 5 s close timeout runs out (whole seconds)
     try:
         while True:
-            m = await recv_json(b, 5)
+            m = await recv_json(b, 10)
             if m.get("code") == "rate-limited":
                 limited = True
     except websockets.exceptions.ConnectionClosed as e:
