@@ -26,8 +26,8 @@
 #include "punch-output.h"
 #include "punch-pipe.h"
 
-/* after our bye: how long to wait for the peer's before leaving anyway */
-#define BYE_WAIT_MS 5000
+/* after our bye: the least time to wait for the peer's (else --timeout) */
+#define BYE_WAIT_MIN_S 10
 /* datagram mode: let the last datagrams in flight arrive */
 #define DATAGRAM_LINGER_MS 300
 
@@ -44,6 +44,7 @@ typedef struct
   PunchSession *session;
   PunchPipe *pipe;
   gboolean reliable;
+  guint bye_wait_s;
 
   gboolean connected;
   gboolean pipe_done;
@@ -153,11 +154,21 @@ on_bye_timeout (gpointer data)
   Connect *c = data;
 
   c->bye_timer = 0;
-  punch_output_begin (c->events, "warning");
-  punch_output_string (c->events, "message", "%s",
-                       "the peer did not say bye within 5 s; leaving anyway");
-  punch_output_end (c->events);
   emit_done (c);
+  if (c->reliable)
+    {
+      /* the peer says bye only once it has read our end of data */
+      g_autofree char *msg = g_strdup_printf (
+          "the peer did not confirm within %u s that it received everything we sent", c->bye_wait_s);
+      emit_error (c, "timeout", msg);
+      finish (c, PUNCH_EXIT_FAILURE);
+      return G_SOURCE_REMOVE;
+    }
+  punch_output_begin (c->events, "warning");
+  punch_output_uint (c->events, "seconds", "the peer did not say bye within %" G_GUINT64_FORMAT " s",
+                     c->bye_wait_s);
+  punch_output_string (c->events, "message", "%s", "; leaving anyway");
+  punch_output_end (c->events);
   finish (c, PUNCH_EXIT_OK);
   return G_SOURCE_REMOVE;
 }
@@ -207,7 +218,7 @@ on_pipe_done (PunchPipe *pipe, const GError *error, gpointer user_data)
   c->pipe_done = TRUE;
   send_bye (c);
   if (!c->peer_bye)
-    c->bye_timer = g_timeout_add (BYE_WAIT_MS, on_bye_timeout, c);
+    c->bye_timer = g_timeout_add_seconds (c->bye_wait_s, on_bye_timeout, c);
   maybe_exit (c);
 }
 
@@ -680,6 +691,7 @@ punch_cmd_connect (int argc, char **argv)
   c.events = punch_output_new_events (stderr, o.json);
   c.room = o.room;
   c.reliable = o.reliable;
+  c.bye_wait_s = (guint)MAX (o.timeout_s, BYE_WAIT_MIN_S);
   sigint_id = g_unix_signal_add (SIGINT, on_unix_signal, &c);
   sigterm_id = g_unix_signal_add (SIGTERM, on_unix_signal, &c);
 
