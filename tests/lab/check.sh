@@ -356,28 +356,8 @@ check "unknown option: exit 2" 2 $?
 check "no server: exit 2" 2 $?
 
 # ---- tear down --------------------------------------------------------------
-for pid in "${PIDS[@]}"; do
-	kill "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-done
-PIDS=()
-for p in "${PREFIXES[@]}"; do
-	"$NATLAB" down --prefix "$p" >/dev/null 2>&1 || true
-done
+lab_run_stop
 left=$(ip netns list | awk '{print $1}' | grep -E "^$(prefix_of '')" || true)
 check "every lab namespace is gone" "" "$left"
 
-echo "1..${#RESULTS[@]}"
-n=0
-for r in "${RESULTS[@]}"; do
-	n=$((n + 1))
-	case $r in
-	"ok - "*) echo "ok $n - ${r#ok - }" ;;
-	*) echo "not ok $n - ${r#not ok - }" ;;
-	esac
-done
-if [[ $NFAIL -gt 0 ]]; then
-	echo "# $NFAIL failed"
-	exit 1
-fi
-exit 0
+lab_tap_finish

@@ -13,6 +13,9 @@
 #                          notok, check), and an EXIT trap that stops those
 #                          PIDs, takes those labs down and removes $WORK
 #                          (kept, and said so, when a check failed).
+#   lab_run_stop           stop those PIDs and take those labs down now.
+#   lab_tap_finish         print the plan and $RESULTS as TAP; exit 1 if a
+#                          check failed, else 0.
 
 lab_coturn_start() {
   local dir=$1 auth=(--lt-cred-mech --user=lab:lab-pass)
@@ -61,12 +64,17 @@ lab_run_init() {
   trap 'exit 130' INT TERM HUP
 }
 
-# shellcheck disable=SC2317 # called from the EXIT trap
-lab_run_cleanup() {
+lab_run_stop() {
   local pid p
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  PIDS=()
   for p in "${PREFIXES[@]}"; do "$LAB_NATLAB" down --prefix "$p" >/dev/null 2>&1 || true; done
+}
+
+# shellcheck disable=SC2317 # called from the EXIT trap
+lab_run_cleanup() {
+  lab_run_stop
   if [ "$NFAIL" -eq 0 ]; then
     rm -rf "$WORK"
   else
@@ -81,4 +89,21 @@ notok() {
 }
 check() { # check DESCRIPTION EXPECTED ACTUAL
   if [[ $2 == "$3" ]]; then ok "$1"; else notok "$1 (expected '$2', got '$3')"; fi
+}
+
+lab_tap_finish() {
+  local n=0 r
+  echo "1..${#RESULTS[@]}"
+  for r in "${RESULTS[@]}"; do
+    n=$((n + 1))
+    case $r in
+    "ok - "*) echo "ok $n - ${r#ok - }" ;;
+    *) echo "not ok $n - ${r#not ok - }" ;;
+    esac
+  done
+  if [ "$NFAIL" -gt 0 ]; then
+    echo "# $NFAIL failed"
+    exit 1
+  fi
+  exit 0
 }

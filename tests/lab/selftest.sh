@@ -211,30 +211,10 @@ for id in $LAB_IDS; do
 done
 
 # ---- tear down and check that nothing is left ----------------------------
-for pid in "${PIDS[@]}"; do
-	kill "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-done
-PIDS=()
-for p in "${PREFIXES[@]}"; do
-	"$NATLAB" down --prefix "$p" >/dev/null 2>&1 || true
-done
+lab_run_stop
 left=$(ip netns list | awk '{print $1}' | grep -E "^st$$[0-9]-" || true)
 check "natlab down removed every namespace" "" "$left"
 left_state=$(find /run/natlab -name "st$$[0-9].env" 2>/dev/null || true)
 check "natlab down removed every state file" "" "$left_state"
 
-echo "1..${#RESULTS[@]}"
-n=0
-for r in "${RESULTS[@]}"; do
-	n=$((n + 1))
-	case $r in
-	"ok - "*) echo "ok $n - ${r#ok - }" ;;
-	*) echo "not ok $n - ${r#not ok - }" ;;
-	esac
-done
-if [[ $NFAIL -gt 0 ]]; then
-	echo "# $NFAIL failed"
-	exit 1
-fi
-exit 0
+lab_tap_finish
