@@ -10,7 +10,8 @@
 # (tests/lab/lab-lib.sh) and one punch-signal. Then, --runs times, and for
 # each tool in turn (punch, then the baseline):
 #   - peer A starts in site A and joins the room (the controlled side);
-#   - once A has joined, peer B starts in site B (the newcomer, controlling);
+#   - once A has joined and gathered (at most 3 s), peer B starts in site B
+#     (the newcomer, controlling);
 #   - B's NDJSON gives the time from its process start to `connected` and to
 #     `first-byte` (A's first datagram, sent when A is connected).
 # The tools: `punch connect --json` (libpunch's defaults) and nice-baseline
@@ -24,6 +25,7 @@
 # router's conntrack and NAT see it. Peer<->server RTT is then 2D and
 # peer<->peer RTT 4D (two WAN links each way).
 #
+# PUNCH_BENCH_KEEP=1 keeps every run's NDJSON (the path is printed at the end).
 # Prints a table on stdout (progress on stderr) and, with --out, markdown.
 # Needs root. Every namespace and process it starts is removed on exit.
 set -uo pipefail
@@ -96,7 +98,7 @@ lab_down() {
 }
 cleanup() {
   lab_down
-  rm -rf "$tmp"
+  if [ -n "${PUNCH_BENCH_KEEP:-}" ]; then log "logs kept in $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -165,10 +167,10 @@ except socket.timeout:
   return 0
 }
 
-# wait_for FILE PATTERN TENTHS: poll until FILE has PATTERN
+# wait_for FILE PATTERN SECONDS: poll until FILE has PATTERN
 wait_for() {
   local i
-  for i in $(seq "$(($3 * 5))"); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.02; done
+  for i in $(seq "$(($3 * 50))"); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.02; done
   return 1
 }
 
@@ -205,6 +207,9 @@ run_one() {
     echo '{"event":"error","data":{"code":"bench","message":"peer A did not join"}}' >>"$dir/b.err"
     return
   fi
+  # A is a peer that was already waiting: let it finish gathering first (at
+  # most 3 s; a UDP-blocked site waits for its unanswered STUN requests)
+  wait_for "$dir/a.err" '"event":"gathering-done"' 3
   printf x | ip netns exec "$NATLAB_NS_B" "${args_b[@]}" >/dev/null 2>"$dir/b.err" &
   pb=$!
   # done when B has its first byte, or has exited, or the timeout (+2 s) passed
