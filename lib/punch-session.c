@@ -70,6 +70,7 @@ struct _PunchSession
   gboolean remote_credentials_set;
   gboolean remote_eoc;
   gboolean nice_failed; /* libnice said FAILED before every candidate was known */
+  GQueue early_datagrams; /* GBytes that arrived before CONNECTED */
   guint pending_probes;
   guint n_turn_usable; /* TURN servers handed to libnice */
   guint n_turn_failed; /* of those, known to have failed */
@@ -294,6 +295,14 @@ set_state (PunchSession *self, PunchState state)
   g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0, state);
   if (state == PUNCH_STATE_CONNECTED || state == PUNCH_STATE_FAILED || state == PUNCH_STATE_CLOSED)
     complete_connect_tasks (self);
+  /* datagrams the peer sent as soon as it was connected, before we were:
+   * deliver them now that the application listens */
+  while (!g_queue_is_empty (&self->early_datagrams))
+    {
+      g_autoptr (GBytes) bytes = g_queue_pop_head (&self->early_datagrams);
+      if (self->state == PUNCH_STATE_CONNECTED)
+        g_signal_emit (self, signals[SIGNAL_DATAGRAM], 0, bytes);
+    }
   g_object_unref (self);
 }
 
@@ -618,6 +627,14 @@ on_recv (NiceAgent *agent, guint stream_id, guint component_id, guint len, gchar
   self->stats.bytes_received += len;
   self->stats.packets_received++;
   bytes = g_bytes_new (buf, len);
+  /* The peer may be connected (and send) a moment before we are: keep what
+   * comes before CONNECTED (a few) and deliver it then (set_state). */
+  if (self->state == PUNCH_STATE_GATHERING || self->state == PUNCH_STATE_CHECKING)
+    {
+      if (g_queue_get_length (&self->early_datagrams) < 64)
+        g_queue_push_tail (&self->early_datagrams, g_steal_pointer (&bytes));
+      return;
+    }
   g_signal_emit (self, signals[SIGNAL_DATAGRAM], 0, bytes);
 }
 
@@ -674,6 +691,7 @@ punch_session_finalize (GObject *object)
   g_ptr_array_unref (self->resolved);
   g_ptr_array_unref (self->bridges);
   g_ptr_array_unref (self->local_cands);
+  g_queue_clear_full (&self->early_datagrams, (GDestroyNotify)g_bytes_unref);
   punch_pair_free (self->selected);
   g_clear_error (&self->error);
   g_clear_error (&self->turn_error);
@@ -1051,6 +1069,29 @@ punch_session_is_controlling (PunchSession *self)
   if (self->agent)
     g_object_get (self->agent, "controlling-mode", &controlling, NULL);
   return controlling;
+}
+
+gboolean
+punch_session_set_role (PunchSession *self, PunchRole role, GError **error)
+{
+  g_return_val_if_fail (PUNCH_IS_SESSION (self), FALSE);
+
+  if (role == PUNCH_ROLE_AUTO)
+    {
+      g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
+                           "a session's role is controlling or controlled, not auto");
+      return FALSE;
+    }
+  if (self->remote_credentials_set || self->agent == NULL)
+    {
+      g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
+                           "the ICE role can only change before the peer's credentials are set");
+      return FALSE;
+    }
+  self->controlling = role == PUNCH_ROLE_CONTROLLING;
+  self->config->role = role;
+  g_object_set (self->agent, "controlling-mode", self->controlling, NULL);
+  return TRUE;
 }
 
 PunchDescription *
