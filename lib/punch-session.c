@@ -22,6 +22,24 @@
 #include <nice/agent.h>
 #include <nice/interfaces.h>
 
+/* libnice timers, tuned toward the protocol floor (docs/bench.md measures them).
+ *
+ * Ta paces every check and gathering request (libnice: 20 ms). Each pair waits
+ * its turn, so with a few pairs the first useful check goes out tens of ms
+ * late. RFC 8445 section 14.2 allows Ta down to 5 ms; a session has a handful
+ * of pairs, so 5 ms is still a trickle of packets. */
+#define PUNCH_TIMER_TA_MS 5
+/* The first retransmission of a gathering request (STUN Binding, TURN
+ * Allocate): libnice waits 500 ms, then 1 s, then 1 s more before giving up,
+ * so a site without UDP (or a lost request) holds gathering-done, and the
+ * end-of-candidates the peer waits for, for 2.2 s. 200 ms is still four
+ * times the longest RTT the lab uses; the later retransmissions double it. */
+#define PUNCH_STUN_INITIAL_TIMEOUT_MS 200
+/* How long libnice waits, once no check is left in progress, before it
+ * reports FAILED (libnice: 5 s). punch only believes that FAILED once both
+ * sides have all their candidates (see on_component_state_changed). */
+#define PUNCH_IDLE_TIMEOUT_MS 1000
+
 struct _PunchSession
 {
   GObject parent_instance;
@@ -51,6 +69,8 @@ struct _PunchSession
   gboolean gathering_done;
   gboolean remote_credentials_set;
   gboolean remote_eoc;
+  gboolean nice_failed; /* libnice said FAILED before every candidate was known */
+  GQueue early_datagrams; /* GBytes that arrived before CONNECTED */
   guint pending_probes;
   guint n_turn_usable; /* TURN servers handed to libnice */
   guint n_turn_failed; /* of those, known to have failed */
@@ -275,6 +295,14 @@ set_state (PunchSession *self, PunchState state)
   g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0, state);
   if (state == PUNCH_STATE_CONNECTED || state == PUNCH_STATE_FAILED || state == PUNCH_STATE_CLOSED)
     complete_connect_tasks (self);
+  /* datagrams the peer sent as soon as it was connected, before we were:
+   * deliver them now that the application listens */
+  while (!g_queue_is_empty (&self->early_datagrams))
+    {
+      g_autoptr (GBytes) bytes = g_queue_pop_head (&self->early_datagrams);
+      if (self->state == PUNCH_STATE_CONNECTED)
+        g_signal_emit (self, signals[SIGNAL_DATAGRAM], 0, bytes);
+    }
   g_object_unref (self);
 }
 
@@ -338,6 +366,22 @@ fail_no_path (PunchSession *self, gboolean timed_out)
           "every candidate pair failed (%u local, %u remote candidates, relay included): "
           "the peer did not answer, or its ICE credentials do not match",
           self->local_cands->len, self->n_remote_cands);
+}
+
+/* libnice said FAILED: believe it once no candidate can come any more */
+static void
+maybe_fail_no_path (PunchSession *self)
+{
+  if (!self->nice_failed || self->nice_state != NICE_COMPONENT_STATE_FAILED)
+    return;
+  if (!self->remote_eoc || !self->gathering_done || self->pending_probes > 0)
+    {
+      g_debug ("session %p: libnice reports FAILED, but candidates may still come "
+               "(remote end-of-candidates %s, gathering %s): waiting",
+               self, self->remote_eoc ? "yes" : "no", self->gathering_done ? "done" : "on");
+      return;
+    }
+  fail_no_path (self, FALSE);
 }
 
 static gboolean
@@ -431,7 +475,14 @@ on_component_state_changed (NiceAgent *agent, guint stream_id, guint component_i
                   ? "the peer stopped answering (consent lost, RFC 7675): the path is closed"
                   : "the path to the peer failed");
       else
-        fail_no_path (self, FALSE);
+        {
+          /* With trickle ICE, every pair known so far may have failed while
+           * candidates are still on their way (a peer's TURN relay comes
+           * late); libnice checks those when they arrive and can still
+           * connect. So a FAILED only counts once both sides are done. */
+          self->nice_failed = TRUE;
+          maybe_fail_no_path (self);
+        }
       break;
     default: break;
     }
@@ -484,7 +535,10 @@ finish_gathering (PunchSession *self)
     }
   g_debug ("session %p: gathering done after %" G_GINT64_FORMAT " ms, %u candidates", self,
            elapsed_ms (self), self->local_cands->len);
+  g_object_ref (self);
   g_signal_emit (self, signals[SIGNAL_GATHERING_DONE], 0);
+  maybe_fail_no_path (self);
+  g_object_unref (self);
 }
 
 typedef struct
@@ -573,6 +627,14 @@ on_recv (NiceAgent *agent, guint stream_id, guint component_id, guint len, gchar
   self->stats.bytes_received += len;
   self->stats.packets_received++;
   bytes = g_bytes_new (buf, len);
+  /* The peer may be connected (and send) a moment before we are: keep what
+   * comes before CONNECTED (a few) and deliver it then (set_state). */
+  if (self->state == PUNCH_STATE_GATHERING || self->state == PUNCH_STATE_CHECKING)
+    {
+      if (g_queue_get_length (&self->early_datagrams) < 64)
+        g_queue_push_tail (&self->early_datagrams, g_steal_pointer (&bytes));
+      return;
+    }
   g_signal_emit (self, signals[SIGNAL_DATAGRAM], 0, bytes);
 }
 
@@ -629,6 +691,7 @@ punch_session_finalize (GObject *object)
   g_ptr_array_unref (self->resolved);
   g_ptr_array_unref (self->bridges);
   g_ptr_array_unref (self->local_cands);
+  g_queue_clear_full (&self->early_datagrams, (GDestroyNotify)g_bytes_unref);
   punch_pair_free (self->selected);
   g_clear_error (&self->error);
   g_clear_error (&self->turn_error);
@@ -691,7 +754,9 @@ punch_session_new (const PunchConfig *config, GError **error)
   g_object_set (self->agent, "controlling-mode", self->controlling, "ice-tcp",
                 FALSE, /* a TCP candidate would force slow regular nomination */
                 "ice-udp", TRUE, "upnp", config->upnp, "force-relay",
-                config->policy == PUNCH_POLICY_RELAY, NULL);
+                config->policy == PUNCH_POLICY_RELAY, "stun-pacing-timer", PUNCH_TIMER_TA_MS,
+                "stun-initial-timeout", PUNCH_STUN_INITIAL_TIMEOUT_MS, "idle-timeout",
+                PUNCH_IDLE_TIMEOUT_MS, NULL);
 
   self->stream_id = nice_agent_add_stream (self->agent, 1);
   if (self->stream_id == 0)
@@ -1006,6 +1071,29 @@ punch_session_is_controlling (PunchSession *self)
   return controlling;
 }
 
+gboolean
+punch_session_set_role (PunchSession *self, PunchRole role, GError **error)
+{
+  g_return_val_if_fail (PUNCH_IS_SESSION (self), FALSE);
+
+  if (role == PUNCH_ROLE_AUTO)
+    {
+      g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
+                           "a session's role is controlling or controlled, not auto");
+      return FALSE;
+    }
+  if (self->remote_credentials_set || self->agent == NULL)
+    {
+      g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
+                           "the ICE role can only change before the peer's credentials are set");
+      return FALSE;
+    }
+  self->controlling = role == PUNCH_ROLE_CONTROLLING;
+  self->config->role = role;
+  g_object_set (self->agent, "controlling-mode", self->controlling, NULL);
+  return TRUE;
+}
+
 PunchDescription *
 punch_session_get_local_description (PunchSession *self)
 {
@@ -1179,6 +1267,7 @@ punch_session_set_remote_end_of_candidates (PunchSession *self)
     return;
   self->remote_eoc = TRUE;
   nice_agent_peer_candidate_gathering_done (self->agent, self->stream_id);
+  maybe_fail_no_path (self);
 }
 
 gboolean

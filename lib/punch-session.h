@@ -98,6 +98,20 @@ PUNCH_EXPORT const char *punch_session_get_local_pwd (PunchSession *self);
 PUNCH_EXPORT PunchDescription *punch_session_get_local_description (PunchSession *self);
 PUNCH_EXPORT gboolean punch_session_is_controlling (PunchSession *self);
 
+/**
+ * punch_session_set_role:
+ * @role: %PUNCH_ROLE_CONTROLLING or %PUNCH_ROLE_CONTROLLED
+ *
+ * Sets the ICE role of a session that may already be gathering, so that
+ * gathering can start before the role is known (for example while joining a
+ * signaling room, which decides it). Only before the remote credentials are
+ * set: after that, checks may be under way.
+ *
+ * Returns: %FALSE with @error set (%PUNCH_ERROR_INVALID_ARGUMENT) when too late
+ *   or @role is %PUNCH_ROLE_AUTO
+ */
+PUNCH_EXPORT gboolean punch_session_set_role (PunchSession *self, PunchRole role, GError **error);
+
 PUNCH_EXPORT gboolean punch_session_set_remote_credentials (PunchSession *self, const char *ufrag,
                                                             const char *pwd, GError **error);
 /** @line: `candidate:…` (with or without `a=`) */

@@ -509,11 +509,46 @@ emit_joined (Connect *c, const PunchConfig *config)
   punch_output_end (c->events);
 }
 
+static void
+connect_session (Connect *c)
+{
+  g_signal_connect (c->session, "local-candidate", G_CALLBACK (on_local_candidate), c);
+  g_signal_connect (c->session, "gathering-done", G_CALLBACK (on_gathering_done), c);
+  g_signal_connect (c->session, "state-changed", G_CALLBACK (on_state_changed), c);
+  g_signal_connect (c->session, "selected-pair", G_CALLBACK (on_selected_pair), c);
+  c->binding = punch_signal_binding_new (c->client, c->session);
+  g_signal_connect (c->binding, "error", G_CALLBACK (on_binding_error), c);
+}
+
+/* Takes over the session that gathered while joining: reports what it did so
+ * far as if it had started now, then binds it to the room. */
+static gboolean
+use_early_session (Connect *c, PunchSession *session)
+{
+  g_autoptr (PunchDescription) desc = punch_session_get_local_description (session);
+  PunchState state = punch_session_get_state (session);
+
+  c->session = session;
+  on_state_changed (session, state, c);
+  if (state == PUNCH_STATE_FAILED || state == PUNCH_STATE_CLOSED)
+    return c->exit_code < 0;
+  for (guint i = 0; i < desc->candidates->len; i++)
+    {
+      g_autofree char *line = punch_candidate_to_string (desc->candidates->pdata[i]);
+      on_local_candidate (session, line, c);
+    }
+  if (desc->end_of_candidates)
+    on_gathering_done (session, c);
+  connect_session (c);
+  return TRUE;
+}
+
 /* Joins, makes and binds the session. Returns FALSE with c->exit_code set. */
 static gboolean
 set_up (Connect *c, const Options *o, PunchConfig *config)
 {
   g_autoptr (GError) error = NULL;
+  g_autoptr (PunchSession) early = NULL;
   gboolean joined = FALSE;
 
   c->client = punch_signal_client_new (o->signal_url, &error);
@@ -531,6 +566,14 @@ set_up (Connect *c, const Options *o, PunchConfig *config)
   g_signal_connect (c->client, "bye", G_CALLBACK (on_bye), c);
   g_signal_connect (c->client, "server-error", G_CALLBACK (on_server_error), c);
   g_signal_connect (c->client, "disconnected", G_CALLBACK (on_disconnected), c);
+
+  /* Gather while joining: the STUN mapping and the TURN allocation then cost
+   * no time of their own (docs/bench.md). The room decides the role, set once
+   * joined. Servers from `welcome` cannot be added to a session that is
+   * gathering: if it brings any, this session is dropped and a new one made. */
+  early = punch_session_new (config, NULL);
+  if (early && !punch_session_start (early, NULL))
+    g_clear_object (&early);
 
   g_object_set_data (G_OBJECT (c->client), "punch-joined", &joined);
   punch_signal_client_join_async (c->client, o->room, o->token, NULL, on_joined, c);
@@ -551,18 +594,19 @@ set_up (Connect *c, const Options *o, PunchConfig *config)
     }
   emit_joined (c, config);
 
+  if (early && punch_signal_client_get_ice_servers (c->client)->len == 0
+      && punch_session_set_role (early, config->role, NULL))
+    return use_early_session (c, g_steal_pointer (&early));
+  if (early)
+    punch_session_close_async (early, NULL, NULL, NULL);
+
   c->session = punch_session_new (config, &error);
   if (c->session == NULL)
     {
       fail_with (c, error);
       return FALSE;
     }
-  g_signal_connect (c->session, "local-candidate", G_CALLBACK (on_local_candidate), c);
-  g_signal_connect (c->session, "gathering-done", G_CALLBACK (on_gathering_done), c);
-  g_signal_connect (c->session, "state-changed", G_CALLBACK (on_state_changed), c);
-  g_signal_connect (c->session, "selected-pair", G_CALLBACK (on_selected_pair), c);
-  c->binding = punch_signal_binding_new (c->client, c->session);
-  g_signal_connect (c->binding, "error", G_CALLBACK (on_binding_error), c);
+  connect_session (c);
   if (!punch_session_start (c->session, &error))
     {
       fail_with (c, error);
