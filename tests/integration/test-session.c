@@ -483,6 +483,38 @@ test_consent_lost (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (e->message, "consent lost"));
 }
 
+/* The role can change while gathering, until the peer's credentials are set. */
+static void
+test_set_role (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchConfig) config = punch_config_copy (f->config);
+  g_autoptr (PunchSession) s = NULL;
+
+  config->role = PUNCH_ROLE_CONTROLLED;
+  s = punch_session_new (config, &error);
+  g_assert_no_error (error);
+  g_assert_true (punch_session_start (s, &error));
+  g_assert_no_error (error);
+  g_assert_false (punch_session_is_controlling (s));
+
+  g_assert_true (punch_session_set_role (s, PUNCH_ROLE_CONTROLLING, &error));
+  g_assert_no_error (error);
+  g_assert_true (punch_session_is_controlling (s));
+
+  g_assert_false (punch_session_set_role (s, PUNCH_ROLE_AUTO, &error));
+  g_assert_error (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_true (punch_session_is_controlling (s));
+
+  g_assert_true (
+      punch_session_set_remote_credentials (s, "abcd", "0123456789abcdefghijkl", &error));
+  g_assert_no_error (error);
+  g_assert_false (punch_session_set_role (s, PUNCH_ROLE_CONTROLLED, &error));
+  g_assert_error (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT);
+  g_assert_true (punch_session_is_controlling (s));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -498,6 +530,7 @@ main (int argc, char **argv)
   ADD ("/punch/session/close", test_close_is_final, PUNCH_MODE_DATAGRAM);
   ADD ("/punch/session/reliable-eof", test_reliable_eof, PUNCH_MODE_RELIABLE);
   ADD ("/punch/session/consent-lost", test_consent_lost, PUNCH_MODE_DATAGRAM);
+  ADD ("/punch/session/set-role", test_set_role, PUNCH_MODE_DATAGRAM);
 #undef ADD
   return g_test_run ();
 }
