@@ -438,6 +438,20 @@ on_message (SoupWebsocketConnection *conn, gint type, GBytes *bytes, gpointer us
 
 /* ---- connections ---- */
 
+/* Runs @func once, soon, on the server's context (unless *@source is
+ * already pending). At the default priority, not an idle one: below the
+ * epoll source, a busy server would never get to it. */
+static void
+server_soon (PunchSignalServer *self, GSource **source, GSourceFunc func)
+{
+  if (*source)
+    return;
+  *source = g_idle_source_new ();
+  g_source_set_priority (*source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (*source, func, self, NULL);
+  g_source_attach (*source, self->context);
+}
+
 /* Takes the peer's socket out of the epoll set (before it can be closed and
  * its number reused by another shard). */
 static void
@@ -503,13 +517,7 @@ peer_retire (Peer *peer)
   peer->dead = TRUE;
   peer_unwatch (peer);
   g_ptr_array_add (self->dead, peer);
-  if (self->reap_source == NULL)
-    {
-      self->reap_source = g_idle_source_new ();
-      g_source_set_priority (self->reap_source, G_PRIORITY_DEFAULT);
-      g_source_set_callback (self->reap_source, reap, self, NULL);
-      g_source_attach (self->reap_source, self->context);
-    }
+  server_soon (self, &self->reap_source, reap);
 }
 
 static void
@@ -662,8 +670,6 @@ shard_watch (Shard *shard)
   return timeout;
 }
 
-static gboolean run_busy (gpointer user_data);
-
 /* Runs the shard from an idle on the server's context, once. */
 static void
 shard_schedule (Shard *shard)
@@ -674,14 +680,7 @@ shard_schedule (Shard *shard)
     return;
   shard->busy = TRUE;
   g_ptr_array_add (self->busy, shard);
-  if (self->busy_source == NULL)
-    {
-      self->busy_source = g_idle_source_new ();
-      /* not below the epoll source, or a busy server would never get here */
-      g_source_set_priority (self->busy_source, G_PRIORITY_DEFAULT);
-      g_source_set_callback (self->busy_source, run_busy, self, NULL);
-      g_source_attach (self->busy_source, self->context);
-    }
+  server_soon (self, &self->busy_source, run_busy);
 }
 
 /* Dispatches what is ready on the shard's context (sockets, timers, GTask

@@ -245,15 +245,7 @@ else:
 EOF
 }
 
-direct_possible() { # as tests/lab/traversal.sh
-  local a=$1 b=$2
-  case " $a $b " in *" udpblocked "*) return 1 ;; esac
-  if [ "$a" = symmetric ]; then local t=$a; a=$b; b=$t; fi
-  if [ "$b" = symmetric ]; then
-    case "$a" in open | fullcone | addrrestricted) return 0 ;; *) return 1 ;; esac
-  fi
-  return 0
-}
+direct_possible() { lab_direct_possible "$@"; }
 
 results="$tmp/results.tsv" # delay pair tool run connected first relayed
 : >"$results"

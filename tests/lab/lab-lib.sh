@@ -16,6 +16,9 @@
 #   lab_run_stop           stop those PIDs and take those labs down now.
 #   lab_tap_finish         print the plan and $RESULTS as TAP; exit 1 if a
 #                          check failed, else 0.
+#   lab_direct_possible A B
+#                          whether theory allows a direct UDP path between
+#                          NAT types A and B (status 0) or not (1).
 
 lab_coturn_start() {
   local dir=$1 auth=(--lt-cred-mech --user=lab:lab-pass)
@@ -106,4 +109,19 @@ lab_tap_finish() {
     exit 1
   fi
   exit 0
+}
+
+# A symmetric NAT picks a new port per destination, so the peer's guess is
+# wrong unless the peer's own NAT lets any source in (open, full-cone) or
+# filters on the address only (address-restricted: the symmetric side's
+# packets come from the right address, just another port). A UDP-blocked
+# site has no UDP at all.
+lab_direct_possible() {
+  local a=$1 b=$2
+  case " $a $b " in *" udpblocked "*) return 1 ;; esac
+  if [ "$a" = symmetric ]; then local t=$a; a=$b; b=$t; fi
+  if [ "$b" = symmetric ]; then
+    case "$a" in open | fullcone | addrrestricted) return 0 ;; *) return 1 ;; esac
+  fi
+  return 0
 }

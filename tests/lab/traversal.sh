@@ -52,20 +52,9 @@ else
   PAIRS="$PAIRS samenat:samenat samenat-hairpin:samenat-hairpin"
 fi
 
-# Does theory allow a direct UDP path between these two NATs? A symmetric NAT
-# picks a new port per destination, so the peer's guess is wrong unless the
-# peer's own NAT lets any source in (open, full-cone) or filters on the
-# address only (address-restricted: the symmetric side's packets come from
-# the right address, just another port). A UDP-blocked site has no UDP at all.
-direct_possible() {
-  local a=$1 b=$2
-  case " $a $b " in *" udpblocked "*) return 1 ;; esac
-  if [ "$a" = symmetric ]; then local t=$a; a=$b; b=$t; fi
-  if [ "$b" = symmetric ]; then
-    case "$a" in open | fullcone | addrrestricted) return 0 ;; *) return 1 ;; esac
-  fi
-  return 0
-}
+# shellcheck source=lab-lib.sh
+. "$here/lab-lib.sh"
+direct_possible() { lab_direct_possible "$@"; }
 
 tmp=$(mktemp -d /tmp/punch-traversal.XXXXXX)
 base="tv$$"
@@ -92,8 +81,6 @@ run_case() {
   local sig_pid="" pa pb
   mkdir -p "$dir"
   echo "$prefix" >"$dir/prefix"
-  # shellcheck source=lab-lib.sh
-  . "$here/lab-lib.sh"
   case_cleanup() {
     [ -n "$sig_pid" ] && kill "$sig_pid" 2>/dev/null && wait "$sig_pid" 2>/dev/null
     [ -n "${pa:-}" ] && kill "$pa" 2>/dev/null
