@@ -263,10 +263,10 @@ classify_mapping (const PunchCheckObservations *obs, PunchCheckResult *r)
   if (answered (&obs->map1) && punch_stun_address_equal (&obs->map1.mapped, &obs->local))
     {
       r->mapping = PUNCH_NAT_NONE;
-      r->mapping_method = other_usable (obs) ? PUNCH_CHECK_METHOD_RFC5780
-                                             : PUNCH_CHECK_METHOD_COMPARISON;
-      r->mapping_reason = g_strdup_printf (
-          "the server sees this host's own address %s: there is no NAT", m1);
+      r->mapping_method
+          = other_usable (obs) ? PUNCH_CHECK_METHOD_RFC5780 : PUNCH_CHECK_METHOD_COMPARISON;
+      r->mapping_reason
+          = g_strdup_printf ("the server sees this host's own address %s: there is no NAT", m1);
       return;
     }
   if (!answered (&obs->map1))
@@ -284,8 +284,8 @@ classify_mapping (const PunchCheckObservations *obs, PunchCheckResult *r)
     }
   if (!answered (&obs->map2))
     {
-      g_autofree char *why = g_strdup_printf (
-          "the server's other address (RFC 5780 test II) %s", probe_failure (&obs->map2));
+      g_autofree char *why = g_strdup_printf ("the server's other address (RFC 5780 test II) %s",
+                                              probe_failure (&obs->map2));
       mapping_by_comparison (obs, r, why);
       return;
     }
@@ -324,8 +324,8 @@ classify_mapping (const PunchCheckObservations *obs, PunchCheckResult *r)
       {
         r->mapping = PUNCH_NAT_ADDRESS_AND_PORT_DEPENDENT;
         r->mapping_reason = g_strdup_printf (
-            "RFC 5780: a new public address toward every server address and port (%s, %s, %s)",
-            m1, m2, m3);
+            "RFC 5780: a new public address toward every server address and port (%s, %s, %s)", m1,
+            m2, m3);
       }
   }
 }
@@ -353,8 +353,8 @@ classify_filtering (const PunchCheckObservations *obs, PunchCheckResult *r)
   if (!answered (&obs->filt1))
     {
       r->filtering = PUNCH_NAT_UNKNOWN;
-      r->filtering_reason = g_strdup_printf ("RFC 5780 filtering test I %s",
-                                             probe_failure (&obs->filt1));
+      r->filtering_reason
+          = g_strdup_printf ("RFC 5780 filtering test I %s", probe_failure (&obs->filt1));
       return;
     }
   if (answered (f2))
@@ -521,10 +521,9 @@ direct_known (PunchNatBehaviour ma, PunchNatBehaviour fa, PunchNatBehaviour mb,
   return a_to_b || b_to_a;
 }
 
-static const PunchNatBehaviour all_behaviours[] = {
-  PUNCH_NAT_NONE, PUNCH_NAT_ENDPOINT_INDEPENDENT, PUNCH_NAT_ADDRESS_DEPENDENT,
-  PUNCH_NAT_ADDRESS_AND_PORT_DEPENDENT
-};
+static const PunchNatBehaviour all_behaviours[]
+    = { PUNCH_NAT_NONE, PUNCH_NAT_ENDPOINT_INDEPENDENT, PUNCH_NAT_ADDRESS_DEPENDENT,
+        PUNCH_NAT_ADDRESS_AND_PORT_DEPENDENT };
 
 PunchPath
 punch_check_direct_possible (PunchNatBehaviour map_a, PunchNatBehaviour filt_a,
@@ -567,7 +566,10 @@ peer_behaviour (PunchPeerKind k, PunchNatBehaviour *m, PunchNatBehaviour *f)
 {
   switch (k)
     {
-    case PUNCH_PEER_NO_NAT: *m = PUNCH_NAT_NONE; *f = PUNCH_NAT_NONE; break;
+    case PUNCH_PEER_NO_NAT:
+      *m = PUNCH_NAT_NONE;
+      *f = PUNCH_NAT_NONE;
+      break;
     case PUNCH_PEER_FULL_CONE:
       *m = PUNCH_NAT_ENDPOINT_INDEPENDENT;
       *f = PUNCH_NAT_ENDPOINT_INDEPENDENT;
@@ -600,7 +602,10 @@ append_list (GString *s, const char *head, GPtrArray *items)
   g_string_append (s, head);
   g_string_append_c (s, ' ');
   for (guint i = 0; i < items->len; i++)
-    g_string_append_printf (s, "%s%s", i == 0 ? "" : i + 1 == items->len ? " and " : ", ",
+    g_string_append_printf (s, "%s%s",
+                            i == 0                ? ""
+                            : i + 1 == items->len ? " and "
+                                                  : ", ",
                             (const char *)items->pdata[i]);
   g_string_append (s, ".");
 }

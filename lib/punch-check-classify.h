@@ -125,10 +125,10 @@ typedef enum
 
 typedef struct
 {
-  gboolean udp;                /* some server answered over UDP */
+  gboolean udp; /* some server answered over UDP */
   PunchNatBehaviour mapping;
   PunchCheckMethod mapping_method;
-  gboolean mapping_varies;     /* UNKNOWN, but known to change with the destination */
+  gboolean mapping_varies; /* UNKNOWN, but known to change with the destination */
   char *mapping_reason;
   PunchNatBehaviour filtering;
   PunchCheckMethod filtering_method;

@@ -431,9 +431,9 @@ send_request (GTask *task)
   if (!p->stream)
     {
       punch_source_clear (&p->retransmit_source);
-      p->retransmit_source = punch_timeout_attach (g_task_get_context (task), UDP_RTO_MS,
-                                                   on_retransmit, g_object_ref (task),
-                                                   g_object_unref);
+      p->retransmit_source
+          = punch_timeout_attach (g_task_get_context (task), UDP_RTO_MS, on_retransmit,
+                                  g_object_ref (task), g_object_unref);
     }
 }
 

@@ -69,7 +69,7 @@ struct _PunchSession
   gboolean gathering_done;
   gboolean remote_credentials_set;
   gboolean remote_eoc;
-  gboolean nice_failed; /* libnice said FAILED before every candidate was known */
+  gboolean nice_failed;   /* libnice said FAILED before every candidate was known */
   GQueue early_datagrams; /* GBytes that arrived before CONNECTED */
   guint pending_probes;
   guint n_turn_usable; /* TURN servers handed to libnice */
@@ -1009,8 +1009,8 @@ punch_session_start (PunchSession *self, GError **error)
       return FALSE;
     }
   self->start_time = g_get_monotonic_time ();
-  self->deadline_source
-      = punch_timeout_attach (self->context, self->config->connect_timeout_ms, on_deadline, self, NULL);
+  self->deadline_source = punch_timeout_attach (self->context, self->config->connect_timeout_ms,
+                                                on_deadline, self, NULL);
   g_source_set_name (self->deadline_source, "[punch] connect deadline");
   set_state (self, PUNCH_STATE_GATHERING);
 

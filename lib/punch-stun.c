@@ -149,8 +149,8 @@ hmac_sha1 (const guint8 *data, gsize end, guint16 length, const guint8 *key, gsi
 
 /* ---- parsing ------------------------------------------------------------ */
 
-static gboolean
-reject (GError **error, const char *reason, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
+static gboolean reject (GError **error, const char *reason, const char *fmt, ...)
+    G_GNUC_PRINTF (3, 4);
 
 static gboolean
 reject (GError **error, const char *reason, const char *fmt, ...)
@@ -168,9 +168,9 @@ reject (GError **error, const char *reason, const char *fmt, ...)
 const char *
 punch_stun_reject_reason (const GError *error)
 {
-  static const char *const reasons[] = { PUNCH_STUN_REJECT_SHORT, PUNCH_STUN_REJECT_NOT_STUN,
-                                         PUNCH_STUN_REJECT_MALFORMED,
-                                         PUNCH_STUN_REJECT_FINGERPRINT };
+  static const char *const reasons[]
+      = { PUNCH_STUN_REJECT_SHORT, PUNCH_STUN_REJECT_NOT_STUN, PUNCH_STUN_REJECT_MALFORMED,
+          PUNCH_STUN_REJECT_FINGERPRINT };
 
   if (error == NULL)
     return NULL;
@@ -196,14 +196,13 @@ get32 (const guint8 *p)
 }
 
 static gboolean
-parse_address (const guint8 *v, gsize len, gboolean xor, const guint8 *txid,
-               PunchStunAddress *a, guint16 type, GError **error)
+parse_address (const guint8 *v, gsize len, gboolean xor, const guint8 *txid, PunchStunAddress *a,
+               guint16 type, GError **error)
 {
   static const guint8 cookie[4] = { 0x21, 0x12, 0xa4, 0x42 };
 
   if (len < 4)
-    return reject (error, PUNCH_STUN_REJECT_MALFORMED, "address attribute 0x%04x too short",
-                   type);
+    return reject (error, PUNCH_STUN_REJECT_MALFORMED, "address attribute 0x%04x too short", type);
   memset (a, 0, sizeof *a);
   a->port = get16 (v + 2);
   if (xor)
@@ -212,18 +211,18 @@ parse_address (const guint8 *v, gsize len, gboolean xor, const guint8 *txid,
     {
       a->family = 4;
       for (int i = 0; i < 4; i++)
-        a->addr[i] = v[4 + i] ^ (xor ? cookie[i] : 0);
+        a->addr[i] = v[4 + i] ^ (xor? cookie[i] : 0);
     }
   else if (v[1] == 0x02 && len == 20)
     {
       a->family = 6;
       for (int i = 0; i < 16; i++)
-        a->addr[i] = v[4 + i] ^ (xor ? (i < 4 ? cookie[i] : txid[i - 4]) : 0);
+        a->addr[i] = v[4 + i] ^ (xor? (i < 4 ? cookie[i] : txid[i - 4]) : 0);
     }
   else
     return reject (error, PUNCH_STUN_REJECT_MALFORMED,
-                   "address attribute 0x%04x has family %u and length %" G_GSIZE_FORMAT, type,
-                   v[1], len);
+                   "address attribute 0x%04x has family %u and length %" G_GSIZE_FORMAT, type, v[1],
+                   len);
   return TRUE;
 }
 
@@ -242,8 +241,8 @@ punch_stun_message_parse (const guint8 *data, gsize len, PunchStunMessage *msg, 
     return reject (error, PUNCH_STUN_REJECT_NOT_STUN, "no STUN header or magic cookie");
   body = get16 (data + 2);
   if (body % 4 != 0)
-    return reject (error, PUNCH_STUN_REJECT_MALFORMED, "length %" G_GSIZE_FORMAT
-                   " is not a multiple of 4", body);
+    return reject (error, PUNCH_STUN_REJECT_MALFORMED,
+                   "length %" G_GSIZE_FORMAT " is not a multiple of 4", body);
   if (PUNCH_STUN_HEADER_SIZE + body > len)
     return reject (error, PUNCH_STUN_REJECT_SHORT,
                    "header says %" G_GSIZE_FORMAT " bytes, got %" G_GSIZE_FORMAT,
@@ -293,7 +292,7 @@ punch_stun_message_parse (const guint8 *data, gsize len, PunchStunMessage *msg, 
                           : atype == PUNCH_STUN_ATTR_XOR_MAPPED_ADDRESS ? PUNCH_STUN_HAS_XOR_MAPPED
                           : atype == PUNCH_STUN_ATTR_OTHER_ADDRESS ? PUNCH_STUN_HAS_OTHER_ADDRESS
                                                                    : PUNCH_STUN_HAS_RESPONSE_ORIGIN;
-            PunchStunAddress *a = atype == PUNCH_STUN_ATTR_MAPPED_ADDRESS ? &msg->mapped
+            PunchStunAddress *a = atype == PUNCH_STUN_ATTR_MAPPED_ADDRESS       ? &msg->mapped
                                   : atype == PUNCH_STUN_ATTR_XOR_MAPPED_ADDRESS ? &msg->xor_mapped
                                   : atype == PUNCH_STUN_ATTR_OTHER_ADDRESS ? &msg->other_address
                                                                            : &msg->response_origin;
@@ -377,8 +376,7 @@ punch_stun_message_parse (const guint8 *data, gsize len, PunchStunMessage *msg, 
             want = punch_stun_crc32 (data, off) ^ FINGERPRINT_XOR;
             if (get32 (v) != want)
               return reject (error, PUNCH_STUN_REJECT_FINGERPRINT,
-                             "FINGERPRINT 0x%08x, the message's CRC gives 0x%08x", get32 (v),
-                             want);
+                             "FINGERPRINT 0x%08x, the message's CRC gives 0x%08x", get32 (v), want);
             msg->present |= PUNCH_STUN_HAS_FINGERPRINT;
             break;
           }
@@ -387,8 +385,7 @@ punch_stun_message_parse (const guint8 *data, gsize len, PunchStunMessage *msg, 
         case PUNCH_STUN_ATTR_UNKNOWN_ATTRIBUTES:
         case PUNCH_STUN_ATTR_USERHASH:
         case PUNCH_STUN_ATTR_PADDING:
-        case PUNCH_STUN_ATTR_RESPONSE_PORT:
-          break; /* known, not needed */
+        case PUNCH_STUN_ATTR_RESPONSE_PORT: break; /* known, not needed */
         default:
           if (atype < 0x8000 && msg->n_unknown_required < G_N_ELEMENTS (msg->unknown_required))
             msg->unknown_required[msg->n_unknown_required++] = atype;
@@ -409,8 +406,8 @@ punch_stun_message_check_integrity (const guint8 *data, const PunchStunMessage *
   if (!(msg->present & PUNCH_STUN_HAS_INTEGRITY) || off < PUNCH_STUN_HEADER_SIZE
       || off + 4 + INTEGRITY_SIZE > msg->length)
     return FALSE;
-  hmac_sha1 (data, off, (guint16)(off + 4 + INTEGRITY_SIZE - PUNCH_STUN_HEADER_SIZE), key,
-             key_len, digest);
+  hmac_sha1 (data, off, (guint16)(off + 4 + INTEGRITY_SIZE - PUNCH_STUN_HEADER_SIZE), key, key_len,
+             digest);
   /* a MAC comparison that does not stop at the first difference */
   {
     guint8 diff = 0;
@@ -491,7 +488,7 @@ punch_stun_message_add_address (GByteArray *msg, guint16 type, const PunchStunAd
   v[3] = port & 0xff;
   for (gsize i = 0; i < alen; i++)
     /* the cookie and the transaction id are bytes 4..19 of the header */
-    v[4 + i] = a->addr[i] ^ (xor ? msg->data[4 + i] : 0);
+    v[4 + i] = a->addr[i] ^ (xor? msg->data[4 + i] : 0);
   punch_stun_message_add (msg, type, v, 4 + alen);
 }
 

@@ -31,6 +31,18 @@ trap 'rm -f "$summary"' EXIT
 # every meson run's output also goes to $summary, to add up its Ok/Fail lines
 mtest() { meson test "$@" 2>&1 | tee -a "$summary"; }
 
+section "code style: clang-format (.clang-format) over every C file"
+style=$(git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror 2>&1 || true)
+if [ -n "$style" ]; then
+  printf '%s\n' "$style" | head -n 20
+  echo "style: run: git ls-files '*.c' '*.h' | xargs clang-format -i"
+  echo "Fail: 1" >>"$summary"
+  status=1
+else
+  echo "style: ok"
+  echo "Ok: 1" >>"$summary"
+fi
+
 section "build with gcc (warnings are errors) and run the unit, integration and lab suites"
 setup "$BUILD_DIR" -Dwerror=true -Dfuzz=false
 mtest -C "$BUILD_DIR" --print-errorlogs --num-processes 2 --no-suite bench || status=1

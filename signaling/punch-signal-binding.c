@@ -21,9 +21,9 @@ struct _PunchSignalBinding
 
   char *remote_ufrag; /* set on the session */
   char *remote_pwd;
-  GPtrArray *pending;     /* candidate lines that came before the credentials */
+  GPtrArray *pending; /* candidate lines that came before the credentials */
   gboolean pending_eoc;
-  GHashTable *seen;       /* remote candidate lines already given to the session */
+  GHashTable *seen; /* remote candidate lines already given to the session */
 };
 
 enum
@@ -151,7 +151,8 @@ on_description (PunchSignalClient *client, const char *from, PunchDescription *d
       self->remote_ufrag = g_strdup (desc->ufrag);
       self->remote_pwd = g_strdup (desc->pwd);
     }
-  else if (strcmp (self->remote_ufrag, desc->ufrag) != 0 || strcmp (self->remote_pwd, desc->pwd) != 0)
+  else if (strcmp (self->remote_ufrag, desc->ufrag) != 0
+           || strcmp (self->remote_pwd, desc->pwd) != 0)
     {
       error = g_error_new (PUNCH_ERROR, PUNCH_ERROR_SIGNALING,
                            "peer %s sent new ICE credentials (it restarted its session); this "

@@ -31,8 +31,8 @@ struct _PunchSignalClient
 
   SoupSession *session;
   SoupWebsocketConnection *conn;
-  GCancellable *cancellable; /* our own operations; cancelled by close */
-  GTask *join_task;          /* the caller's join, until welcome */
+  GCancellable *cancellable;      /* our own operations; cancelled by close */
+  GTask *join_task;               /* the caller's join, until welcome */
   GCancellable *join_cancellable; /* the caller's */
   gulong join_cancel_id;
   State state;
@@ -211,9 +211,10 @@ handle_refusal (PunchSignalClient *self, PunchSignalMessage *msg)
 {
   gboolean auth = g_str_equal (msg->code, "bad-token") || g_str_equal (msg->code, "token-expired")
                   || g_str_equal (msg->code, "wrong-room");
-  GError *error = g_error_new (PUNCH_ERROR, auth ? PUNCH_ERROR_AUTHENTICATION : PUNCH_ERROR_SIGNALING,
-                               "the signaling server refused to let us join room \"%s\": %s (%s)",
-                               self->room, msg->message, msg->code);
+  GError *error
+      = g_error_new (PUNCH_ERROR, auth ? PUNCH_ERROR_AUTHENTICATION : PUNCH_ERROR_SIGNALING,
+                     "the signaling server refused to let us join room \"%s\": %s (%s)", self->room,
+                     msg->message, msg->code);
 
   if (self->join_task)
     fail_join (self, error);
@@ -278,9 +279,7 @@ on_message (SoupWebsocketConnection *conn, gint type, GBytes *bytes, gpointer us
     case PUNCH_SIGNAL_MESSAGE_END_OF_CANDIDATES:
       g_signal_emit (self, signals[SIGNAL_END_OF_CANDIDATES], 0, from);
       break;
-    case PUNCH_SIGNAL_MESSAGE_BYE:
-      g_signal_emit (self, signals[SIGNAL_BYE], 0, from);
-      break;
+    case PUNCH_SIGNAL_MESSAGE_BYE: g_signal_emit (self, signals[SIGNAL_BYE], 0, from); break;
     case PUNCH_SIGNAL_MESSAGE_ERROR:
       g_signal_emit (self, signals[SIGNAL_SERVER_ERROR], 0, msg->code, msg->message);
       break;
@@ -307,7 +306,8 @@ on_closed (SoupWebsocketConnection *conn, gpointer user_data)
   gushort code = soup_websocket_connection_get_close_code (conn);
   const char *reason = soup_websocket_connection_get_close_data (conn);
   GError *error;
-  gboolean policy = code == SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION || code == SOUP_WEBSOCKET_CLOSE_TOO_BIG;
+  gboolean policy
+      = code == SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION || code == SOUP_WEBSOCKET_CLOSE_TOO_BIG;
 
   error = g_error_new (PUNCH_ERROR, PUNCH_ERROR_SIGNALING,
                        "the signaling server %s closed the connection (%u%s%s)", self->url, code,
@@ -446,8 +446,8 @@ punch_signal_client_join_async (PunchSignalClient *self, const char *room, const
   if (cancellable)
     {
       self->join_cancellable = g_object_ref (cancellable);
-      self->join_cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (on_join_cancelled),
-                                                    self, NULL);
+      self->join_cancel_id
+          = g_cancellable_connect (cancellable, G_CALLBACK (on_join_cancelled), self, NULL);
     }
 }
 
@@ -529,8 +529,8 @@ punch_signal_client_send (PunchSignalClient *self, const PunchSignalMessage *msg
   if (self->state != STATE_JOINED || self->conn == NULL
       || soup_websocket_connection_get_state (self->conn) != SOUP_WEBSOCKET_STATE_OPEN)
     {
-      g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_SIGNALING,
-                   "not connected to a room on %s", self->url);
+      g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_SIGNALING, "not connected to a room on %s",
+                   self->url);
       return FALSE;
     }
   json = punch_signal_message_to_json (msg);
@@ -571,8 +571,7 @@ punch_signal_client_send_candidate (PunchSignalClient *self, const char *to, con
 }
 
 gboolean
-punch_signal_client_send_end_of_candidates (PunchSignalClient *self, const char *to,
-                                            GError **error)
+punch_signal_client_send_end_of_candidates (PunchSignalClient *self, const char *to, GError **error)
 {
   return send_simple (self, punch_signal_message_new (PUNCH_SIGNAL_MESSAGE_END_OF_CANDIDATES), to,
                       error);
@@ -678,8 +677,8 @@ punch_signal_client_class_init (PunchSignalClientClass *klass)
   object_class->dispose = punch_signal_client_dispose;
   object_class->finalize = punch_signal_client_finalize;
 
-  signals[SIGNAL_PEER_JOINED] = g_signal_new ("peer-joined", type, G_SIGNAL_RUN_LAST, 0, NULL,
-                                              NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIGNAL_PEER_JOINED] = g_signal_new ("peer-joined", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                                              NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
   signals[SIGNAL_PEER_LEFT] = g_signal_new ("peer-left", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                                             NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
   signals[SIGNAL_DESCRIPTION]
@@ -695,14 +694,14 @@ punch_signal_client_class_init (PunchSignalClientClass *klass)
   signals[SIGNAL_MESSAGE]
       = g_signal_new ("message", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1,
                       PUNCH_TYPE_SIGNAL_MESSAGE | G_SIGNAL_TYPE_STATIC_SCOPE);
-  signals[SIGNAL_SERVER_ERROR] = g_signal_new ("server-error", type, G_SIGNAL_RUN_LAST, 0, NULL,
-                                               NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING,
-                                               G_TYPE_STRING);
+  signals[SIGNAL_SERVER_ERROR]
+      = g_signal_new ("server-error", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 2,
+                      G_TYPE_STRING, G_TYPE_STRING);
   signals[SIGNAL_DISCONNECTED]
       = g_signal_new ("disconnected", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 2,
                       G_TYPE_ERROR, G_TYPE_BOOLEAN);
-  signals[SIGNAL_RECONNECTED] = g_signal_new ("reconnected", type, G_SIGNAL_RUN_LAST, 0, NULL,
-                                              NULL, NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_RECONNECTED]
+      = g_signal_new ("reconnected", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void
@@ -727,7 +726,8 @@ punch_signal_client_new (const char *url, GError **error)
   g_return_val_if_fail (url != NULL, NULL);
   uri = g_uri_parse (url, SOUP_HTTP_URI_FLAGS, &local);
   scheme = uri ? g_uri_get_scheme (uri) : NULL;
-  if (uri == NULL || (g_ascii_strcasecmp (scheme, "ws") != 0 && g_ascii_strcasecmp (scheme, "wss") != 0)
+  if (uri == NULL
+      || (g_ascii_strcasecmp (scheme, "ws") != 0 && g_ascii_strcasecmp (scheme, "wss") != 0)
       || g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0')
     {
       g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,

@@ -53,8 +53,8 @@ trip (PunchSignalFrameGuard *self, gushort code, const char *reason)
   self->close_code = code;
   self->reason = reason;
   if (self->func && self->idle_id == 0)
-    self->idle_id = g_idle_add_full (G_PRIORITY_DEFAULT, notify_idle, g_object_ref (self),
-                                     g_object_unref);
+    self->idle_id
+        = g_idle_add_full (G_PRIORITY_DEFAULT, notify_idle, g_object_ref (self), g_object_unref);
 }
 
 /* Returns FALSE when the frame whose header just completed must not pass. */
@@ -135,7 +135,10 @@ scan (PunchSignalFrameGuard *self, const guint8 *buf, gssize n)
       if (self->hdr_len == 2)
         {
           guint8 len7 = self->hdr[1] & 0x7f;
-          self->hdr_need = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0)
+          self->hdr_need = 2
+                           + (len7 == 126   ? 2
+                              : len7 == 127 ? 8
+                                            : 0)
                            + ((self->hdr[1] & 0x80) ? 4 : 0);
         }
       if (self->hdr_len >= 2 && self->hdr_len == self->hdr_need)

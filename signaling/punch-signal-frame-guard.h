@@ -29,8 +29,8 @@ G_DECLARE_FINAL_TYPE (PunchSignalFrameGuard, punch_signal_frame_guard, PUNCH, SI
 
 /** @base: a pollable input stream, e.g. the input of a stolen HTTP connection */
 GInputStream *punch_signal_frame_guard_new (GInputStream *base, guint64 max_message,
-                                            guint frames_per_second,
-                                            PunchSignalFrameGuardFunc func, gpointer user_data);
+                                            guint frames_per_second, PunchSignalFrameGuardFunc func,
+                                            gpointer user_data);
 /** Stops calling the callback (call it before the callback's data goes away). */
 void punch_signal_frame_guard_disarm (PunchSignalFrameGuard *self);
 

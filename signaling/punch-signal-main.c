@@ -215,26 +215,24 @@ main (int argc, char **argv)
   context = g_option_context_new ("- WebSocket signaling for punch peers");
   g_option_context_add_main_entries (context, entries, NULL);
   g_option_context_set_summary (
-      context,
-      "Two peers that want to connect join the same room and exchange their ICE\n"
-      "credentials and candidates through this server (protocol: docs/signaling.md).\n"
-      "\n"
-      "  punch-signal token --secret-file FILE --room ROOM [--ttl SECONDS]\n"
-      "                             print a token that admits to ROOM");
+      context, "Two peers that want to connect join the same room and exchange their ICE\n"
+               "credentials and candidates through this server (protocol: docs/signaling.md).\n"
+               "\n"
+               "  punch-signal token --secret-file FILE --room ROOM [--ttl SECONDS]\n"
+               "                             print a token that admits to ROOM");
   g_option_context_set_description (
-      context,
-      "Examples:\n"
-      "  head -c 32 /dev/urandom | base64 > signal.secret\n"
-      "  punch-signal --listen 0.0.0.0:8443 --secret-file signal.secret \\\n"
-      "               --tls-cert cert.pem --tls-key key.pem \\\n"
-      "               --turn-secret-file turn.secret --turn-uri turn:turn.example:3478\n"
-      "  punch-signal token --secret-file signal.secret --room demo\n"
-      "  punch-signal --listen 127.0.0.1:0 --insecure-no-auth     # a lab, any free port\n"
-      "\n"
-      "On start it prints 'listening on ws://HOST:PORT/ws' on stdout. GET /healthz\n"
-      "answers 200. Logs (one line per join, leave and error) go to stderr.\n"
-      "SIGINT or SIGTERM closes every WebSocket with 1001 and exits 0.\n"
-      "Exit codes: 0 ok, 1 runtime failure, 2 usage error.");
+      context, "Examples:\n"
+               "  head -c 32 /dev/urandom | base64 > signal.secret\n"
+               "  punch-signal --listen 0.0.0.0:8443 --secret-file signal.secret \\\n"
+               "               --tls-cert cert.pem --tls-key key.pem \\\n"
+               "               --turn-secret-file turn.secret --turn-uri turn:turn.example:3478\n"
+               "  punch-signal token --secret-file signal.secret --room demo\n"
+               "  punch-signal --listen 127.0.0.1:0 --insecure-no-auth     # a lab, any free port\n"
+               "\n"
+               "On start it prints 'listening on ws://HOST:PORT/ws' on stdout. GET /healthz\n"
+               "answers 200. Logs (one line per join, leave and error) go to stderr.\n"
+               "SIGINT or SIGTERM closes every WebSocket with 1001 and exits 0.\n"
+               "Exit codes: 0 ok, 1 runtime failure, 2 usage error.");
   if (!g_option_context_parse (context, &argc, &argv, &error))
     return usage_error (context, error->message);
   if (argc > 1)

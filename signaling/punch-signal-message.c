@@ -159,8 +159,7 @@ typedef struct
   GError **error;
 } Ctx;
 
-static gboolean
-fail (Ctx *ctx, const char *code, const char *format, ...) G_GNUC_PRINTF (3, 4);
+static gboolean fail (Ctx *ctx, const char *code, const char *format, ...) G_GNUC_PRINTF (3, 4);
 
 static gboolean
 fail (Ctx *ctx, const char *code, const char *format, ...)
@@ -332,7 +331,8 @@ parse_ice_server (Ctx *ctx, JsonNode *node, GPtrArray *out)
   for (guint i = 0; i < uris->len; i++)
     {
       g_autoptr (GError) local = NULL;
-      PunchIceServer *server = punch_ice_server_parse (uris->pdata[i], username, credential, &local);
+      PunchIceServer *server
+          = punch_ice_server_parse (uris->pdata[i], username, credential, &local);
       if (server == NULL)
         return fail (ctx, "bad-field", "%s", local->message);
       g_ptr_array_add (out, server);
@@ -402,7 +402,8 @@ parse_fields (Ctx *ctx, JsonObject *obj, PunchSignalMessage *msg)
   const char *s;
 
   if (punch_signal_message_type_is_relayed (msg->type))
-    if (!get_name (ctx, obj, "to", FALSE, &msg->to) || !get_name (ctx, obj, "from", FALSE, &msg->from))
+    if (!get_name (ctx, obj, "to", FALSE, &msg->to)
+        || !get_name (ctx, obj, "from", FALSE, &msg->from))
       return FALSE;
 
   switch (msg->type)
@@ -441,11 +442,9 @@ parse_fields (Ctx *ctx, JsonObject *obj, PunchSignalMessage *msg)
       }
 
     case PUNCH_SIGNAL_MESSAGE_PEER_JOINED:
-    case PUNCH_SIGNAL_MESSAGE_PEER_LEFT:
-      return get_name (ctx, obj, "id", TRUE, &msg->id);
+    case PUNCH_SIGNAL_MESSAGE_PEER_LEFT: return get_name (ctx, obj, "id", TRUE, &msg->id);
 
-    case PUNCH_SIGNAL_MESSAGE_DESCRIPTION:
-      return parse_description (ctx, obj, &msg->description);
+    case PUNCH_SIGNAL_MESSAGE_DESCRIPTION: return parse_description (ctx, obj, &msg->description);
 
     case PUNCH_SIGNAL_MESSAGE_CANDIDATE:
       {
@@ -462,8 +461,7 @@ parse_fields (Ctx *ctx, JsonObject *obj, PunchSignalMessage *msg)
       }
 
     case PUNCH_SIGNAL_MESSAGE_END_OF_CANDIDATES:
-    case PUNCH_SIGNAL_MESSAGE_BYE:
-      return TRUE;
+    case PUNCH_SIGNAL_MESSAGE_BYE: return TRUE;
 
     case PUNCH_SIGNAL_MESSAGE_ERROR:
       if (!get_name (ctx, obj, "code", TRUE, &msg->code)
@@ -472,8 +470,7 @@ parse_fields (Ctx *ctx, JsonObject *obj, PunchSignalMessage *msg)
       msg->message = g_strdup (s ? s : "");
       return TRUE;
 
-    default:
-      g_assert_not_reached ();
+    default: g_assert_not_reached ();
     }
 }
 

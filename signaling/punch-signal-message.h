@@ -93,8 +93,8 @@ gboolean punch_signal_message_type_is_relayed (PunchSignalMessageType type);
  * Returns: (transfer full) (nullable): the message, or %NULL with @error set
  *   (%PUNCH_ERROR_PROTOCOL)
  */
-PunchSignalMessage *punch_signal_message_parse (const char *text, gsize len,
-                                                const char **wire_code, GError **error);
+PunchSignalMessage *punch_signal_message_parse (const char *text, gsize len, const char **wire_code,
+                                                GError **error);
 
 /** Returns: (transfer full): the message as one line of JSON */
 char *punch_signal_message_to_json (const PunchSignalMessage *msg);

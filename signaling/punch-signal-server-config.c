@@ -79,8 +79,8 @@ punch_signal_server_config_validate (const PunchSignalServerConfig *config, GErr
     }
   for (guint i = 0; config->turn_uris && config->turn_uris[i]; i++)
     {
-      g_autoptr (PunchIceServer) s = punch_ice_server_parse (config->turn_uris[i], NULL, NULL,
-                                                              error);
+      g_autoptr (PunchIceServer) s
+          = punch_ice_server_parse (config->turn_uris[i], NULL, NULL, error);
       if (s == NULL)
         return FALSE;
       if (s->kind != PUNCH_ICE_SERVER_STUN && config->turn_secret == NULL)

@@ -111,9 +111,9 @@ struct _Peer
   gint64 last_seen;
   gint64 closing_at; /* when the closing handshake began, 0 before */
 
-  Shard *shard; /* the context its sources live on */
-  int fd;       /* its socket */
-  gboolean dead;     /* closed: waits in server->dead */
+  Shard *shard;  /* the context its sources live on */
+  int fd;        /* its socket */
+  gboolean dead; /* closed: waits in server->dead */
 };
 
 G_DEFINE_FINAL_TYPE (PunchSignalServer, punch_signal_server, G_TYPE_OBJECT)
@@ -205,8 +205,7 @@ peer_error (Peer *peer, gboolean strike, const char *code, const char *format, .
   if (strike && ++peer->strikes >= peer->server->config->max_strikes)
     {
       g_message ("error room=%s peer=%s addr=%s code=policy: closed after %u protocol errors",
-                 peer->room ? peer->room->name : "-", peer_name (peer), peer->addr,
-                 peer->strikes);
+                 peer->room ? peer->room->name : "-", peer_name (peer), peer->addr, peer->strikes);
       peer_close (peer, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "too many protocol errors");
     }
 }
@@ -605,7 +604,8 @@ shard_epoll (Shard *shard, int op, int fd, guint32 events)
   if (epoll_ctl (shard->server->epfd, op, fd, &ev) == 0)
     return;
   /* a descriptor that was closed under us left the set by itself */
-  if (op == EPOLL_CTL_MOD && errno == ENOENT && epoll_ctl (shard->server->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+  if (op == EPOLL_CTL_MOD && errno == ENOENT
+      && epoll_ctl (shard->server->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
     return;
   if (op != EPOLL_CTL_DEL)
     g_warning ("cannot watch descriptor %d: %s", fd, g_strerror (errno));
@@ -654,7 +654,8 @@ shard_watch (Shard *shard)
         {
           if (want != value)
             {
-              shard_epoll (shard, EPOLL_CTL_MOD, GPOINTER_TO_INT (key), GPOINTER_TO_UINT (want) - 1);
+              shard_epoll (shard, EPOLL_CTL_MOD, GPOINTER_TO_INT (key),
+                           GPOINTER_TO_UINT (want) - 1);
               g_hash_table_iter_replace (&iter, want);
             }
           g_hash_table_remove (shard->want, key);
@@ -889,10 +890,9 @@ upgrade (SoupServerMessage *msg, gpointer user_data)
   peer->shard = shard_pick (self);
   peer->shard->n_peers++;
   g_main_context_push_thread_default (peer->shard->ctx);
-  peer->guard = PUNCH_SIGNAL_FRAME_GUARD (
-      punch_signal_frame_guard_new (g_io_stream_get_input_stream (peer->base),
-                                    PUNCH_SIGNAL_MAX_FRAME, (guint)MIN (frames, G_MAXUINT),
-                                    on_guard_trip, peer));
+  peer->guard = PUNCH_SIGNAL_FRAME_GUARD (punch_signal_frame_guard_new (
+      g_io_stream_get_input_stream (peer->base), PUNCH_SIGNAL_MAX_FRAME,
+      (guint)MIN (frames, G_MAXUINT), on_guard_trip, peer));
   wrapped = g_simple_io_stream_new (G_INPUT_STREAM (peer->guard),
                                     g_io_stream_get_output_stream (peer->base));
   peer->conn = soup_websocket_connection_new (wrapped, uri, SOUP_WEBSOCKET_CONNECTION_SERVER,
@@ -1199,15 +1199,15 @@ listen_on (PunchSignalServer *self, GInetAddress *ip, guint16 port, GError **err
   g_autoptr (GSocket) sock = NULL;
   g_autoptr (GSocketAddress) sa = g_inet_socket_address_new (ip, port);
 
-  sock = g_socket_new (g_inet_address_get_family (ip), G_SOCKET_TYPE_STREAM,
-                       G_SOCKET_PROTOCOL_TCP, error);
+  sock = g_socket_new (g_inet_address_get_family (ip), G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                       error);
   if (sock == NULL)
     return FALSE;
   g_socket_set_listen_backlog (sock, 4096);
   if (!g_socket_bind (sock, sa, TRUE, error) || !g_socket_listen (sock, error))
     return FALSE;
-  return soup_server_listen_socket (self->soup, sock,
-                                    self->tls ? SOUP_SERVER_LISTEN_HTTPS : 0, error);
+  return soup_server_listen_socket (self->soup, sock, self->tls ? SOUP_SERVER_LISTEN_HTTPS : 0,
+                                    error);
 }
 
 gboolean

@@ -42,8 +42,8 @@ char *punch_signal_token_new (GBytes *secret, const char *room, gint64 expiry);
  * Returns: %TRUE when @token admits the bearer to @room at @now; otherwise
  *   %FALSE with @error set (%PUNCH_ERROR_AUTHENTICATION)
  */
-gboolean punch_signal_token_verify (GBytes *secret, const char *token, const char *room,
-                                    gint64 now, const char **wire_code, GError **error);
+gboolean punch_signal_token_verify (GBytes *secret, const char *token, const char *room, gint64 now,
+                                    const char **wire_code, GError **error);
 
 /**
  * punch_signal_turn_credentials:

@@ -225,8 +225,8 @@ tx_init (Tx *tx, int fd, const PunchStunAddress *dest, const PunchStunAddress *e
   tx->out = out;
   tx->server = server;
   punch_stun_random_txid (tx->txid);
-  tx->request = punch_stun_message_new (PUNCH_STUN_METHOD_BINDING, PUNCH_STUN_CLASS_REQUEST,
-                                        tx->txid);
+  tx->request
+      = punch_stun_message_new (PUNCH_STUN_METHOD_BINDING, PUNCH_STUN_CLASS_REQUEST, tx->txid);
   if (change)
     punch_stun_message_add_u32 (tx->request, PUNCH_STUN_ATTR_CHANGE_REQUEST, change);
   punch_stun_message_add_fingerprint (tx->request);
@@ -258,11 +258,11 @@ handle_datagram (PunchCheckReport *rep, Tx *txs, guint n, int fd, const guint8 *
   if (!punch_stun_message_parse (buf, len, &m, &error))
     {
       const char *why = punch_stun_reject_reason (error);
-      PunchCheckReject r = g_str_equal (why, PUNCH_STUN_REJECT_SHORT)    ? PUNCH_CHECK_REJECT_SHORT
-                           : g_str_equal (why, PUNCH_STUN_REJECT_NOT_STUN) ? PUNCH_CHECK_REJECT_NOT_STUN
-                           : g_str_equal (why, PUNCH_STUN_REJECT_FINGERPRINT)
-                               ? PUNCH_CHECK_REJECT_FINGERPRINT
-                               : PUNCH_CHECK_REJECT_MALFORMED;
+      PunchCheckReject r
+          = g_str_equal (why, PUNCH_STUN_REJECT_SHORT)         ? PUNCH_CHECK_REJECT_SHORT
+            : g_str_equal (why, PUNCH_STUN_REJECT_NOT_STUN)    ? PUNCH_CHECK_REJECT_NOT_STUN
+            : g_str_equal (why, PUNCH_STUN_REJECT_FINGERPRINT) ? PUNCH_CHECK_REJECT_FINGERPRINT
+                                                               : PUNCH_CHECK_REJECT_MALFORMED;
       rep->rejected[r]++;
       g_debug ("rejected a datagram: %s", error->message);
       return;
@@ -340,8 +340,8 @@ handle_datagram (PunchCheckReport *rep, Tx *txs, guint n, int fd, const guint8 *
       if (m.present & PUNCH_STUN_HAS_RESPONSE_ORIGIN)
         tx->server->response_origin = m.response_origin;
       if ((m.present & PUNCH_STUN_HAS_SOFTWARE) && tx->server->software == NULL)
-        tx->server->software = g_utf8_make_valid ((const char *)m.software.data,
-                                                  MIN (m.software.len, 128));
+        tx->server->software
+            = g_utf8_make_valid ((const char *)m.software.data, MIN (m.software.len, 128));
     }
   tx_finish (tx, PUNCH_CHECK_PROBE_ANSWERED);
 }
@@ -441,7 +441,7 @@ run_transactions (PunchCheckReport *rep, Tx *txs, guint n, gint64 deadline)
   /* the deadline cut the rest short */
   for (guint i = 0; i < n; i++)
     if (!txs[i].done)
-      tx_finish (&txs[i], txs[i].sends == 0       ? PUNCH_CHECK_PROBE_NOT_RUN
+      tx_finish (&txs[i], txs[i].sends == 0     ? PUNCH_CHECK_PROBE_NOT_RUN
                           : txs[i].wrong_source ? PUNCH_CHECK_PROBE_WRONG_SOURCE
                                                 : PUNCH_CHECK_PROBE_TIMEOUT);
 }
@@ -566,8 +566,8 @@ tcp_probe_all (PunchCheckReport *rep, gint64 deadline)
       if (now >= end)
         {
           for (guint j = 0; j < npfd; j++)
-            tcp_fail (&t[map[j]], t[map[j]].connected ? "no answer in time"
-                                                      : "the connection timed out");
+            tcp_fail (&t[map[j]],
+                      t[map[j]].connected ? "no answer in time" : "the connection timed out");
           break;
         }
       if (poll (pfds, npfd, (int)((end - now + 999) / 1000)) <= 0)
@@ -635,15 +635,15 @@ on_turn_done (GObject *source, GAsyncResult *result, gpointer user_data)
       if (error->domain == PUNCH_ERROR)
         ctx->turn->code = punch_error_code_to_string (error->code);
       else
-        ctx->turn->code = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ? "timeout"
-                                                                                    : "failed";
-      ctx->turn->auth = g_error_matches (error, PUNCH_ERROR, PUNCH_ERROR_AUTHENTICATION) ? "rejected"
-                        : g_error_matches (error, PUNCH_ERROR, PUNCH_ERROR_UNREACHABLE)
-                            ? "not-reached"
-                            : "unknown";
+        ctx->turn->code
+            = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ? "timeout" : "failed";
+      ctx->turn->auth
+          = g_error_matches (error, PUNCH_ERROR, PUNCH_ERROR_AUTHENTICATION) ? "rejected"
+            : g_error_matches (error, PUNCH_ERROR, PUNCH_ERROR_UNREACHABLE)  ? "not-reached"
+                                                                             : "unknown";
       if (ctx->bridge && punch_tls_bridge_get_last_error (ctx->bridge))
-        ctx->turn->message = g_strdup_printf ("%s (TLS: %s)", error->message,
-                                              punch_tls_bridge_get_last_error (ctx->bridge)->message);
+        ctx->turn->message = g_strdup_printf (
+            "%s (TLS: %s)", error->message, punch_tls_bridge_get_last_error (ctx->bridge)->message);
       else
         ctx->turn->message = g_strdup (error->message);
     }
@@ -676,8 +676,8 @@ resolve (const char *host, int family, PunchStunAddress *out, char **why)
     return TRUE;
   {
     /* an IP literal without a port */
-    g_autofree char *with_port = strchr (host, ':') ? g_strdup_printf ("[%s]:0", host)
-                                                    : g_strdup_printf ("%s:0", host);
+    g_autofree char *with_port
+        = strchr (host, ':') ? g_strdup_printf ("[%s]:0", host) : g_strdup_printf ("%s:0", host);
     if (punch_stun_address_parse (with_port, out))
       {
         if (family && out->family != family)
@@ -720,7 +720,8 @@ turn_probe_all (const PunchCheckConfig *cfg, PunchCheckReport *rep, gint64 deadl
   /* the diagnosis prober's timers use the global default context */
   GMainContext *ctx = g_main_context_default ();
   g_autoptr (GCancellable) cancel = g_cancellable_new ();
-  g_autoptr (GPtrArray) bridges = g_ptr_array_new_with_free_func ((GDestroyNotify)punch_tls_bridge_free);
+  g_autoptr (GPtrArray) bridges
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)punch_tls_bridge_free);
   g_autofree TurnCtx *tctx = g_new0 (TurnCtx, cfg->turn->len);
   guint pending = 0;
   GSource *timer;
@@ -911,8 +912,7 @@ measure_lifetime (const PunchCheckConfig *cfg, PunchCheckReport *rep, PunchCheck
             rep->lifetime_measured = TRUE;
             rep->lifetime_max_s = waits[w];
             rep->lifetime_reason = g_strdup_printf (
-                "the mapping outlived %u s of silence but not %u s", rep->lifetime_min_s,
-                waits[w]);
+                "the mapping outlived %u s of silence but not %u s", rep->lifetime_min_s, waits[w]);
             return;
           }
         rep->lifetime_measured = TRUE;
@@ -920,8 +920,8 @@ measure_lifetime (const PunchCheckConfig *cfg, PunchCheckReport *rep, PunchCheck
       }
     }
   if (rep->lifetime_reason == NULL)
-    rep->lifetime_reason = g_strdup_printf ("the mapping outlived every wait (%u s)",
-                                            rep->lifetime_min_s);
+    rep->lifetime_reason
+        = g_strdup_printf ("the mapping outlived every wait (%u s)", rep->lifetime_min_s);
 }
 
 /* ---- the whole run ------------------------------------------------------ */
@@ -1023,7 +1023,8 @@ punch_check_run (const PunchCheckConfig *cfg, PunchCheckReport *rep,
 
       /* phase 2: filtering from F, and the hairpin probe */
       {
-        gboolean other = obs->other.family == family && obs->filt1.status == PUNCH_CHECK_PROBE_ANSWERED
+        gboolean other = obs->other.family == family
+                         && obs->filt1.status == PUNCH_CHECK_PROBE_ANSWERED
                          && !punch_stun_address_same_ip (&obs->other, &s1->addr)
                          && obs->other.port != s1->addr.port;
         PunchStunAddress change_port = s1->addr;

@@ -17,39 +17,39 @@
 #define DEFAULT_TIMEOUT_S 15
 #define DEFAULT_LIFETIME_MAX_S 120
 
-static const char check_description[] =
-  "Finds out what the network in front of this host does to UDP, with STUN\n"
-  "(RFC 8489) and the NAT behaviour tests of RFC 5780:\n"
-  "  reachability     UDP and TCP to each server, the public address each sees, RTT\n"
-  "  mapping          endpoint-independent, address-dependent or\n"
-  "                   address-and-port-dependent (or none: no NAT)\n"
-  "  filtering        the same three, with RFC 5780 CHANGE-REQUEST\n"
-  "  port allocation  preserving, sequential or random\n"
-  "  hairpinning      whether this host reaches itself through its public address\n"
-  "  TURN             whether an allocation succeeds, and the authentication outcome\n"
-  "  verdict          which kinds of peer are reachable directly, which need a relay\n"
-  "  exposure         who can send to a port your NAT has mapped\n"
-  "\n"
-  "Mapping uses the first server's RFC 5780 OTHER-ADDRESS when it has one (coturn\n"
-  "listening on two IP addresses); otherwise the mappings seen by the servers\n"
-  "are compared, and the report says which method it used. Filtering needs\n"
-  "RFC 5780. A turn: server is also asked for Binding on its UDP port.\n"
-  "\n"
-  "--turn-user and --turn-pass pair with --turn in order; one of each applies\n"
-  "to every --turn.\n"
-  "\n"
-  "Examples:\n"
-  "  punch check --stun stun:stun.example.org\n"
-  "  punch check --stun stun:203.0.113.10 --stun stun:203.0.113.11:3478 --json\n"
-  "  punch check --stun stun:stun.example.org \\\n"
-  "      --turn 'turn:turn.example.org?transport=tcp' --turn-user alice --turn-pass s3cret\n"
-  "  punch check --stun stun:stun.example.org --lifetime --lifetime-max 60\n"
-  "\n"
-  "Output: a text report on stdout, or one JSON document with --json (schema in\n"
-  "docs/check.md). Progress goes to stderr (NDJSON events with --json).\n"
-  "\n"
-  "Exit codes: 0 the check ran (whatever it found), 1 no server could be reached\n"
-  "(the message says why), 2 usage error, 130 interrupted.\n";
+static const char check_description[]
+    = "Finds out what the network in front of this host does to UDP, with STUN\n"
+      "(RFC 8489) and the NAT behaviour tests of RFC 5780:\n"
+      "  reachability     UDP and TCP to each server, the public address each sees, RTT\n"
+      "  mapping          endpoint-independent, address-dependent or\n"
+      "                   address-and-port-dependent (or none: no NAT)\n"
+      "  filtering        the same three, with RFC 5780 CHANGE-REQUEST\n"
+      "  port allocation  preserving, sequential or random\n"
+      "  hairpinning      whether this host reaches itself through its public address\n"
+      "  TURN             whether an allocation succeeds, and the authentication outcome\n"
+      "  verdict          which kinds of peer are reachable directly, which need a relay\n"
+      "  exposure         who can send to a port your NAT has mapped\n"
+      "\n"
+      "Mapping uses the first server's RFC 5780 OTHER-ADDRESS when it has one (coturn\n"
+      "listening on two IP addresses); otherwise the mappings seen by the servers\n"
+      "are compared, and the report says which method it used. Filtering needs\n"
+      "RFC 5780. A turn: server is also asked for Binding on its UDP port.\n"
+      "\n"
+      "--turn-user and --turn-pass pair with --turn in order; one of each applies\n"
+      "to every --turn.\n"
+      "\n"
+      "Examples:\n"
+      "  punch check --stun stun:stun.example.org\n"
+      "  punch check --stun stun:203.0.113.10 --stun stun:203.0.113.11:3478 --json\n"
+      "  punch check --stun stun:stun.example.org \\\n"
+      "      --turn 'turn:turn.example.org?transport=tcp' --turn-user alice --turn-pass s3cret\n"
+      "  punch check --stun stun:stun.example.org --lifetime --lifetime-max 60\n"
+      "\n"
+      "Output: a text report on stdout, or one JSON document with --json (schema in\n"
+      "docs/check.md). Progress goes to stderr (NDJSON events with --json).\n"
+      "\n"
+      "Exit codes: 0 the check ran (whatever it found), 1 no server could be reached\n"
+      "(the message says why), 2 usage error, 130 interrupted.\n";
 
 typedef struct
 {
@@ -114,7 +114,8 @@ render_servers (PunchOutput *out, PunchCheckReport *rep)
       if (s->udp.status == PUNCH_CHECK_PROBE_ANSWERED)
         {
           output_address (out, "mapped", ", public address %s", &s->udp.mapped);
-          punch_output_uint (out, "rtt_us", ", rtt %" G_GUINT64_FORMAT " us", (guint64)(s->udp.rtt_ms * 1000));
+          punch_output_uint (out, "rtt_us", ", rtt %" G_GUINT64_FORMAT " us",
+                             (guint64)(s->udp.rtt_ms * 1000));
         }
       else if (s->udp.status == PUNCH_CHECK_PROBE_ERROR)
         punch_output_uint (out, "error_code", " %" G_GUINT64_FORMAT, s->udp.error_code);
@@ -129,7 +130,8 @@ render_servers (PunchOutput *out, PunchCheckReport *rep)
       punch_output_bool (out, "reachable", "%s", s->tcp_ok);
       if (s->tcp_ok)
         {
-          punch_output_uint (out, "connect_us", ", connect %" G_GUINT64_FORMAT " us", (guint64)(s->tcp_rtt_ms * 1000));
+          punch_output_uint (out, "connect_us", ", connect %" G_GUINT64_FORMAT " us",
+                             (guint64)(s->tcp_rtt_ms * 1000));
           output_address (out, "mapped", ", public address %s", &s->tcp_mapped);
         }
       else if (s->tcp_error)
@@ -207,7 +209,8 @@ render_turn (PunchOutput *out, const PunchCheckReport *rep)
 
       punch_output_begin_object (out, NULL, NULL);
       punch_output_string (out, "uri", "  %s\n", t->uri);
-      punch_output_string (out, "transport", "    over %s: ", punch_transport_to_string (t->transport));
+      punch_output_string (out, "transport",
+                           "    over %s: ", punch_transport_to_string (t->transport));
       punch_output_bool (out, "allocation", "allocation %s", t->allocated);
       punch_output_string (out, "auth", ", authentication %s", t->auth);
       if (t->code)
@@ -250,8 +253,8 @@ render_rejected (PunchOutput *out, const PunchCheckReport *rep)
   for (int i = 0; i < PUNCH_CHECK_REJECT_N; i++)
     if (rep->rejected[i])
       {
-        g_autofree char *fmt = g_strdup_printf (", %s %%" G_GUINT64_FORMAT,
-                                                punch_check_reject_to_string (i));
+        g_autofree char *fmt
+            = g_strdup_printf (", %s %%" G_GUINT64_FORMAT, punch_check_reject_to_string (i));
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
         punch_output_uint (out, punch_check_reject_to_string (i), fmt, rep->rejected[i]);
@@ -306,8 +309,7 @@ unreachable_message (const PunchCheckReport *rep, const PunchCheckResult *res, g
   return g_string_free (s, FALSE);
 }
 
-static int
-usage_error (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
+static int usage_error (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
 
 static int
 usage_error (const char *fmt, ...)
@@ -328,26 +330,27 @@ punch_cmd_check (int argc, char **argv)
   g_auto (GStrv) stun = NULL, turn = NULL, turn_user = NULL, turn_pass = NULL;
   gboolean json = FALSE, ipv4 = FALSE, ipv6 = FALSE, lifetime = FALSE;
   int timeout_s = DEFAULT_TIMEOUT_S, lifetime_max = DEFAULT_LIFETIME_MAX_S;
-  GOptionEntry entries[] = {
-    { "stun", 0, 0, G_OPTION_ARG_STRING_ARRAY, &stun, "A STUN server (repeatable)", "URI" },
-    { "turn", 0, 0, G_OPTION_ARG_STRING_ARRAY, &turn, "A TURN server (repeatable)", "URI" },
-    { "turn-user", 0, 0, G_OPTION_ARG_STRING_ARRAY, &turn_user, "TURN username", "U" },
-    { "turn-pass", 0, 0, G_OPTION_ARG_STRING_ARRAY, &turn_pass, "TURN password", "P" },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL },
-    { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout_s,
-      "Give up after this long, --lifetime aside (default 15)", "SECONDS" },
-    { "ipv4", '4', 0, G_OPTION_ARG_NONE, &ipv4, "IPv4 only", NULL },
-    { "ipv6", '6', 0, G_OPTION_ARG_NONE, &ipv6, "IPv6 only", NULL },
-    { "lifetime", 0, 0, G_OPTION_ARG_NONE, &lifetime,
-      "Also estimate how long an idle mapping lives (slow)", NULL },
-    { "lifetime-max", 0, 0, G_OPTION_ARG_INT, &lifetime_max,
-      "Spend at most this long on --lifetime (default 120)", "SECONDS" },
-    { NULL }
-  };
+  GOptionEntry entries[]
+      = { { "stun", 0, 0, G_OPTION_ARG_STRING_ARRAY, &stun, "A STUN server (repeatable)", "URI" },
+          { "turn", 0, 0, G_OPTION_ARG_STRING_ARRAY, &turn, "A TURN server (repeatable)", "URI" },
+          { "turn-user", 0, 0, G_OPTION_ARG_STRING_ARRAY, &turn_user, "TURN username", "U" },
+          { "turn-pass", 0, 0, G_OPTION_ARG_STRING_ARRAY, &turn_pass, "TURN password", "P" },
+          { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL },
+          { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout_s,
+            "Give up after this long, --lifetime aside (default 15)", "SECONDS" },
+          { "ipv4", '4', 0, G_OPTION_ARG_NONE, &ipv4, "IPv4 only", NULL },
+          { "ipv6", '6', 0, G_OPTION_ARG_NONE, &ipv6, "IPv6 only", NULL },
+          { "lifetime", 0, 0, G_OPTION_ARG_NONE, &lifetime,
+            "Also estimate how long an idle mapping lives (slow)", NULL },
+          { "lifetime-max", 0, 0, G_OPTION_ARG_INT, &lifetime_max,
+            "Spend at most this long on --lifetime (default 120)", "SECONDS" },
+          { NULL } };
   g_autoptr (GOptionContext) octx = g_option_context_new ("- test this network's NAT and firewall");
   g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) stun_servers = g_ptr_array_new_with_free_func ((GDestroyNotify)punch_ice_server_free);
-  g_autoptr (GPtrArray) turn_servers = g_ptr_array_new_with_free_func ((GDestroyNotify)punch_ice_server_free);
+  g_autoptr (GPtrArray) stun_servers
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)punch_ice_server_free);
+  g_autoptr (GPtrArray) turn_servers
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)punch_ice_server_free);
   g_autoptr (PunchCheckReport) rep = NULL;
   g_autoptr (PunchOutput) progress = NULL;
   g_autoptr (PunchOutput) out = NULL;
@@ -440,7 +443,8 @@ punch_cmd_check (int argc, char **argv)
   render_turn (out, rep);
   render_verdict (out, &res);
   rejected = render_rejected (out, rep);
-  punch_output_uint (out, "elapsed_ms", "\nChecked in %" G_GUINT64_FORMAT " ms.", (guint64)rep->elapsed_ms);
+  punch_output_uint (out, "elapsed_ms", "\nChecked in %" G_GUINT64_FORMAT " ms.",
+                     (guint64)rep->elapsed_ms);
   failure = unreachable_message (rep, &res, rejected);
   if (failure && json)
     punch_output_error (out, "unreachable", failure);

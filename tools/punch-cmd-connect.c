@@ -80,8 +80,8 @@ finish (Connect *c, int exit_code)
 static void
 fail_with (Connect *c, const GError *error)
 {
-  const char *code = error->domain == PUNCH_ERROR ? punch_error_code_to_string (error->code)
-                                                  : "failed";
+  const char *code
+      = error->domain == PUNCH_ERROR ? punch_error_code_to_string (error->code) : "failed";
 
   if (c->exit_code >= 0)
     return;
@@ -159,14 +159,15 @@ on_bye_timeout (gpointer data)
     {
       /* the peer says bye only once it has read our end of data */
       g_autofree char *msg = g_strdup_printf (
-          "the peer did not confirm within %u s that it received everything we sent", c->bye_wait_s);
+          "the peer did not confirm within %u s that it received everything we sent",
+          c->bye_wait_s);
       emit_error (c, "timeout", msg);
       finish (c, PUNCH_EXIT_FAILURE);
       return G_SOURCE_REMOVE;
     }
   punch_output_begin (c->events, "warning");
-  punch_output_uint (c->events, "seconds", "the peer did not say bye within %" G_GUINT64_FORMAT " s",
-                     c->bye_wait_s);
+  punch_output_uint (c->events, "seconds",
+                     "the peer did not say bye within %" G_GUINT64_FORMAT " s", c->bye_wait_s);
   punch_output_string (c->events, "message", "%s", "; leaving anyway");
   punch_output_end (c->events);
   finish (c, PUNCH_EXIT_OK);
@@ -279,8 +280,8 @@ on_selected_pair (PunchSession *session, PunchPair *pair, Connect *c)
   if (!c->connected)
     return;
   punch_output_begin (c->events, "path-changed");
-  punch_output_int (c->events, "elapsed_ms", "path changed after %" G_GINT64_FORMAT " ms: ",
-                    elapsed_ms (c));
+  punch_output_int (c->events, "elapsed_ms",
+                    "path changed after %" G_GINT64_FORMAT " ms: ", elapsed_ms (c));
   output_path (c, pair);
   punch_output_end (c->events);
 }
@@ -299,8 +300,8 @@ on_state_changed (PunchSession *session, guint state, Connect *c)
 
       c->connected = TRUE;
       punch_output_begin (c->events, "connected");
-      punch_output_int (c->events, "elapsed_ms", "connected after %" G_GINT64_FORMAT " ms: ",
-                        elapsed_ms (c));
+      punch_output_int (c->events, "elapsed_ms",
+                        "connected after %" G_GINT64_FORMAT " ms: ", elapsed_ms (c));
       output_path (c, pair);
       punch_output_string (c->events, "mode", NULL, c->reliable ? "reliable" : "datagram");
       punch_output_end (c->events);
@@ -633,10 +634,10 @@ punch_cmd_connect (int argc, char **argv)
   int ret;
   guint sigint_id, sigterm_id;
   const GOptionEntry entries[] = {
-    { "signal", 's', 0, G_OPTION_ARG_STRING, &o.signal_url,
-      "The punch-signal server (required)", "ws[s]://HOST:PORT/ws" },
-    { "room", 'r', 0, G_OPTION_ARG_STRING, &o.room,
-      "The room to meet the peer in (required)", "ROOM" },
+    { "signal", 's', 0, G_OPTION_ARG_STRING, &o.signal_url, "The punch-signal server (required)",
+      "ws[s]://HOST:PORT/ws" },
+    { "room", 'r', 0, G_OPTION_ARG_STRING, &o.room, "The room to meet the peer in (required)",
+      "ROOM" },
     { "token", 't', 0, G_OPTION_ARG_STRING, &o.token,
       "The room token ('punch-signal token'); default: $PUNCH_TOKEN", "TOKEN" },
     { "stun", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.stun, "A STUN server (repeatable)",
@@ -652,8 +653,7 @@ punch_cmd_connect (int argc, char **argv)
       "Use only relayed (TURN) candidates: the peer never learns our address", NULL },
     { "reliable", 0, 0, G_OPTION_ARG_NONE, &o.reliable,
       "A reliable byte stream (default: datagrams, one per read of stdin)", NULL },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &o.json, "NDJSON events on stderr instead of text",
-      NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &o.json, "NDJSON events on stderr instead of text", NULL },
     { "timeout", 0, 0, G_OPTION_ARG_INT, &o.timeout_s,
       "Seconds to wait for the peer and a path (default 30)", "SECONDS" },
     { "ca-file", 0, 0, G_OPTION_ARG_FILENAME, &o.ca_file,
@@ -661,8 +661,7 @@ punch_cmd_connect (int argc, char **argv)
     { "insecure-tls", 0, 0, G_OPTION_ARG_NONE, &o.insecure_tls,
       "Accept any wss:// certificate (labs only)", NULL },
     { "local-address", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.local_addresses,
-      "Gather host candidates only on this address (repeatable; 127.0.0.1 must be named)",
-      "IP" },
+      "Gather host candidates only on this address (repeatable; 127.0.0.1 must be named)", "IP" },
     { NULL },
   };
 
@@ -683,8 +682,10 @@ punch_cmd_connect (int argc, char **argv)
       context,
       "Examples:\n"
       "  # copy a file: run one on each machine, in either order\n"
-      "  punch connect --signal wss://sig.example/ws --room r1 --token \"$T\" --reliable < big.iso\n"
-      "  punch connect --signal wss://sig.example/ws --room r1 --token \"$T\" --reliable > big.iso\n"
+      "  punch connect --signal wss://sig.example/ws --room r1 --token \"$T\" --reliable < "
+      "big.iso\n"
+      "  punch connect --signal wss://sig.example/ws --room r1 --token \"$T\" --reliable > "
+      "big.iso\n"
       "\n"
       "  # a chat over datagrams, relayed only (hides both addresses from the peer)\n"
       "  punch connect -s ws://127.0.0.1:8765/ws -r chat --relay-only \\\n"
@@ -692,7 +693,8 @@ punch_cmd_connect (int argc, char **argv)
       "\n"
       "With --json, stderr carries one JSON object per line: joined, candidate,\n"
       "gathering-done, state, peer-joined, connected {elapsed_ms, path, local, remote,\n"
-      "relayed}, path-changed, warning, first-byte, progress, done {bytes_sent, bytes_received, seconds} or\n"
+      "relayed}, path-changed, warning, first-byte, progress, done {bytes_sent, bytes_received, "
+      "seconds} or\n"
       "error {code, message}. Error codes: timeout, ice-failed, relay-required,\n"
       "authentication, unreachable, signaling, closed, failed.\n"
       "\n"

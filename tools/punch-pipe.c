@@ -33,8 +33,8 @@ struct _PunchPipe
   guint hdr_have;
   guint32 frame_left;
   gboolean eof_frame;
-  gboolean up_done;       /* stdin ended and all of it was handed on */
-  gboolean down_done;     /* the peer's stream ended and all of it was written */
+  gboolean up_done;   /* stdin ended and all of it was handed on */
+  gboolean down_done; /* the peer's stream ended and all of it was written */
   gboolean finished;
   guint64 sent;
   guint64 received;
@@ -42,8 +42,8 @@ struct _PunchPipe
   guint64 last_received;
   gint64 first_byte;
   gint64 last_byte;
-  gint64 origin;         /* punch_pipe_set_origin(), 0 for none */
-  gboolean got_first;    /* the first byte from the peer was reported */
+  gint64 origin;      /* punch_pipe_set_origin(), 0 for none */
+  gboolean got_first; /* the first byte from the peer was reported */
   guint progress_source;
   gulong datagram_handler;
   GQueue pending;  /* datagram mode: GBytes waiting for stdout */
@@ -79,7 +79,8 @@ note_received (PunchPipe *p, gsize n)
     return;
   p->got_first = TRUE;
   punch_output_begin (p->events, "first-byte");
-  punch_output_int (p->events, "elapsed_ms", "first byte from the peer after %" G_GINT64_FORMAT " ms",
+  punch_output_int (p->events, "elapsed_ms",
+                    "first byte from the peer after %" G_GINT64_FORMAT " ms",
                     p->origin ? (g_get_monotonic_time () - p->origin) / 1000 : -1);
   punch_output_end (p->events);
 }
@@ -199,8 +200,7 @@ on_up_read (GObject *source, GAsyncResult *result, gpointer user_data)
   p->up_buf[2] = (guint8)(n >> 8);
   p->up_buf[3] = (guint8)n;
   g_output_stream_write_all_async (peer, p->up_buf, FRAME_HEADER + n, G_PRIORITY_DEFAULT,
-                                   p->cancellable, n == 0 ? on_up_eof_written : on_up_written,
-                                   p);
+                                   p->cancellable, n == 0 ? on_up_eof_written : on_up_written, p);
 }
 
 static void
@@ -210,8 +210,8 @@ up_read (PunchPipe *p)
     g_input_stream_read_async (p->in, p->up_buf + FRAME_HEADER, CHUNK - FRAME_HEADER,
                                G_PRIORITY_DEFAULT, p->cancellable, on_up_read, p);
   else
-    g_input_stream_read_async (p->in, p->up_buf, DATAGRAM_MAX, G_PRIORITY_DEFAULT,
-                               p->cancellable, on_up_read, p);
+    g_input_stream_read_async (p->in, p->up_buf, DATAGRAM_MAX, G_PRIORITY_DEFAULT, p->cancellable,
+                               on_up_read, p);
 }
 
 /* ---- reliable: stream -> stdout ---------------------------------------- */

@@ -3,9 +3,9 @@
  * Reliable mode is a byte stream, framed on the wire (a 4-byte length before
  * each chunk; length 0 marks the end of stdin, see punch-pipe.c for why): the
  * pipe is done when stdin has ended, everything is written, and the peer's
- * end mark has arrived. A stream that ends without the mark is an error. Datagram mode sends each read of stdin (at most 1200 bytes) as
- * one datagram and writes each datagram received to stdout; there is no end
- * of stream, so the caller ends it (for example when the peer says bye).
+ * end mark has arrived. A stream that ends without the mark is an error. Datagram mode sends each
+ * read of stdin (at most 1200 bytes) as one datagram and writes each datagram received to stdout;
+ * there is no end of stream, so the caller ends it (for example when the peer says bye).
  *
  * SPDX-License-Identifier: MIT
  */

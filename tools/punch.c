@@ -11,26 +11,26 @@
 static const PunchCmd cmds[] = {
   /* BEGIN command table */
   { "version", "print the version of punch and of libnice", punch_cmd_version },
-  { "connect", "connect to a peer through signaling and NATs, pipe stdin/stdout", punch_cmd_connect },
-  { "check", "test this network: NAT type, filtering, hairpinning, TURN, what can connect", punch_cmd_check },
+  { "connect", "connect to a peer through signaling and NATs, pipe stdin/stdout",
+    punch_cmd_connect },
+  { "check", "test this network: NAT type, filtering, hairpinning, TURN, what can connect",
+    punch_cmd_check },
   /* END command table */
 };
 
 static void
 usage (FILE *out)
 {
-  fprintf (out,
-           "Usage: punch COMMAND [OPTIONS]\n"
-           "\n"
-           "Connect two programs directly through NATs and firewalls (ICE, STUN, TURN).\n"
-           "\n"
-           "Commands:\n");
+  fprintf (out, "Usage: punch COMMAND [OPTIONS]\n"
+                "\n"
+                "Connect two programs directly through NATs and firewalls (ICE, STUN, TURN).\n"
+                "\n"
+                "Commands:\n");
   for (gsize i = 0; i < G_N_ELEMENTS (cmds); i++)
     fprintf (out, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
-  fprintf (out,
-           "\n"
-           "Run 'punch COMMAND --help' for the options of one command.\n"
-           "Exit codes: 0 ok, 1 runtime failure, 2 usage error, 130 interrupted.\n");
+  fprintf (out, "\n"
+                "Run 'punch COMMAND --help' for the options of one command.\n"
+                "Exit codes: 0 ok, 1 runtime failure, 2 usage error, 130 interrupted.\n");
 }
 
 int
@@ -43,8 +43,8 @@ main (int argc, char **argv)
       usage (stderr);
       return PUNCH_EXIT_USAGE;
     }
-  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0 ||
-      strcmp (argv[1], "help") == 0)
+  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0
+      || strcmp (argv[1], "help") == 0)
     {
       usage (stdout);
       return PUNCH_EXIT_OK;

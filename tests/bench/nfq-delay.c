@@ -263,7 +263,8 @@ main (int argc, char **argv)
     }
 
   release_due (&d, 1);
-  fprintf (stderr, "nfq-delay: queue %ld: %llu packets delayed, %llu released, %llu dropped (full)\n",
+  fprintf (stderr,
+           "nfq-delay: queue %ld: %llu packets delayed, %llu released, %llu dropped (full)\n",
            queue, d.queued, d.released, d.dropped);
   nfq_destroy_queue (d.qh);
   nfq_close (h);

@@ -66,8 +66,7 @@ elapsed_ms (Baseline *b)
 }
 
 /* one NDJSON event on stderr; @fields is a JSON object body or "" */
-static void event (Baseline *b, const char *name, const char *fields_fmt, ...)
-    G_GNUC_PRINTF (3, 4);
+static void event (Baseline *b, const char *name, const char *fields_fmt, ...) G_GNUC_PRINTF (3, 4);
 
 static void
 event (Baseline *b, const char *name, const char *fields_fmt, ...)
@@ -297,8 +296,8 @@ on_joined (GObject *source, GAsyncResult *result, gpointer data)
   g_object_set (b->agent, "controlling-mode",
                 punch_signal_client_get_role (b->client) == PUNCH_ROLE_CONTROLLING, NULL);
   event (b, "joined", "\"role\":\"%s\",\"peers\":%u,\"elapsed_ms\":%" G_GINT64_FORMAT,
-         punch_role_to_string (punch_signal_client_get_role (b->client)), g_strv_length ((char **)peers),
-         elapsed_ms (b));
+         punch_role_to_string (punch_signal_client_get_role (b->client)),
+         g_strv_length ((char **)peers), elapsed_ms (b));
   if (peers[0] && b->peer_id == NULL)
     b->peer_id = g_strdup (peers[0]);
   maybe_send_description (b);
@@ -371,7 +370,8 @@ main (int argc, char **argv)
     { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout_s, "seconds (default 10)", "S" },
     { NULL },
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new ("- raw libnice baseline for bench-connect");
+  g_autoptr (GOptionContext) ctx
+      = g_option_context_new ("- raw libnice baseline for bench-connect");
   g_autoptr (GError) error = NULL;
   g_autofree char *ip = NULL;
   guint port = 0;
@@ -382,7 +382,8 @@ main (int argc, char **argv)
   if (!g_option_context_parse (ctx, &argc, &argv, &error) || signal == NULL || room == NULL
       || timeout_s <= 0)
     {
-      g_printerr ("nice-baseline: %s\n", error ? error->message : "--signal and --room are required");
+      g_printerr ("nice-baseline: %s\n",
+                  error ? error->message : "--signal and --room are required");
       return 2;
     }
 

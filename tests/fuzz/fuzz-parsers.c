@@ -82,7 +82,7 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
 
   if (size < 1 || size > 8192)
     return 0;
-  text = g_strndup ((const char *) data + 1, size - 1);
+  text = g_strndup ((const char *)data + 1, size - 1);
   switch (data[0] % 4)
     {
     case 0: check_candidate (text); break;

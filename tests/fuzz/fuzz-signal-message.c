@@ -25,7 +25,8 @@ check_message (const char *text, gsize len)
   if (msg)
     {
       g_autofree char *json = punch_signal_message_to_json (msg);
-      g_autoptr (PunchSignalMessage) again = punch_signal_message_parse (json, strlen (json), NULL, &error);
+      g_autoptr (PunchSignalMessage) again
+          = punch_signal_message_parse (json, strlen (json), NULL, &error);
       g_autofree char *json2 = NULL;
       g_autoptr (PunchSignalMessage) copy = punch_signal_message_copy (msg);
       g_autofree char *json3 = punch_signal_message_to_json (copy);
@@ -56,7 +57,8 @@ check_token (const char *text)
   if (ok)
     {
       /* only a token the secret made can pass: it must be reproducible */
-      g_autofree char *made = punch_signal_token_new (secret, room, g_ascii_strtoll (token, NULL, 10));
+      g_autofree char *made
+          = punch_signal_token_new (secret, room, g_ascii_strtoll (token, NULL, 10));
       g_assert_cmpstr (made, ==, token);
     }
 }

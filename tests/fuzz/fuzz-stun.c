@@ -40,7 +40,7 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
     }
   g_assert_no_error (error);
   g_assert_cmpuint (m.length, ==, size);
-  (void) punch_stun_message_check_integrity (data, &m, (const guint8 *) "key", 3);
+  (void)punch_stun_message_check_integrity (data, &m, (const guint8 *)"key", 3);
   if (m.present & PUNCH_STUN_HAS_ERROR_CODE)
     g_assert_true (m.error_code >= 300 && m.error_code <= 699);
   g_assert_true (m.reason.len == 0 || m.reason.data + m.reason.len <= data + size);

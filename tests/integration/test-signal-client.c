@@ -26,8 +26,7 @@ typedef struct
   char *dir;
 } Fixture;
 
-static void
-record (Peer *p, const char *format, ...) G_GNUC_PRINTF (2, 3);
+static void record (Peer *p, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
 static void
 record (Peer *p, const char *format, ...)
@@ -157,8 +156,7 @@ has_event (gpointer data)
   return FALSE;
 }
 
-static void
-expect_event (Peer *p, const char *format, ...) G_GNUC_PRINTF (2, 3);
+static void expect_event (Peer *p, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
 static void
 expect_event (Peer *p, const char *format, ...)
@@ -364,7 +362,8 @@ on_join_cancelled (GObject *source, GAsyncResult *result, gpointer data)
 {
   Outcome *o = data;
 
-  g_assert_false (punch_signal_client_join_finish (PUNCH_SIGNAL_CLIENT (source), result, &o->error));
+  g_assert_false (
+      punch_signal_client_join_finish (PUNCH_SIGNAL_CLIENT (source), result, &o->error));
   o->done = TRUE;
 }
 
@@ -423,9 +422,9 @@ test_turn_credentials (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *turn_secret_file = NULL;
-  const char *extra[] = { "--turn-secret-file", NULL, "--turn-uri", "stun:127.0.0.1:3478",
-                          "--turn-uri", "turn:127.0.0.1:3478?transport=tcp", "--turn-ttl", "600",
-                          NULL };
+  const char *extra[] = { "--turn-secret-file",  NULL,         "--turn-uri",
+                          "stun:127.0.0.1:3478", "--turn-uri", "turn:127.0.0.1:3478?transport=tcp",
+                          "--turn-ttl",          "600",        NULL };
   Peer *p;
   GPtrArray *servers;
   PunchIceServer *turn;
@@ -511,7 +510,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
 
-#define ADD(path, secret, fn)                                                                     \
+#define ADD(path, secret, fn) \
   g_test_add (path, Fixture, secret, fixture_set_up, fn, fixture_tear_down)
   ADD ("/punch/signal/client/join-and-relay", NULL, test_join_and_relay);
   ADD ("/punch/signal/client/tokens", SECRET, test_tokens);

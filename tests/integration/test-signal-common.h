@@ -15,8 +15,8 @@ typedef struct
   char *dir;         /* scratch: secret file, log */
   char *secret_file; /* NULL with --insecure-no-auth */
   GBytes *secret;
-  char *log;         /* its stderr */
-  char *url;         /* as printed on its stdout */
+  char *log; /* its stderr */
+  char *url; /* as printed on its stdout */
   guint16 port;
 } SignalServer;
 

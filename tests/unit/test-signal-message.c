@@ -6,7 +6,8 @@
 #include <punch-signal.h>
 
 #define CAND1 "candidate:1 1 UDP 2130706431 10.0.1.2 54321 typ host"
-#define CAND2 "candidate:2 1 UDP 1694498815 203.0.113.101 40000 typ srflx raddr 10.0.1.2 rport 54321"
+#define CAND2 \
+  "candidate:2 1 UDP 1694498815 203.0.113.101 40000 typ srflx raddr 10.0.1.2 rport 54321"
 #define UFRAG "abcd"
 #define PWD "0123456789abcdefghijkl"
 
@@ -62,8 +63,9 @@ test_hello (Fixture *f, gconstpointer data)
   hello->room = g_strdup ("demo-1");
   hello->token = g_strdup ("1:demo-1:abc");
   json = punch_signal_message_to_json (hello);
-  g_assert_cmpstr (json, ==,
-                   "{\"type\":\"hello\",\"version\":1,\"room\":\"demo-1\",\"token\":\"1:demo-1:abc\"}");
+  g_assert_cmpstr (
+      json, ==,
+      "{\"type\":\"hello\",\"version\":1,\"room\":\"demo-1\",\"token\":\"1:demo-1:abc\"}");
   f->msg = round_trip (hello);
   g_assert_cmpuint (f->msg->version, ==, PUNCH_SIGNAL_PROTOCOL_VERSION);
   g_assert_cmpstr (f->msg->room, ==, "demo-1");
@@ -148,14 +150,15 @@ test_relayed_types (Fixture *f, gconstpointer data)
     }
   g_assert_false (punch_signal_message_type_is_relayed (PUNCH_SIGNAL_MESSAGE_HELLO));
   g_assert_false (punch_signal_message_type_is_relayed (PUNCH_SIGNAL_MESSAGE_ERROR));
-  g_assert_cmpstr (punch_signal_message_type_to_string (PUNCH_SIGNAL_MESSAGE_END_OF_CANDIDATES),
-                   ==, "end-of-candidates");
+  g_assert_cmpstr (punch_signal_message_type_to_string (PUNCH_SIGNAL_MESSAGE_END_OF_CANDIDATES), ==,
+                   "end-of-candidates");
 }
 
 static void
 test_server_messages (Fixture *f, gconstpointer data)
 {
-  g_autoptr (PunchSignalMessage) err = punch_signal_message_new_error ("room-full", "room %s is full", "x");
+  g_autoptr (PunchSignalMessage) err
+      = punch_signal_message_new_error ("room-full", "room %s is full", "x");
   g_autoptr (PunchSignalMessage) back = round_trip (err);
   g_autoptr (PunchSignalMessage) joined = parse_ok ("{\"type\":\"peer-joined\",\"id\":\"q\"}");
   g_autoptr (PunchSignalMessage) left = parse_ok ("{\"type\":\"peer-left\",\"id\":\"q\"}");
@@ -219,7 +222,8 @@ static const Bad bad[] = {
   { "{\"type\":\"candidate\"}", "missing-field", "\"candidate\"" },
   { "{\"type\":\"candidate\",\"candidate\":\"candidate:1 1 UDP\"}", "bad-field", "bad candidate" },
   { "{\"type\":\"candidate\",\"candidate\":\"" CAND1 "\",\"to\":[\"x\"]}", "bad-field", "\"to\"" },
-  { "{\"type\":\"candidate\",\"candidate\":\"" CAND1 "\",\"to\":\"x:y\"}", "bad-field", "only hold" },
+  { "{\"type\":\"candidate\",\"candidate\":\"" CAND1 "\",\"to\":\"x:y\"}", "bad-field",
+    "only hold" },
   { "{\"type\":\"description\"}", "missing-field", "\"description\"" },
   { "{\"type\":\"description\",\"description\":\"x\"}", "bad-field", "must be an object" },
   { "{\"type\":\"description\",\"description\":{\"ufrag\":\"" UFRAG "\"}}", "missing-field",

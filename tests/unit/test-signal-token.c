@@ -93,7 +93,8 @@ test_refuses (Fixture *f, gconstpointer data)
       const char *code = NULL;
 
       g_test_message ("token %s for room %s", r->token ? r->token : "(null)", r->room);
-      g_assert_false (punch_signal_token_verify (f->secret, r->token, r->room, r->now, &code, &error));
+      g_assert_false (
+          punch_signal_token_verify (f->secret, r->token, r->room, r->now, &code, &error));
       g_assert_error (error, PUNCH_ERROR, PUNCH_ERROR_AUTHENTICATION);
       g_assert_cmpstr (code, ==, r->code);
       g_assert_nonnull (strstr (error->message, r->message_part));
@@ -133,7 +134,8 @@ test_turn_credentials (Fixture *f, gconstpointer data)
 {
   g_autoptr (GBytes) secret = g_bytes_new_static ("turnsecret", 10);
   g_autofree char *password = NULL;
-  g_autofree char *username = punch_signal_turn_credentials (secret, "peer1", 1700000000, &password);
+  g_autofree char *username
+      = punch_signal_turn_credentials (secret, "peer1", 1700000000, &password);
 
   /* python3: base64.b64encode(hmac.new(b"turnsecret", b"1700000000:peer1", sha1).digest()) */
   g_assert_cmpstr (username, ==, "1700000000:peer1");

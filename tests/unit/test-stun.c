@@ -41,19 +41,19 @@ static const guint8 rfc5769_response_v6[] = {
 /* RFC 5769 section 2.4: sample request with long-term authentication
  * (username U+30DE U+30C8 U+30EA U+30C3 U+30AF U+30B9, realm example.org) */
 static const guint8 rfc5769_request_long_term[] = {
-  0x00, 0x01, 0x00, 0x60, 0x21, 0x12, 0xa4, 0x42, 0x78, 0xad, 0x34, 0x33, 0xc6, 0xad, 0x72, 0xc0,
-  0x29, 0xda, 0x41, 0x2e, 0x00, 0x06, 0x00, 0x12, 0xe3, 0x83, 0x9e, 0xe3, 0x83, 0x88, 0xe3, 0x83,
-  0xaa, 0xe3, 0x83, 0x83, 0xe3, 0x82, 0xaf, 0xe3, 0x82, 0xb9, 0x00, 0x00, 0x00, 0x15, 0x00, 0x1c,
-  0x66, 0x2f, 0x2f, 0x34, 0x39, 0x39, 0x6b, 0x39, 0x35, 0x34, 0x64, 0x36, 0x4f, 0x4c, 0x33, 0x34,
-  0x6f, 0x4c, 0x39, 0x46, 0x53, 0x54, 0x76, 0x79, 0x36, 0x34, 0x73, 0x41, 0x00, 0x14, 0x00, 0x0b,
-  0x65, 0x78, 0x61, 0x6d, 0x70, 0x6c, 0x65, 0x2e, 0x6f, 0x72, 0x67, 0x00, 0x00, 0x08, 0x00, 0x14,
-  0xf6, 0x70, 0x24, 0x65, 0x6d, 0xd6, 0x4a, 0x3e, 0x02, 0xb8, 0xe0, 0x71, 0x2e, 0x85, 0xc9, 0xa2,
-  0x8c, 0xa8, 0x96, 0x66,
+  0x00, 0x01, 0x00, 0x60, 0x21, 0x12, 0xa4, 0x42, 0x78, 0xad, 0x34, 0x33, 0xc6, 0xad, 0x72,
+  0xc0, 0x29, 0xda, 0x41, 0x2e, 0x00, 0x06, 0x00, 0x12, 0xe3, 0x83, 0x9e, 0xe3, 0x83, 0x88,
+  0xe3, 0x83, 0xaa, 0xe3, 0x83, 0x83, 0xe3, 0x82, 0xaf, 0xe3, 0x82, 0xb9, 0x00, 0x00, 0x00,
+  0x15, 0x00, 0x1c, 0x66, 0x2f, 0x2f, 0x34, 0x39, 0x39, 0x6b, 0x39, 0x35, 0x34, 0x64, 0x36,
+  0x4f, 0x4c, 0x33, 0x34, 0x6f, 0x4c, 0x39, 0x46, 0x53, 0x54, 0x76, 0x79, 0x36, 0x34, 0x73,
+  0x41, 0x00, 0x14, 0x00, 0x0b, 0x65, 0x78, 0x61, 0x6d, 0x70, 0x6c, 0x65, 0x2e, 0x6f, 0x72,
+  0x67, 0x00, 0x00, 0x08, 0x00, 0x14, 0xf6, 0x70, 0x24, 0x65, 0x6d, 0xd6, 0x4a, 0x3e, 0x02,
+  0xb8, 0xe0, 0x71, 0x2e, 0x85, 0xc9, 0xa2, 0x8c, 0xa8, 0x96, 0x66,
 };
 
 static const char short_term_password[] = "VOkJxbRl1RmTxUk/WvJxBt";
-static const guint8 rfc5769_txid[12] = { 0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34,
-                                         0xd6, 0x86, 0xfa, 0x87, 0xdf, 0xae };
+static const guint8 rfc5769_txid[12]
+    = { 0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34, 0xd6, 0x86, 0xfa, 0x87, 0xdf, 0xae };
 
 typedef struct
 {
@@ -102,11 +102,10 @@ test_request (Fixture *f, gconstpointer data)
   /* PRIORITY and ICE-CONTROLLED are comprehension-required and unknown here */
   g_assert_cmpuint (m.n_unknown_required, ==, 1);
   g_assert_cmphex (m.unknown_required[0], ==, 0x0024);
-  g_assert_true (punch_stun_message_check_integrity (rfc5769_request, &m,
-                                                     (const guint8 *)short_term_password,
-                                                     strlen (short_term_password)));
-  g_assert_false (punch_stun_message_check_integrity (rfc5769_request, &m,
-                                                      (const guint8 *)"wrong", 5));
+  g_assert_true (punch_stun_message_check_integrity (
+      rfc5769_request, &m, (const guint8 *)short_term_password, strlen (short_term_password)));
+  g_assert_false (
+      punch_stun_message_check_integrity (rfc5769_request, &m, (const guint8 *)"wrong", 5));
 }
 
 static void
@@ -123,9 +122,8 @@ test_response_v4 (Fixture *f, gconstpointer data)
   g_assert_true (m.present & PUNCH_STUN_HAS_XOR_MAPPED);
   assert_address (&m.xor_mapped, "192.0.2.1:32853");
   g_assert_true (bytes_equal (&m.software, "test vector"));
-  g_assert_true (punch_stun_message_check_integrity (rfc5769_response_v4, &m,
-                                                     (const guint8 *)short_term_password,
-                                                     strlen (short_term_password)));
+  g_assert_true (punch_stun_message_check_integrity (
+      rfc5769_response_v4, &m, (const guint8 *)short_term_password, strlen (short_term_password)));
 }
 
 static void
@@ -139,9 +137,8 @@ test_response_v6 (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   g_assert_cmpint (m.klass, ==, PUNCH_STUN_CLASS_SUCCESS);
   assert_address (&m.xor_mapped, "[2001:db8:1234:5678:11:2233:4455:6677]:32853");
-  g_assert_true (punch_stun_message_check_integrity (rfc5769_response_v6, &m,
-                                                     (const guint8 *)short_term_password,
-                                                     strlen (short_term_password)));
+  g_assert_true (punch_stun_message_check_integrity (
+      rfc5769_response_v6, &m, (const guint8 *)short_term_password, strlen (short_term_password)));
 }
 
 static void
@@ -205,9 +202,8 @@ test_tampered (Fixture *f, gconstpointer data)
     f->buf[n - 2] = (crc >> 8) & 0xff;
     f->buf[n - 1] = crc & 0xff;
     g_assert_true (punch_stun_message_parse (f->buf, n, &m, NULL));
-    g_assert_false (punch_stun_message_check_integrity (f->buf, &m,
-                                                        (const guint8 *)short_term_password,
-                                                        strlen (short_term_password)));
+    g_assert_false (punch_stun_message_check_integrity (
+        f->buf, &m, (const guint8 *)short_term_password, strlen (short_term_password)));
   }
 }
 
@@ -259,8 +255,8 @@ static void
 test_order (Fixture *f, gconstpointer data)
 {
   guint8 txid[12] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
-  g_autoptr (GByteArray) b = punch_stun_message_new (PUNCH_STUN_METHOD_BINDING,
-                                                     PUNCH_STUN_CLASS_SUCCESS, txid);
+  g_autoptr (GByteArray) b
+      = punch_stun_message_new (PUNCH_STUN_METHOD_BINDING, PUNCH_STUN_CLASS_SUCCESS, txid);
 
   /* an attribute after MESSAGE-INTEGRITY is refused */
   punch_stun_message_add_integrity (b, (const guint8 *)"k", 1);
