@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The README's benchmark command. On a fresh Debian 12 machine, as root:
+# installs what is missing, builds, and runs a benchmark (not a test: it
+# prints figures and asserts nothing):
+#
+#   bash scripts/bench.sh connect [ARGS]   time to connected, punch connect against raw
+#                                          libnice, across the NAT lab, 0 and 25 ms of
+#                                          added delay (tests/bench/bench-connect.sh;
+#                                          about 12 minutes; ARGS e.g. --runs 5)
+#   bash scripts/bench.sh signal [ARGS]    punch-signal: 10,000 WebSockets, memory per
+#                                          connection, relay latency at 1,000 msg/s
+#                                          (tests/bench/bench-signal.py; about 30 s)
+#   bash scripts/bench.sh                  both
+#
+# BUILD_DIR=DIR builds there (default: _build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+what=${1:-all}
+[ $# -gt 0 ] && shift
+case "$what" in
+  connect | signal | all) ;;
+  -h | --help)
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+  *)
+    echo "bench: unknown benchmark '$what' (connect, signal or all; --help)" >&2
+    exit 2
+    ;;
+esac
+
+if [ "$what" = all ] && [ $# -gt 0 ]; then
+  echo "bench: options go to one benchmark: bash scripts/bench.sh connect|signal OPTIONS" >&2
+  exit 2
+fi
+
+bash scripts/install-deps.sh
+
+BUILD_DIR=${BUILD_DIR:-_build}
+if [ -f "$BUILD_DIR/build.ninja" ]; then
+  meson setup --reconfigure "$BUILD_DIR" >/dev/null
+else
+  meson setup "$BUILD_DIR" >/dev/null
+fi
+meson compile -C "$BUILD_DIR" >/dev/null
+
+if [ "$what" = signal ] || [ "$what" = all ]; then
+  echo "== punch-signal: connections held, memory, relay latency"
+  /usr/bin/python3 tests/bench/bench-signal.py --build-dir "$BUILD_DIR" "$@"
+fi
+if [ "$what" = connect ] || [ "$what" = all ]; then
+  echo "== time to connected: punch connect against raw libnice, across the NAT lab"
+  bash tests/bench/bench-connect.sh --build-dir "$BUILD_DIR" "$@"
+fi
