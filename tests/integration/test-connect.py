@@ -237,6 +237,39 @@ def main():
     finally:
         rc = sig.stop()
         check(rc == 0, "punch-signal exits 0 on SIGTERM (got %s)" % rc)
+
+    # 6. signaling is needed only to meet: a second server is killed (SIGKILL)
+    # once both peers are connected, and the transfer still completes
+    sig2 = Signal()
+    common = ["--signal", sig2.url, "--room", "gone", "--token", sig2.token("gone"),
+              "--reliable", "--json", "--timeout", "20"] + LOOP
+    slow_a = subprocess.Popen(["sh", "-c", 'cat "$0"; sleep 2', a_in], stdout=subprocess.PIPE)
+    slow_b = subprocess.Popen(["sh", "-c", 'cat "$0"; sleep 2', b_in], stdout=subprocess.PIPE)
+    outs = {}
+    procs = []
+    for tag, src in (("ka", slow_a), ("kb", slow_b)):
+        outs[tag] = open(os.path.join(tmp, tag + ".out"), "wb")
+        procs.append(subprocess.Popen([PUNCH, "connect"] + common, stdin=src.stdout,
+                                      stdout=outs[tag],
+                                      stderr=open(os.path.join(tmp, tag + ".err"), "wb")))
+        src.stdout.close()
+        time.sleep(0.2)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with open(os.path.join(tmp, "kb.err"), errors="replace") as f:
+            if '"event":"connected"' in f.read():
+                break
+        time.sleep(0.05)
+    sig2.proc.kill()
+    sig2.proc.wait()
+    ra, ea = finish(procs[0], "ka")
+    rb, eb = finish(procs[1], "kb")
+    slow_a.wait()
+    slow_b.wait()
+    intact = (sha(a_in) == sha(os.path.join(tmp, "kb.out"))
+              and sha(b_in) == sha(os.path.join(tmp, "ka.out")))
+    check(ra == 0 and rb == 0 and intact and first(events(eb), "signal-disconnected") is not None,
+          "signaling server killed after connecting: 8 MiB and 1 MiB still cross intact", ea + eb)
     print("1..%d" % len(results))
     shutil.rmtree(tmp, ignore_errors=True)
     return 0 if all(results) else 1
