@@ -125,7 +125,13 @@ emit_done (Connect *c)
                      punch_pipe_get_bytes_sent (c->pipe));
   punch_output_uint (c->events, "bytes_received", ", received %" G_GUINT64_FORMAT " B",
                      punch_pipe_get_bytes_received (c->pipe));
-  punch_output_double (c->events, "seconds", " in %.2f s", punch_pipe_get_seconds (c->pipe));
+  punch_output_uint (c->events, "transfer_ms", NULL,
+                     (guint64)(punch_pipe_get_seconds (c->pipe) * 1000 + 0.5));
+  if (!punch_output_is_json (c->events))
+    {
+      g_autofree char *took = g_strdup_printf (" in %.2f s", punch_pipe_get_seconds (c->pipe));
+      punch_output_text (c->events, took);
+    }
   punch_output_bool (c->events, "peer_bye", NULL, c->peer_bye);
   punch_output_int (c->events, "elapsed_ms", NULL, elapsed_ms (c));
   if (punch_session_get_selected_pair (c->session))

@@ -199,18 +199,6 @@ punch_output_uint (PunchOutput *out, const char *name, const char *fmt, guint64 
 }
 
 void
-punch_output_double (PunchOutput *out, const char *name, const char *fmt, double value)
-{
-  if (out->json)
-    {
-      key (out, name);
-      json_builder_add_double_value (out->builder, value);
-    }
-  else if (fmt)
-    g_string_append_printf (out->text, fmt, value);
-}
-
-void
 punch_output_bool (PunchOutput *out, const char *name, const char *fmt, gboolean value)
 {
   if (out->json)

@@ -45,7 +45,6 @@ void punch_output_end_array (PunchOutput *out, const char *text);
 void punch_output_string (PunchOutput *out, const char *key, const char *fmt, const char *value);
 void punch_output_int (PunchOutput *out, const char *key, const char *fmt, gint64 value);
 void punch_output_uint (PunchOutput *out, const char *key, const char *fmt, guint64 value);
-void punch_output_double (PunchOutput *out, const char *key, const char *fmt, double value);
 void punch_output_bool (PunchOutput *out, const char *key, const char *fmt, gboolean value);
 /* Text only: nothing in JSON. */
 void punch_output_text (PunchOutput *out, const char *text);

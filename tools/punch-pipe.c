@@ -106,8 +106,15 @@ on_progress (gpointer data)
   punch_output_uint (p->events, "bytes_sent", "sent %" G_GUINT64_FORMAT " B", p->sent);
   punch_output_uint (p->events, "bytes_received", ", received %" G_GUINT64_FORMAT " B",
                      p->received);
-  punch_output_double (p->events, "send_mbit_s", ", %.2f Mbit/s up", ds * 8 / 1e6);
-  punch_output_double (p->events, "receive_mbit_s", ", %.2f Mbit/s down", dr * 8 / 1e6);
+  /* integers in JSON: json-glib prints a double with 17 digits */
+  punch_output_uint (p->events, "send_kbit_s", NULL, ds * 8 / 1000);
+  punch_output_uint (p->events, "receive_kbit_s", NULL, dr * 8 / 1000);
+  if (!punch_output_is_json (p->events))
+    {
+      g_autofree char *rates
+          = g_strdup_printf (", %.2f Mbit/s up, %.2f Mbit/s down", ds * 8 / 1e6, dr * 8 / 1e6);
+      punch_output_text (p->events, rates);
+    }
   punch_output_end (p->events);
   return G_SOURCE_CONTINUE;
 }
