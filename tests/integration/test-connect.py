@@ -84,11 +84,10 @@ class Signal:
             return self.proc.wait()
 
 
-def peer(args, stdin_path, tag):
+def peer(args, stdin, tag):
     out = open(os.path.join(tmp, tag + ".out"), "wb")
     err = open(os.path.join(tmp, tag + ".err"), "wb")
-    return subprocess.Popen([PUNCH, "connect"] + args, stdin=open(stdin_path, "rb"),
-                            stdout=out, stderr=err)
+    return subprocess.Popen([PUNCH, "connect"] + args, stdin=stdin, stdout=out, stderr=err)
 
 
 def finish(p, tag, timeout=60):
@@ -99,6 +98,40 @@ def finish(p, tag, timeout=60):
         rc = p.wait()
     with open(os.path.join(tmp, tag + ".err"), errors="replace") as f:
         return rc, f.read()
+
+
+def run_pair(sig, room, inputs, tags, extra, linger=0, while_connected=None):
+    """Two peers in ROOM, the second 0.2 s after the first, each reading one of
+    INPUTS (then keeping stdin open LINGER seconds). WHILE_CONNECTED runs once
+    the second peer is connected. Returns (rc_a, stderr_a, rc_b, stderr_b)."""
+    common = ["--signal", sig.url, "--room", room, "--token", sig.token(room),
+              "--timeout", "20"] + extra + LOOP
+    procs = []
+    for path, tag in zip(inputs, tags):
+        src = subprocess.Popen(["sh", "-c", 'cat "$0"; sleep "$1"', path, str(linger)],
+                               stdout=subprocess.PIPE)
+        procs.append((peer(common, src.stdout, tag), src))
+        src.stdout.close()
+        time.sleep(0.2)
+    if while_connected:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with open(os.path.join(tmp, tags[1] + ".err"), errors="replace") as f:
+                if '"event":"connected"' in f.read():
+                    break
+            time.sleep(0.05)
+        while_connected()
+    results_ = []
+    for (p, src), tag in zip(procs, tags):
+        results_ += finish(p, tag)
+        src.wait()
+    return tuple(results_)
+
+
+def crossed(a_in, b_in, tags):
+    """Did each input arrive intact at the other side?"""
+    return (sha(a_in) == sha(os.path.join(tmp, tags[1] + ".out"))
+            and sha(b_in) == sha(os.path.join(tmp, tags[0] + ".out")))
 
 
 def sha(path):
@@ -122,16 +155,8 @@ def main():
             f.write(os.urandom(8 << 20))
         with open(b_in, "wb") as f:
             f.write(os.urandom(1 << 20))
-        common = ["--signal", sig.url, "--room", "files", "--token", sig.token("files"),
-                  "--reliable", "--json", "--timeout", "20"] + LOOP
-        pa = peer(common, a_in, "a")
-        time.sleep(0.3)
-        pb = peer(common, b_in, "b")
-        ra, ea = finish(pa, "a")
-        rb, eb = finish(pb, "b")
-        intact = (sha(a_in) == sha(os.path.join(tmp, "b.out"))
-                  and sha(b_in) == sha(os.path.join(tmp, "a.out")))
-        check(ra == 0 and rb == 0 and intact,
+        ra, ea, rb, eb = run_pair(sig, "files", (a_in, b_in), ("a", "b"), ["--reliable", "--json"])
+        check(ra == 0 and rb == 0 and crossed(a_in, b_in, ("a", "b")),
               "reliable: 8 MiB and 1 MiB cross intact, both exit 0", ea + eb)
 
         evs = events(eb)
@@ -153,13 +178,7 @@ def main():
         txt_a = os.path.join(tmp, "t.in")
         with open(txt_a, "w") as f:
             f.write("hello\n")
-        common = ["--signal", sig.url, "--room", "text", "--token", sig.token("text"),
-                  "--reliable", "--timeout", "20"] + LOOP
-        pa = peer(common, txt_a, "ta")
-        time.sleep(0.2)
-        pb = peer(common, txt_a, "tb")
-        ra, ea = finish(pa, "ta")
-        rb, eb = finish(pb, "tb")
+        ra, ea, rb, eb = run_pair(sig, "text", (txt_a, txt_a), ("ta", "tb"), ["--reliable"])
         check(ra == 0 and rb == 0 and "connected after" in eb and "direct: host" in eb,
               "text mode: 'connected after N ms: direct: host ...'", eb)
 
@@ -169,13 +188,7 @@ def main():
             f.write("datagram from a\n")
         with open(d_b, "w") as f:
             f.write("datagram from b\n")
-        common = ["--signal", sig.url, "--room", "dgram", "--token", sig.token("dgram"),
-                  "--json", "--timeout", "20"] + LOOP
-        pa = peer(common, d_a, "da")
-        time.sleep(0.2)
-        pb = peer(common, d_b, "db")
-        ra, ea = finish(pa, "da")
-        rb, eb = finish(pb, "db")
+        ra, ea, rb, eb = run_pair(sig, "dgram", (d_a, d_b), ("da", "db"), ["--json"])
         with open(os.path.join(tmp, "da.out")) as f:
             got_a = f.read()
         with open(os.path.join(tmp, "db.out")) as f:
@@ -241,34 +254,15 @@ def main():
     # 6. signaling is needed only to meet: a second server is killed (SIGKILL)
     # once both peers are connected, and the transfer still completes
     sig2 = Signal()
-    common = ["--signal", sig2.url, "--room", "gone", "--token", sig2.token("gone"),
-              "--reliable", "--json", "--timeout", "20"] + LOOP
-    slow_a = subprocess.Popen(["sh", "-c", 'cat "$0"; sleep 2', a_in], stdout=subprocess.PIPE)
-    slow_b = subprocess.Popen(["sh", "-c", 'cat "$0"; sleep 2', b_in], stdout=subprocess.PIPE)
-    outs = {}
-    procs = []
-    for tag, src in (("ka", slow_a), ("kb", slow_b)):
-        outs[tag] = open(os.path.join(tmp, tag + ".out"), "wb")
-        procs.append(subprocess.Popen([PUNCH, "connect"] + common, stdin=src.stdout,
-                                      stdout=outs[tag],
-                                      stderr=open(os.path.join(tmp, tag + ".err"), "wb")))
-        src.stdout.close()
-        time.sleep(0.2)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with open(os.path.join(tmp, "kb.err"), errors="replace") as f:
-            if '"event":"connected"' in f.read():
-                break
-        time.sleep(0.05)
-    sig2.proc.kill()
-    sig2.proc.wait()
-    ra, ea = finish(procs[0], "ka")
-    rb, eb = finish(procs[1], "kb")
-    slow_a.wait()
-    slow_b.wait()
-    intact = (sha(a_in) == sha(os.path.join(tmp, "kb.out"))
-              and sha(b_in) == sha(os.path.join(tmp, "ka.out")))
-    check(ra == 0 and rb == 0 and intact and first(events(eb), "signal-disconnected") is not None,
+
+    def kill_signal():
+        sig2.proc.kill()
+        sig2.proc.wait()
+
+    ra, ea, rb, eb = run_pair(sig2, "gone", (a_in, b_in), ("ka", "kb"), ["--reliable", "--json"],
+                              linger=2, while_connected=kill_signal)
+    check(ra == 0 and rb == 0 and crossed(a_in, b_in, ("ka", "kb"))
+          and first(events(eb), "signal-disconnected") is not None,
           "signaling server killed after connecting: 8 MiB and 1 MiB still cross intact", ea + eb)
     print("1..%d" % len(results))
     shutil.rmtree(tmp, ignore_errors=True)
