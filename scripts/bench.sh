@@ -38,12 +38,9 @@ fi
 bash scripts/install-deps.sh
 
 BUILD_DIR=${BUILD_DIR:-_build}
-if [ -f "$BUILD_DIR/build.ninja" ]; then
-  meson setup --reconfigure "$BUILD_DIR" >/dev/null
-else
-  meson setup "$BUILD_DIR" >/dev/null
-fi
-meson compile -C "$BUILD_DIR" >/dev/null
+# shellcheck source=build-lib.sh
+. scripts/build-lib.sh
+punch_build "$BUILD_DIR" >/dev/null
 
 if [ "$what" = signal ] || [ "$what" = all ]; then
   echo "== punch-signal: connections held, memory, relay latency"

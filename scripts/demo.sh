@@ -23,12 +23,9 @@ fi
 bash scripts/install-deps.sh
 
 BUILD_DIR=${BUILD_DIR:-_build}
-if [ -f "$BUILD_DIR/build.ninja" ]; then
-  meson setup --reconfigure "$BUILD_DIR" >/dev/null
-else
-  meson setup "$BUILD_DIR" >/dev/null
-fi
-meson compile -C "$BUILD_DIR" >/dev/null
+# shellcheck source=build-lib.sh
+. scripts/build-lib.sh
+punch_build "$BUILD_DIR" >/dev/null
 punch="$BUILD_DIR/tools/punch"
 signal="$BUILD_DIR/signaling/punch-signal"
 

@@ -14,15 +14,8 @@ bash scripts/install-deps.sh
 
 BUILD_DIR=${BUILD_DIR:-_build}
 
-setup() { # dir, options...
-  local dir=$1; shift
-  if [ -f "$dir/build.ninja" ]; then
-    meson setup --reconfigure "$dir" "$@" | tail -n 3
-  else
-    meson setup "$dir" "$@" | tail -n 3
-  fi
-  meson compile -C "$dir"
-}
+# shellcheck source=build-lib.sh
+. scripts/build-lib.sh
 
 status=0
 section() { printf '\n==== %s ====\n' "$*"; }
@@ -44,12 +37,12 @@ else
 fi
 
 section "build with gcc (warnings are errors) and run the unit, integration and lab suites"
-setup "$BUILD_DIR" -Dwerror=true -Dfuzz=false
+punch_build "$BUILD_DIR" -Dwerror=true -Dfuzz=false
 mtest -C "$BUILD_DIR" --print-errorlogs --num-processes 2 --no-suite bench || status=1
 
 if [ "${PUNCH_QUICK:-0}" != 1 ]; then
   section "clang with ASan + UBSan (warnings are errors): unit, integration and fuzz suites"
-  CC=clang setup "$BUILD_DIR-asan" -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false \
+  CC=clang punch_build "$BUILD_DIR-asan" -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false \
         -Dfuzz=true
   # intercept_tls_get_addr=0: LLVM 14's LeakSanitizer crashes ("Tracer caught
   # signal 11") reading the dynamic TLS of glibc 2.36 threads once
