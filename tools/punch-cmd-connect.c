@@ -52,7 +52,6 @@ typedef struct
   gboolean peer_bye;
   guint bye_timer;
   guint linger_timer;
-  guint stdin_watch;
 } Connect;
 
 static gint64
@@ -229,19 +228,6 @@ on_pipe_done (PunchPipe *pipe, const GError *error, gpointer user_data)
   maybe_exit (c);
 }
 
-/* Datagram mode has no end of stream: poll for stdin's end. */
-static gboolean
-watch_datagram_stdin (gpointer data)
-{
-  Connect *c = data;
-
-  if (c->pipe == NULL || !punch_pipe_stdin_done (c->pipe))
-    return G_SOURCE_CONTINUE;
-  c->stdin_watch = 0;
-  on_pipe_done (c->pipe, NULL, c);
-  return G_SOURCE_REMOVE;
-}
-
 /* ---- the session --------------------------------------------------------- */
 
 static void
@@ -274,8 +260,6 @@ start_pipe (Connect *c)
   c->pipe = punch_pipe_new (c->session, in, out, c->events, on_pipe_done, c);
   punch_pipe_set_origin (c->pipe, c->t0);
   punch_pipe_start (c->pipe);
-  if (!c->reliable)
-    c->stdin_watch = g_timeout_add (50, watch_datagram_stdin, c);
 }
 
 /* ICE may move to a better pair after connecting (a direct one that
@@ -478,7 +462,6 @@ on_joined (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Connect *c = user_data;
   g_autoptr (GError) error = NULL;
-  gboolean *joined = g_object_get_data (source, "punch-joined");
 
   if (!punch_signal_client_join_finish (PUNCH_SIGNAL_CLIENT (source), result, &error))
     {
@@ -487,7 +470,6 @@ on_joined (GObject *source, GAsyncResult *result, gpointer user_data)
       fail_with (c, error);
       return;
     }
-  *joined = TRUE;
   g_main_loop_quit (c->loop);
 }
 
@@ -556,7 +538,6 @@ set_up (Connect *c, const Options *o, PunchConfig *config)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (PunchSession) early = NULL;
-  gboolean joined = FALSE;
 
   c->client = punch_signal_client_new (o->signal_url, &error);
   if (c->client == NULL)
@@ -582,11 +563,9 @@ set_up (Connect *c, const Options *o, PunchConfig *config)
   if (early && !punch_session_start (early, NULL))
     g_clear_object (&early);
 
-  g_object_set_data (G_OBJECT (c->client), "punch-joined", &joined);
   punch_signal_client_join_async (c->client, o->room, o->token, NULL, on_joined, c);
   g_main_loop_run (c->loop);
-  g_object_set_data (G_OBJECT (c->client), "punch-joined", NULL);
-  if (!joined)
+  if (!punch_signal_client_is_joined (c->client))
     {
       if (c->exit_code < 0)
         c->exit_code = PUNCH_EXIT_FAILURE;
@@ -760,7 +739,6 @@ punch_cmd_connect (int argc, char **argv)
   ret = c.exit_code < 0 ? PUNCH_EXIT_FAILURE : c.exit_code;
   g_clear_handle_id (&c.bye_timer, g_source_remove);
   g_clear_handle_id (&c.linger_timer, g_source_remove);
-  g_clear_handle_id (&c.stdin_watch, g_source_remove);
   g_source_remove (sigint_id);
   g_source_remove (sigterm_id);
   g_clear_pointer (&c.pipe, punch_pipe_free);

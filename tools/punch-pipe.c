@@ -185,8 +185,10 @@ on_up_read (GObject *source, GAsyncResult *result, gpointer user_data)
       g_autoptr (GError) send_error = NULL;
       if (n == 0)
         {
+          /* no end of stream to wait for: the caller's part is done, and
+           * the peer's datagrams keep coming until the pipe is freed */
           p->up_done = TRUE;
-          maybe_done (p);
+          p->done (p, NULL, p->user_data);
           return;
         }
       /* one read is at most one datagram */
@@ -425,12 +427,6 @@ void
 punch_pipe_set_origin (PunchPipe *p, gint64 origin)
 {
   p->origin = origin;
-}
-
-gboolean
-punch_pipe_stdin_done (PunchPipe *p)
-{
-  return p->up_done;
 }
 
 guint64

@@ -3,9 +3,12 @@
  * Reliable mode is a byte stream, framed on the wire (a 4-byte length before
  * each chunk; length 0 marks the end of stdin, see punch-pipe.c for why): the
  * pipe is done when stdin has ended, everything is written, and the peer's
- * end mark has arrived. A stream that ends without the mark is an error. Datagram mode sends each
- * read of stdin (at most 1200 bytes) as one datagram and writes each datagram received to stdout;
- * there is no end of stream, so the caller ends it (for example when the peer says bye).
+ * end mark has arrived. A stream that ends without the mark is an error.
+ *
+ * Datagram mode sends each read of stdin (at most 1200 bytes) as one datagram
+ * and writes each datagram received to stdout. There is no end of stream:
+ * `done` is called when stdin ends, and the peer's datagrams keep coming
+ * until the caller frees the pipe (for example once the peer says bye).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -32,8 +35,6 @@ PunchPipe *punch_pipe_new (PunchSession *session, GInputStream *in, GOutputStrea
 void punch_pipe_start (PunchPipe *pipe);
 /** The monotonic time (g_get_monotonic_time()) the `first-byte` event counts from. */
 void punch_pipe_set_origin (PunchPipe *pipe, gint64 origin);
-/** Datagram mode: stop reading stdin (the peer has said it is done, or we are). */
-gboolean punch_pipe_stdin_done (PunchPipe *pipe);
 guint64 punch_pipe_get_bytes_sent (PunchPipe *pipe);
 guint64 punch_pipe_get_bytes_received (PunchPipe *pipe);
 /** Seconds from the first byte moved to now (or to the end). */
