@@ -69,7 +69,6 @@ struct _PunchSession
   gboolean gathering_done;
   gboolean remote_credentials_set;
   gboolean remote_eoc;
-  gboolean nice_failed;   /* libnice said FAILED before every candidate was known */
   GQueue early_datagrams; /* GBytes that arrived before CONNECTED */
   guint pending_probes;
   guint n_turn_usable; /* TURN servers handed to libnice */
@@ -372,7 +371,8 @@ fail_no_path (PunchSession *self, gboolean timed_out)
 static void
 maybe_fail_no_path (PunchSession *self)
 {
-  if (!self->nice_failed || self->nice_state != NICE_COMPONENT_STATE_FAILED)
+  if (self->nice_state != NICE_COMPONENT_STATE_FAILED
+      || (self->state != PUNCH_STATE_GATHERING && self->state != PUNCH_STATE_CHECKING))
     return;
   if (!self->remote_eoc || !self->gathering_done || self->pending_probes > 0)
     {
@@ -480,7 +480,6 @@ on_component_state_changed (NiceAgent *agent, guint stream_id, guint component_i
            * candidates are still on their way (a peer's TURN relay comes
            * late); libnice checks those when they arrive and can still
            * connect. So a FAILED only counts once both sides are done. */
-          self->nice_failed = TRUE;
           maybe_fail_no_path (self);
         }
       break;
