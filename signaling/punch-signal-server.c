@@ -159,11 +159,8 @@ peer_send_text (Peer *peer, const char *json)
 static void
 peer_send (Peer *peer, const PunchSignalMessage *msg)
 {
-  g_autofree char *json = NULL;
+  g_autofree char *json = punch_signal_message_to_json (msg);
 
-  if (soup_websocket_connection_get_state (peer->conn) != SOUP_WEBSOCKET_STATE_OPEN)
-    return;
-  json = punch_signal_message_to_json (msg);
   peer_send_text (peer, json);
 }
 
