@@ -245,7 +245,6 @@ else:
 EOF
 }
 
-direct_possible() { lab_direct_possible "$@"; }
 
 results="$tmp/results.tsv" # delay pair tool run connected first relayed
 : >"$results"
@@ -258,7 +257,7 @@ for d in $delays; do
     pi=$((pi + 1))
     a=${pair%%:*} b=${pair##*:}
     RELAYED=yes
-    direct_possible "$a" "$b" && RELAYED=no
+    lab_direct_possible "$a" "$b" && RELAYED=no
     log "delay $d ms: $a <-> $b ($([ $RELAYED = yes ] && echo "relayed: STUN + TURN" || echo "direct: STUN only")), $runs runs per tool"
     if ! lab_up "$a" "$b" "$d"; then
       log "lab for $a <-> $b failed; skipping"

@@ -54,7 +54,6 @@ fi
 
 # shellcheck source=lab-lib.sh
 . "$here/lab-lib.sh"
-direct_possible() { lab_direct_possible "$@"; }
 
 tmp=$(mktemp -d /tmp/punch-traversal.XXXXXX)
 base="tv$$"
@@ -202,7 +201,7 @@ i=0
 for pair in $PAIRS; do
   i=$((i + 1))
   a=${pair%%:*}; b=${pair##*:}
-  direct=no; direct_possible "$a" "$b" && direct=yes
+  direct=no; lab_direct_possible "$a" "$b" && direct=yes
 
   ERROR="" CONNECTED="" MS="" PAIRPATH="" RELAYED="" INTACT="" ERR_CODE="" ERR="" RC_A="" RC_B=""
   FINALPATH="" FINAL_RELAYED="" CHANGE_MS=""
