@@ -31,15 +31,10 @@ PUNCH="$BUILD/tools/punch"
 S1=203.0.113.10
 S2=203.0.113.11
 
-skip() {
-	echo "1..0 # SKIP $*"
-	exit 0
-}
-[[ $(id -u) -eq 0 ]] || skip "needs root (network namespaces, iptables)"
-for tool in ip iptables turnserver turnutils_natdiscovery python3; do
-	command -v "$tool" >/dev/null 2>&1 || skip "$tool not installed"
-done
-[[ -x $PUNCH ]] || skip "$PUNCH is not built"
+# shellcheck source=lab-lib.sh
+. "$HERE/lab-lib.sh"
+lab_require ip iptables turnserver turnutils_natdiscovery python3
+[[ -x $PUNCH ]] || lab_skip "$PUNCH is not built"
 
 declare -A LABS=(
 	[1]="open fullcone"
@@ -54,8 +49,6 @@ declare -A LABS=(
 )
 LAB_IDS="1 2 3 4 5 6 7 8 9"
 
-# shellcheck source=lab-lib.sh
-. "$HERE/lab-lib.sh"
 lab_run_init punch-check-lab
 
 # json FILE KEY.PATH -> the value ('' when absent); booleans as true/false

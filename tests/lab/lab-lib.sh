@@ -16,6 +16,9 @@
 #   lab_run_stop           stop those PIDs and take those labs down now.
 #   lab_tap_finish         print the plan and $RESULTS as TAP; exit 1 if a
 #                          check failed, else 0.
+#   lab_skip REASON        print TAP's "1..0 # SKIP REASON" and exit 0.
+#   lab_require TOOL...    skip unless root, network namespaces work and
+#                          every TOOL is on PATH.
 #   lab_direct_possible A B
 #                          whether theory allows a direct UDP path between
 #                          NAT types A and B (status 0) or not (1).
@@ -124,4 +127,19 @@ lab_direct_possible() {
     case "$a" in open | fullcone | addrrestricted) return 0 ;; *) return 1 ;; esac
   fi
   return 0
+}
+
+lab_skip() {
+  echo "1..0 # SKIP $*"
+  exit 0
+}
+
+lab_require() {
+  local tool probe="labreq-$$"
+  [ "$(id -u)" -eq 0 ] || lab_skip "needs root (network namespaces, iptables)"
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null 2>&1 || lab_skip "$tool not installed"
+  done
+  ip netns add "$probe" 2>/dev/null || lab_skip "ip netns does not work here"
+  ip netns del "$probe"
 }

@@ -29,20 +29,9 @@ NATLAB="$HERE/natlab"
 PROBE="$HERE/natprobe.py"
 STUN=203.0.113.10
 
-skip() {
-	echo "1..0 # SKIP $*"
-	exit 0
-}
-
-[[ $(id -u) -eq 0 ]] || skip "needs root (network namespaces, iptables)"
-for tool in ip iptables turnserver turnutils_natdiscovery python3; do
-	command -v "$tool" >/dev/null 2>&1 || skip "$tool not installed"
-done
-probe_ns="natlab-selftest-$$"
-if ! ip netns add "$probe_ns" 2>/dev/null; then
-	skip "ip netns does not work here"
-fi
-ip netns del "$probe_ns"
+# shellcheck source=lab-lib.sh
+. "$HERE/lab-lib.sh"
+lab_require ip iptables turnserver turnutils_natdiscovery python3
 
 # lab id -> "TYPE_A TYPE_B"
 declare -A LABS=(
@@ -55,8 +44,6 @@ declare -A LABS=(
 )
 LAB_IDS="1 2 3 4 5 6"
 
-# shellcheck source=lab-lib.sh
-. "$HERE/lab-lib.sh"
 lab_run_init natlab-selftest
 
 # ---- bring up all labs and start a STUN server in each ------------------

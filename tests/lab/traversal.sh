@@ -29,12 +29,11 @@ out=${PUNCH_MATRIX_OUT:-traversal-matrix.md}
 jobs_max=${PUNCH_LAB_JOBS:-3}
 timeout_s=8
 
-if [ "$(id -u)" -ne 0 ]; then echo "1..0 # SKIP needs root for network namespaces"; exit 0; fi
-for tool in ip iptables turnserver python3; do
-  command -v "$tool" >/dev/null || { echo "1..0 # SKIP $tool is missing"; exit 0; }
-done
+# shellcheck source=lab-lib.sh
+. "$here/lab-lib.sh"
+lab_require ip iptables turnserver python3
 for exe in "$punch" "$signal"; do
-  [ -x "$exe" ] || { echo "1..0 # SKIP $exe is not built"; exit 0; }
+  [ -x "$exe" ] || lab_skip "$exe is not built"
 done
 
 # Every pair of the two-site types (same-type pairs included), plus the two
@@ -51,9 +50,6 @@ else
   done
   PAIRS="$PAIRS samenat:samenat samenat-hairpin:samenat-hairpin"
 fi
-
-# shellcheck source=lab-lib.sh
-. "$here/lab-lib.sh"
 
 tmp=$(mktemp -d /tmp/punch-traversal.XXXXXX)
 base="tv$$"
