@@ -138,6 +138,12 @@ punch_fingerprint_normalize (const char *text, GError **error)
       return NULL;
     }
 
+  if (end - start == strlen ("sha-256") && g_ascii_strncasecmp (text + start, "sha-256", 7) == 0)
+    {
+      fail (error, "nothing after \"sha-256\" (expected its 32 bytes as AB:CD:…)");
+      return NULL;
+    }
+
   /* "ALGORITHM HEX": the first word is the hash function (RFC 8122 hash-func) */
   hex_start = start;
   for (gsize i = start; i < end; i++)
