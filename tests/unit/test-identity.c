@@ -246,9 +246,10 @@ test_openssl_agrees (Fixture *f, gconstpointer data)
   g_autofree char *theirs = g_build_filename (f->dir, "theirs.pem", NULL);
   g_autofree char *p384 = g_build_filename (f->dir, "p384.pem", NULL);
   g_autofree char *spki = g_build_filename (f->dir, "spki.der", NULL);
+  g_autofree char *openssl = g_find_program_in_path ("openssl");
   const char *keys[] = { ours, theirs };
 
-  if (g_find_program_in_path ("openssl") == NULL)
+  if (openssl == NULL)
     {
       g_test_skip ("openssl is not installed");
       return;
@@ -256,6 +257,7 @@ test_openssl_agrees (Fixture *f, gconstpointer data)
   {
     g_autoptr (PunchIdentity) id = punch_identity_load (ours, TRUE, NULL, &error);
     g_assert_no_error (error);
+    g_assert_nonnull (id);
   }
   {
     const char *argv[]
@@ -304,13 +306,13 @@ test_refuse (Fixture *f, gconstpointer data)
   g_autofree char *path = g_build_filename (f->dir, "id.pem", NULL);
   g_autofree char *fifo = g_build_filename (f->dir, "fifo.pem", NULL);
   g_autofree char *junk = g_build_filename (f->dir, "junk.pem", NULL);
-  g_autofree char *pem = NULL;
   static const int modes[] = { 0644, 0640, 0604, 0602, 0620, 0660, 0666, 0610 };
 
   {
     g_autoptr (GError) error = NULL;
     g_autoptr (PunchIdentity) id = punch_identity_load (path, TRUE, NULL, &error);
     g_assert_no_error (error);
+    g_assert_nonnull (id);
   }
   for (gsize i = 0; i < G_N_ELEMENTS (modes); i++)
     {
@@ -332,6 +334,7 @@ test_refuse (Fixture *f, gconstpointer data)
     g_autoptr (GError) error = NULL;
     g_autoptr (PunchIdentity) id = punch_identity_load (path, FALSE, NULL, &error);
     g_assert_no_error (error);
+    g_assert_nonnull (id);
   }
 
   /* not a regular file: a directory, and a FIFO (which must not block the open) */
