@@ -335,6 +335,14 @@ get_new_connection_id (ngtcp2_conn *conn, ngtcp2_cid *cid, uint8_t *token, size_
   return 0;
 }
 
+static void
+established (PunchQuic *q)
+{
+  q->established = TRUE;
+  q->stats.handshake_ms = (g_get_monotonic_time () - q->start_us) / 1000;
+  q->cb.established (q->user_data);
+}
+
 static int
 handshake_completed (ngtcp2_conn *conn, void *user_data)
 {
@@ -342,10 +350,11 @@ handshake_completed (ngtcp2_conn *conn, void *user_data)
 
   if (q->peer_fingerprint == NULL)
     return NGTCP2_ERR_CALLBACK_FAILURE; /* cannot happen: the verify callback ran */
-  q->established = TRUE;
-  q->stats.handshake_ms = (g_get_monotonic_time () - q->start_us) / 1000;
   if (q->client)
     {
+      /* Data may flow now, but in TLS 1.3 the client finishes before the
+       * server has checked the client's key: established waits for the
+       * server's HANDSHAKE_DONE (handshake_confirmed). */
       gint64 id;
       int rv = ngtcp2_conn_open_bidi_stream (conn, &id, q->default_stream);
       if (rv != 0)
@@ -353,8 +362,19 @@ handshake_completed (ngtcp2_conn *conn, void *user_data)
       punch_quic_stream_set_id (q->default_stream, id);
       punch_quic_stream_announce (q->default_stream);
       punch_quic_schedule_write (q, q->default_stream);
+      return 0;
     }
-  q->cb.established (q->user_data);
+  established (q);
+  return 0;
+}
+
+static int
+handshake_confirmed (ngtcp2_conn *conn, void *user_data)
+{
+  PunchQuic *q = user_data;
+
+  if (q->client)
+    established (q);
   return 0;
 }
 
@@ -376,9 +396,10 @@ stream_open (ngtcp2_conn *conn, int64_t stream_id, void *user_data)
 
   if (!ngtcp2_is_bidi_stream (stream_id))
     return 0; /* none are allowed: initial_max_streams_uni is 0 */
-  if (!q->client && punch_quic_stream_get_id (q->default_stream) < 0)
+  g_debug ("quic %p: the peer opened stream %" G_GINT64_FORMAT, q, stream_id);
+  if (!q->client && stream_id == 0)
     {
-      /* the client's first stream is the default one */
+      /* the client's first stream (0) is the default one */
       punch_quic_stream_set_id (q->default_stream, stream_id);
       ngtcp2_conn_set_stream_user_data (conn, stream_id, q->default_stream);
       punch_quic_schedule_write (q, q->default_stream);
@@ -528,6 +549,7 @@ static const ngtcp2_callbacks callbacks_template = {
   .get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb,
   .stream_stop_sending = stream_stop_sending,
   .version_negotiation = ngtcp2_crypto_version_negotiation_cb,
+  .handshake_confirmed = handshake_confirmed,
 };
 
 /* ---- TLS: who the peer is ------------------------------------------------ */
@@ -716,6 +738,7 @@ create_server (PunchQuic *q, const guint8 *data, gsize len)
 
   if (ngtcp2_accept (&hd, data, len) != 0)
     return FALSE;
+  q->start_us = g_get_monotonic_time (); /* the handshake starts with the client's Initial */
   init_settings (&settings, &params);
   params.original_dcid = hd.dcid;
   random_cid (&scid, SCID_LEN);
@@ -1183,8 +1206,8 @@ write_one (PunchQuic *q, guint8 *buf, gsize buflen, ngtcp2_tstamp ts, gsize *out
               g_queue_remove (&q->active, s);
               continue;
             }
-          if (nwrite > 0 && g_queue_remove (&q->active, s))
-            g_queue_push_tail (&q->active, s); /* round robin */
+          if (nwrite > 0 && ndatalen > 0 && g_queue_remove (&q->active, s))
+            g_queue_push_tail (&q->active, s); /* round robin among streams with data */
         }
       else
         nwrite = ngtcp2_conn_writev_stream (q->conn, &ps.path, &pi, buf, buflen, NULL,

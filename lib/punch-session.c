@@ -1340,7 +1340,6 @@ punch_session_get_stats (PunchSession *self, PunchStats *stats)
       stats->rtt_ms = qs.rtt_ms;
       stats->handshake_ms = qs.handshake_ms;
       stats->datagrams_lost = qs.datagrams_lost;
-      stats->packets_dropped = qs.packets_dropped;
       stats->stream_bytes_sent = punch_quic_stream_get_bytes_written (stream);
       stats->stream_bytes_received = punch_quic_stream_get_bytes_read (stream);
     }

@@ -63,8 +63,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PunchPair, punch_pair_free)
  * @datagrams_lost: datagrams the network lost (sent, never acknowledged)
  * @datagrams_dropped: datagrams received that the session had to drop (too
  *   many before the application could be told)
- * @packets_dropped: packets that were not the peer's and were thrown away
- *   (forged, altered, replayed or stale: they fail QUIC's authentication)
+ *
+ * Packets that are not the peer's (forged, altered, replayed) fail QUIC's
+ * authentication and are discarded inside QUIC without a trace here.
  */
 typedef struct
 {
@@ -80,7 +81,6 @@ typedef struct
   guint64 stream_bytes_received;
   guint64 datagrams_lost;
   guint64 datagrams_dropped;
-  guint64 packets_dropped;
 } PunchStats;
 
 #define PUNCH_TYPE_SESSION (punch_session_get_type ())

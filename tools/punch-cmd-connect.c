@@ -149,7 +149,6 @@ emit_done (Connect *c)
                          punch_pipe_get_acknowledged (c->pipe));
       punch_output_int (c->events, "rtt_ms", "; rtt %" G_GINT64_FORMAT " ms", stats.rtt_ms);
       punch_output_uint (c->events, "datagrams_lost", NULL, stats.datagrams_lost);
-      punch_output_uint (c->events, "packets_dropped", NULL, stats.packets_dropped);
     }
   else
     punch_output_bool (c->events, "peer_bye", NULL, c->peer_bye);
