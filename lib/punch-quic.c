@@ -670,16 +670,33 @@ log_printf (void *user_data, const char *fmt, ...)
   va_end (ap);
 }
 
+/* CUBIC unless PUNCH_QUIC_CC names another (for measurements: docs/bench.md) */
+static ngtcp2_cc_algo
+cc_algo (void)
+{
+  const char *name = g_getenv ("PUNCH_QUIC_CC");
+
+  if (g_strcmp0 (name, "reno") == 0)
+    return NGTCP2_CC_ALGO_RENO;
+  if (g_strcmp0 (name, "bbr") == 0)
+    return NGTCP2_CC_ALGO_BBR;
+  if (g_strcmp0 (name, "bbr2") == 0)
+    return NGTCP2_CC_ALGO_BBR2;
+  return NGTCP2_CC_ALGO_CUBIC;
+}
+
 static void
 init_settings (ngtcp2_settings *settings, ngtcp2_transport_params *params)
 {
   ngtcp2_settings_default (settings);
   settings->initial_ts = now_ns ();
-  settings->cc_algo = NGTCP2_CC_ALGO_CUBIC;
+  settings->cc_algo = cc_algo ();
   settings->max_tx_udp_payload_size = MAX_UDP_PAYLOAD;
   settings->max_window = MAX_CONN_WINDOW;
   settings->max_stream_window = MAX_STREAM_WINDOW;
   settings->handshake_timeout = 10 * NGTCP2_SECONDS;
+  if (g_getenv ("PUNCH_QUIC_ACK_THRESH"))
+    settings->ack_thresh = (size_t)g_ascii_strtoull (g_getenv ("PUNCH_QUIC_ACK_THRESH"), NULL, 10);
   if (g_getenv ("PUNCH_QUIC_DEBUG"))
     settings->log_printf = log_printf;
 
