@@ -12,4 +12,5 @@
 #include "punch-description.h"
 #include "punch-config.h"
 #include "punch-session.h"
+#include "punch-enum-types.h"
 #undef PUNCH_INSIDE

@@ -10,6 +10,9 @@
  * seconds' worth). Once tripped it holds back the offending frame and all
  * input after it, so libsoup buffers nothing more, and calls @func from an
  * idle callback so the caller can close the connection with a proper code.
+ * That idle runs on the thread-default #GMainContext of the caller of
+ * punch_signal_frame_guard_new() (a server shard's context), never on the
+ * global default context.
  *
  * SPDX-License-Identifier: MIT
  */
