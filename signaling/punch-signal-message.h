@@ -9,10 +9,18 @@
 
 G_BEGIN_DECLS
 
-/** The protocol version carried by `hello` and `welcome`. */
+/**
+ * PUNCH_SIGNAL_PROTOCOL_VERSION:
+ *
+ * The protocol version carried by `hello` and `welcome`.
+ */
 #define PUNCH_SIGNAL_PROTOCOL_VERSION 1
 
-/** The largest text frame either side accepts, in bytes. */
+/**
+ * PUNCH_SIGNAL_MAX_FRAME:
+ *
+ * The largest text frame either side accepts, in bytes.
+ */
 #define PUNCH_SIGNAL_MAX_FRAME (64 * 1024)
 
 /**
