@@ -434,9 +434,11 @@ static void
 on_join_cancelled (GCancellable *cancellable, gpointer data)
 {
   PunchSignalClient *self = data;
+  GSource *idle = g_idle_source_new ();
 
-  g_source_unref (attach (self, g_idle_source_new (), join_cancelled_idle, g_object_ref (self),
-                          g_object_unref));
+  /* before the welcome that may already be on its way (I/O is G_PRIORITY_DEFAULT) */
+  g_source_set_priority (idle, G_PRIORITY_DEFAULT);
+  g_source_unref (attach (self, idle, join_cancelled_idle, g_object_ref (self), g_object_unref));
 }
 
 void

@@ -56,6 +56,7 @@ trip (PunchSignalFrameGuard *self, gushort code, const char *reason)
   if (self->func && self->idle == NULL)
     {
       self->idle = g_idle_source_new ();
+      g_source_set_priority (self->idle, G_PRIORITY_DEFAULT);
       g_source_set_callback (self->idle, notify_idle, g_object_ref (self), g_object_unref);
       g_source_attach (self->idle, self->context);
     }
