@@ -15,4 +15,5 @@
 #include "punch-signal-token.h"
 #include "punch-signal-client.h"
 #include "punch-signal-binding.h"
+#include "punch-signal-enum-types.h"
 #undef PUNCH_SIGNAL_INSIDE
