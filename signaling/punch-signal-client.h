@@ -114,7 +114,8 @@ PUNCH_SIGNAL_EXPORT void punch_signal_client_set_reconnect (PunchSignalClient *s
  *
  * Errors: those of punch_signal_client_join_async(), and those of
  * punch_config_validate() and punch_session_new() for @config with the
- * room's servers.
+ * room's servers (the client then stays joined: punch_signal_client_close()
+ * it, or join again after closing).
  */
 PUNCH_SIGNAL_EXPORT void punch_signal_client_join_session_async (
     PunchSignalClient *self, const char *room, const char *token, const PunchConfig *config,
