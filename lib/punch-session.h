@@ -12,6 +12,17 @@
 
 G_BEGIN_DECLS
 
+/**
+ * PunchState:
+ * @PUNCH_STATE_NEW: made, not started
+ * @PUNCH_STATE_GATHERING: gathering local candidates
+ * @PUNCH_STATE_CHECKING: connectivity checks under way
+ * @PUNCH_STATE_CONNECTED: a pair is selected and data can flow
+ * @PUNCH_STATE_FAILED: no path (see punch_session_get_error()); final
+ * @PUNCH_STATE_CLOSED: closed by punch_session_close_async(); final
+ *
+ * A session's state; %PUNCH_TYPE_STATE is its GType.
+ */
 typedef enum
 {
   PUNCH_STATE_NEW,
@@ -22,6 +33,13 @@ typedef enum
   PUNCH_STATE_CLOSED,
 } PunchState;
 
+/**
+ * punch_state_to_string:
+ * @state: a state
+ *
+ * Returns: (transfer none): its name, e.g. "connected" ("unknown" for no
+ *   state), the value's nick in %PUNCH_TYPE_STATE
+ */
 PUNCH_EXPORT const char *punch_state_to_string (PunchState state);
 
 /**
@@ -39,10 +57,25 @@ typedef struct
 
 #define PUNCH_TYPE_PAIR (punch_pair_get_type ())
 PUNCH_EXPORT GType punch_pair_get_type (void);
+/**
+ * punch_pair_copy:
+ * @pair: a pair
+ *
+ * Returns: (transfer full): a deep copy of @pair
+ */
 PUNCH_EXPORT PunchPair *punch_pair_copy (const PunchPair *pair);
+/**
+ * punch_pair_free:
+ * @pair: (nullable) (transfer full): a pair
+ */
 PUNCH_EXPORT void punch_pair_free (PunchPair *pair);
-/** Returns: (transfer full): e.g. "direct: srflx <-> srflx over udp" or "RELAYED via TURN: relay
- * <-> srflx over udp" */
+/**
+ * punch_pair_describe:
+ * @pair: a pair
+ *
+ * Returns: (transfer full): e.g. "direct: srflx <-> srflx over udp" or
+ *   "RELAYED via TURN: relay <-> srflx over udp"
+ */
 PUNCH_EXPORT char *punch_pair_describe (const PunchPair *pair);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PunchPair, punch_pair_free)
 
@@ -117,14 +150,37 @@ G_DECLARE_FINAL_TYPE (PunchSession, punch_session, PUNCH, SESSION, GObject)
  */
 PUNCH_EXPORT PunchSession *punch_session_new (const PunchConfig *config, GError **error);
 
-/** Resolves the servers and starts gathering. Later failures arrive as %PUNCH_STATE_FAILED. */
+/**
+ * punch_session_start:
+ * @self: a session
+ * @error: return location for a #GError
+ *
+ * Resolves the servers and starts gathering. Later failures arrive as %PUNCH_STATE_FAILED.
+ *
+ * Returns: %FALSE with @error set when it cannot start
+ */
 PUNCH_EXPORT gboolean punch_session_start (PunchSession *self, GError **error);
 
-/** Returns: (transfer none): the local ICE username fragment, valid from creation */
+/**
+ * punch_session_get_local_ufrag:
+ * @self: a session
+ *
+ * Returns: (transfer none): the local ICE username fragment, valid from creation
+ */
 PUNCH_EXPORT const char *punch_session_get_local_ufrag (PunchSession *self);
-/** Returns: (transfer none): the local ICE password, valid from creation */
+/**
+ * punch_session_get_local_pwd:
+ * @self: a session
+ *
+ * Returns: (transfer none): the local ICE password, valid from creation
+ */
 PUNCH_EXPORT const char *punch_session_get_local_pwd (PunchSession *self);
-/** Returns: (transfer full): the credentials and the candidates gathered so far */
+/**
+ * punch_session_get_local_description:
+ * @self: a session
+ *
+ * Returns: (transfer full): the credentials and the candidates gathered so far
+ */
 PUNCH_EXPORT PunchDescription *punch_session_get_local_description (PunchSession *self);
 PUNCH_EXPORT gboolean punch_session_is_controlling (PunchSession *self);
 
@@ -144,19 +200,45 @@ PUNCH_EXPORT gboolean punch_session_set_role (PunchSession *self, PunchRole role
 
 PUNCH_EXPORT gboolean punch_session_set_remote_credentials (PunchSession *self, const char *ufrag,
                                                             const char *pwd, GError **error);
-/** @line: `candidate:…` (with or without `a=`) */
+/**
+ * punch_session_add_remote_candidate:
+ * @self: a session
+ * @line: `candidate:…` (with or without `a=`)
+ * @error: return location for a #GError
+ *
+ * Returns: %FALSE with @error set when @line is not a candidate or the session is over
+ */
 PUNCH_EXPORT gboolean punch_session_add_remote_candidate (PunchSession *self, const char *line,
                                                           GError **error);
 PUNCH_EXPORT void punch_session_set_remote_end_of_candidates (PunchSession *self);
-/** Credentials, every candidate and the end-of-candidates flag at once. */
+/**
+ * punch_session_set_remote_description:
+ * @self: a session
+ * @desc: the peer's description
+ * @error: return location for a #GError
+ *
+ * Credentials, every candidate and the end-of-candidates flag at once.
+ *
+ * Returns: %FALSE with @error set when the session refused them
+ */
 PUNCH_EXPORT gboolean punch_session_set_remote_description (PunchSession *self,
                                                             const PunchDescription *desc,
                                                             GError **error);
 
 PUNCH_EXPORT PunchState punch_session_get_state (PunchSession *self);
-/** Returns: (transfer none) (nullable): why the session failed */
+/**
+ * punch_session_get_error:
+ * @self: a session
+ *
+ * Returns: (transfer none) (nullable): why the session failed
+ */
 PUNCH_EXPORT const GError *punch_session_get_error (PunchSession *self);
-/** Returns: (transfer none) (nullable): the selected pair once connected */
+/**
+ * punch_session_get_selected_pair:
+ * @self: a session
+ *
+ * Returns: (transfer none) (nullable): the selected pair once connected
+ */
 PUNCH_EXPORT const PunchPair *punch_session_get_selected_pair (PunchSession *self);
 PUNCH_EXPORT void punch_session_get_stats (PunchSession *self, PunchStats *stats);
 
