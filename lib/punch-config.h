@@ -217,8 +217,22 @@ PUNCH_EXPORT const char *punch_mode_to_string (PunchMode mode);
  *   nick in %PUNCH_TYPE_ROLE
  */
 PUNCH_EXPORT const char *punch_role_to_string (PunchRole role);
+/**
+ * punch_security_from_string:
+ * @str: "quic" or "none"
+ * @out: (out): the security
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE, or %FALSE with @error set (%PUNCH_ERROR_INVALID_ARGUMENT)
+ */
 PUNCH_EXPORT gboolean punch_security_from_string (const char *str, PunchSecurity *out,
                                                   GError **error);
+/**
+ * punch_security_to_string:
+ * @security: a security
+ *
+ * Returns: (transfer none): its name, the value's nick in %PUNCH_TYPE_SECURITY
+ */
 PUNCH_EXPORT const char *punch_security_to_string (PunchSecurity security);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PunchConfig, punch_config_free)

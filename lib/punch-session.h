@@ -252,7 +252,12 @@ PUNCH_EXPORT void punch_session_get_stats (PunchSession *self, PunchStats *stats
  */
 PUNCH_EXPORT gboolean punch_session_send (PunchSession *self, const void *data, gsize len,
                                           GError **error);
-/** The largest datagram the path carries now; 0 before connected. */
+/**
+ * punch_session_get_max_datagram_size:
+ * @self: a session
+ *
+ * Returns: the largest datagram payload the path carries now; 0 before connected
+ */
 PUNCH_EXPORT gsize punch_session_get_max_datagram_size (PunchSession *self);
 
 /**
@@ -277,10 +282,27 @@ PUNCH_EXPORT GIOStream *punch_session_get_io_stream (PunchSession *self);
  */
 PUNCH_EXPORT GIOStream *punch_session_open_stream (PunchSession *self, GError **error);
 
+/**
+ * punch_session_get_security:
+ * @self: a session
+ *
+ * Returns: how the session's data is protected (from its config)
+ */
 PUNCH_EXPORT PunchSecurity punch_session_get_security (PunchSession *self);
-/** Returns: (transfer none) (nullable): this side's fingerprint ("sha-256 AB:…") */
+/**
+ * punch_session_get_local_fingerprint:
+ * @self: a session
+ *
+ * Returns: (transfer none) (nullable): this side's fingerprint ("sha-256 AB:…"),
+ *   %NULL with %PUNCH_SECURITY_NONE
+ */
 PUNCH_EXPORT const char *punch_session_get_local_fingerprint (PunchSession *self);
-/** Returns: (transfer none) (nullable): the peer's verified fingerprint, once connected */
+/**
+ * punch_session_get_peer_fingerprint:
+ * @self: a session
+ *
+ * Returns: (transfer none) (nullable): the peer's verified fingerprint, once connected
+ */
 PUNCH_EXPORT const char *punch_session_get_peer_fingerprint (PunchSession *self);
 /**
  * punch_session_set_remote_fingerprint:

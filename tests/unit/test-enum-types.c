@@ -81,10 +81,12 @@ main (int argc, char **argv)
   static const EnumCase cases[] = {
     { "/punch/enum-types/state", punch_state_get_type, (ToString)punch_state_to_string, 6 },
     { "/punch/enum-types/error-code", punch_error_code_get_type,
-      (ToString)punch_error_code_to_string, 10 },
+      (ToString)punch_error_code_to_string, 11 },
     { "/punch/enum-types/policy", punch_policy_get_type, (ToString)punch_policy_to_string, 2 },
     { "/punch/enum-types/role", punch_role_get_type, (ToString)punch_role_to_string, 3 },
     { "/punch/enum-types/mode", punch_mode_get_type, (ToString)punch_mode_to_string, 2 },
+    { "/punch/enum-types/security", punch_security_get_type, (ToString)punch_security_to_string,
+      2 },
     { "/punch/enum-types/candidate-type", punch_candidate_type_get_type,
       (ToString)punch_candidate_type_to_string, 4 },
     { "/punch/enum-types/transport", punch_transport_get_type, (ToString)punch_transport_to_string,
