@@ -658,6 +658,8 @@ setup_tls (PunchQuic *q, GError **error)
 
 /* ---- the connection ------------------------------------------------------- */
 
+static void log_printf (void *user_data, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+
 static void
 log_printf (void *user_data, const char *fmt, ...)
 {
