@@ -94,8 +94,8 @@ void punch_quic_close (PunchQuic *q, guint64 app_error_code, const char *reason)
 void punch_quic_get_stats (PunchQuic *q, PunchQuicStats *stats);
 /* The path is gone (the session failed): fail every stream with @error, send nothing. */
 void punch_quic_abort (PunchQuic *q, const GError *error);
-/* %TRUE when every stream the peer opened or wrote has ended (FIN received):
- * closing with code 0 then tells the truth ("I have everything"). */
+/* %FALSE when a stream the peer wrote on has not ended (no FIN yet): closing
+ * then abandons it, and says so (code 1 instead of 0). */
 gboolean punch_quic_all_received (PunchQuic *q);
 /* the connection sent or received a packet at all (worth lingering after close) */
 gboolean punch_quic_has_connection (PunchQuic *q);
@@ -130,7 +130,8 @@ gboolean punch_quic_stream_wants_write (PunchQuicStream *s);
 void punch_quic_stream_announce (PunchQuicStream *s);
 /* @n bytes (and FIN if @fin) went into a packet */
 void punch_quic_stream_sent (PunchQuicStream *s, gsize n, gboolean fin);
-gboolean punch_quic_stream_got_fin (PunchQuicStream *s);
+/* the peer started sending on it, and its end has not come */
+gboolean punch_quic_stream_is_half_received (PunchQuicStream *s);
 guint64 punch_quic_stream_get_bytes_read (PunchQuicStream *s);
 guint64 punch_quic_stream_get_bytes_written (PunchQuicStream *s);
 

@@ -1036,12 +1036,11 @@ punch_quic_all_received (PunchQuic *q)
   GHashTableIter iter;
   gpointer value;
 
-  if (punch_quic_stream_get_id (q->default_stream) >= 0
-      && !punch_quic_stream_got_fin (q->default_stream))
+  if (punch_quic_stream_is_half_received (q->default_stream))
     return FALSE;
   g_hash_table_iter_init (&iter, q->streams);
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (!punch_quic_stream_got_fin (value))
+    if (punch_quic_stream_is_half_received (value))
       return FALSE;
   return TRUE;
 }

@@ -1726,7 +1726,8 @@ punch_session_close_async (PunchSession *self, GCancellable *cancellable,
   if (self->quic && self->linger_source == NULL && self->agent
       && punch_quic_has_connection (self->quic))
     {
-      /* Code 0 tells the peer "I have everything you sent": only when true.
+      /* Code 0 is a normal close; code 1 says a stream the peer was
+       * writing is abandoned before its end (the peer's session fails).
        * Then keep the path a moment, so that a late packet still gets our
        * CONNECTION_CLOSE (RFC 9000 section 10.2). */
       gboolean done = punch_quic_all_received (self->quic);

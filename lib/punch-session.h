@@ -325,8 +325,8 @@ PUNCH_EXPORT gboolean punch_session_connect_finish (PunchSession *self, GAsyncRe
 
 /**
  * punch_session_close_async:
- * Closes the secure channel (telling the peer it has everything only when
- * every stream the peer wrote has ended), keeps answering late packets for
+ * Closes the secure channel (saying so when a stream the peer was writing
+ * on had not ended: the peer's session then fails), keeps answering late packets for
  * about three round trips, then closes the path and releases TURN
  * allocations. The state becomes %PUNCH_STATE_CLOSED at once; the callback
  * runs when the agent is gone.
