@@ -25,8 +25,10 @@ typedef struct _PunchQuic PunchQuic;
 
 typedef struct
 {
-  /* one QUIC packet for the path; it may be lost, QUIC recovers */
-  void (*send) (gpointer user_data, const guint8 *data, gsize len);
+  /* QUIC packets for the path, @len bytes: packets of @segment bytes each,
+   * the last one possibly shorter (one packet when @len <= @segment). They
+   * may be lost; QUIC recovers. */
+  void (*send) (gpointer user_data, const guint8 *data, gsize len, gsize segment);
   /* the handshake completed and the peer proved the key it announced */
   void (*established) (gpointer user_data);
   /* the connection is over: @error is NULL when the peer closed it cleanly */

@@ -42,6 +42,8 @@
 #define MAX_UDP_PAYLOAD 1452
 /* answer late packets with our CONNECTION_CLOSE at most this often */
 #define CLOSE_RESEND_US (100 * 1000)
+/* packets handed to the owner in one send (UDP GSO allows 64) */
+#define BATCH_MAX 32
 
 struct _PunchQuic
 {
@@ -73,6 +75,7 @@ struct _PunchQuic
   gboolean established;
   gboolean closing; /* we sent CONNECTION_CLOSE */
   gboolean over;    /* closed: callbacks.closed was called */
+  guint8 *batch;    /* BATCH_MAX packets for one send */
   guint8 *close_pkt;
   gsize close_pkt_len;
   gint64 close_sent_us;
@@ -205,7 +208,7 @@ send_close_packet (PunchQuic *q)
   if (q->close_pkt_len == 0)
     return;
   q->close_sent_us = g_get_monotonic_time ();
-  q->cb.send (q->user_data, q->close_pkt, q->close_pkt_len);
+  q->cb.send (q->user_data, q->close_pkt, q->close_pkt_len, q->close_pkt_len);
 }
 
 /* Writes our CONNECTION_CLOSE (once) and sends it. */
@@ -793,6 +796,7 @@ punch_quic_new (PunchIdentity *identity, const char *const *pins, GMainContext *
   q->context = g_main_context_ref (context);
   q->cb = *callbacks;
   q->user_data = user_data;
+  q->batch = g_malloc (BATCH_MAX * MAX_UDP_PAYLOAD);
   q->streams = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_object_unref);
   q->default_stream = punch_quic_stream_new (q, -1);
   q->stats.rtt_ms = -1;
@@ -1112,6 +1116,7 @@ really_free (PunchQuic *q)
   if (q->tls)
     gnutls_deinit (q->tls);
   g_free (q->close_pkt);
+  g_free (q->batch);
   g_clear_error (&q->auth_error);
   g_free (q->expected);
   g_free (q->peer_fingerprint);
@@ -1242,12 +1247,22 @@ write_one (PunchQuic *q, guint8 *buf, gsize buflen, ngtcp2_tstamp ts, gsize *out
     }
 }
 
+/* Packets of one size go out together: the owner can hand them to the
+ * kernel in one call (UDP GSO), which cuts the sender's system time. */
+static void
+flush_batch (PunchQuic *q, gsize *off, gsize *nseg, gsize seg)
+{
+  if (*off)
+    q->cb.send (q->user_data, q->batch, *off, seg);
+  *off = 0;
+  *nseg = 0;
+}
+
 static void
 quic_write (PunchQuic *q)
 {
-  guint8 buf[MAX_UDP_PAYLOAD];
   ngtcp2_tstamp ts;
-  gsize max_pkts, sent = 0;
+  gsize max_pkts, sent = 0, off = 0, nseg = 0, seg = 0;
   gboolean was_blocked = q->dgram_blocked;
 
   q->write_pending = FALSE;
@@ -1261,14 +1276,26 @@ quic_write (PunchQuic *q)
   while (sent < max_pkts)
     {
       gsize len = 0;
-      if (!write_one (q, buf, sizeof buf, ts, &len))
-        break;
-      if (len == 0)
+      if (!write_one (q, q->batch + off, MAX_UDP_PAYLOAD, ts, &len) || len == 0)
         break;
       q->stats.packets_sent++;
-      q->cb.send (q->user_data, buf, len);
       sent++;
+      if (nseg > 0 && len > seg)
+        {
+          /* larger than the batch's packets: it starts the next batch */
+          gsize start = off;
+          flush_batch (q, &off, &nseg, seg);
+          memmove (q->batch, q->batch + start, len);
+        }
+      if (nseg == 0)
+        seg = len;
+      off += len;
+      nseg++;
+      if (len < seg || nseg == BATCH_MAX)
+        flush_batch (q, &off, &nseg, seg);
     }
+  if (!q->over)
+    flush_batch (q, &off, &nseg, seg);
   if (!q->over)
     ngtcp2_conn_update_pkt_tx_time (q->conn, ts);
   /* more to send than pacing allows now: the expiry says when */
