@@ -226,7 +226,6 @@ on_session_closed (GObject *source, GAsyncResult *result, gpointer user_data)
   Connect *c = user_data;
 
   punch_session_close_finish (PUNCH_SESSION (source), result, NULL);
-  emit_done (c);
   finish (c, PUNCH_EXIT_OK);
 }
 
@@ -245,7 +244,8 @@ on_pipe_done (PunchPipe *pipe, const GError *error, gpointer user_data)
   if (c->secure)
     {
       /* the peer has everything we sent (acknowledged), we have everything it
-       * sent: close, telling it so, and leave */
+       * sent: say so, close, and leave */
+      emit_done (c);
       punch_session_close_async (c->session, NULL, on_session_closed, c);
       return;
     }
