@@ -20,6 +20,7 @@
 #include "punch-session-private.h"
 #include "punch-tls-bridge.h"
 #include "punch-quic-private.h"
+#include "punch-enum-types.h"
 
 #include <string.h>
 #include <errno.h>
@@ -51,6 +52,16 @@
 #define PUNCH_IDLE_TIMEOUT_MS 1000
 
 guint punch_session_signals[N_SIGNALS];
+
+enum
+{
+  PROP_0,
+  PROP_STATE,
+  PROP_SELECTED_PAIR,
+  N_PROPS
+};
+
+static GParamSpec *props[N_PROPS];
 
 G_DEFINE_FINAL_TYPE (PunchSession, punch_session, G_TYPE_OBJECT)
 
@@ -94,6 +105,30 @@ punch_session_elapsed_ms (PunchSession *self)
 }
 
 static void
+destroy_source (GSource *source)
+{
+  g_source_destroy (source);
+  g_source_unref (source);
+}
+
+/* A connect task's cancellation, on the session's context. */
+static gboolean
+on_connect_cancelled (GCancellable *cancellable, gpointer user_data)
+{
+  GTask *task = user_data;
+  PunchSession *self = g_task_get_source_object (task);
+  GList *link = g_list_find (self->connect_tasks, task);
+
+  if (link)
+    {
+      self->connect_tasks = g_list_delete_link (self->connect_tasks, link);
+      g_task_return_error_if_cancelled (task);
+      g_object_unref (task);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
 complete_connect_tasks (PunchSession *self)
 {
   GList *tasks = g_steal_pointer (&self->connect_tasks);
@@ -101,7 +136,9 @@ complete_connect_tasks (PunchSession *self)
   for (GList *l = tasks; l; l = l->next)
     {
       GTask *task = l->data;
-      if (self->state == PUNCH_STATE_CONNECTED)
+      if (g_task_return_error_if_cancelled (task))
+        ;
+      else if (self->state == PUNCH_STATE_CONNECTED)
         g_task_return_boolean (task, TRUE);
       else if (self->error)
         g_task_return_error (task, g_error_copy (self->error));
@@ -132,6 +169,7 @@ punch_session_set_state (PunchSession *self, PunchState state)
     punch_source_clear (&self->deadline_source);
 
   g_object_ref (self);
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_STATE]);
   g_signal_emit (self, punch_session_signals[SIGNAL_STATE_CHANGED], 0, state);
   if (state == PUNCH_STATE_CONNECTED || state == PUNCH_STATE_FAILED || state == PUNCH_STATE_CLOSED)
     complete_connect_tasks (self);
@@ -273,6 +311,7 @@ update_selected_pair (PunchSession *self)
     else
       g_info ("selected path: %s", text);
   }
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_SELECTED_PAIR]);
   g_signal_emit (self, punch_session_signals[SIGNAL_SELECTED_PAIR], 0, self->selected);
 }
 
@@ -573,12 +612,34 @@ punch_session_finalize (GObject *object)
 }
 
 static void
+punch_session_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  PunchSession *self = PUNCH_SESSION (object);
+
+  switch (prop_id)
+    {
+    case PROP_STATE: g_value_set_enum (value, self->state); break;
+    case PROP_SELECTED_PAIR:
+      g_value_set_boxed (value, punch_session_get_selected_pair (self));
+      break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
 punch_session_class_init (PunchSessionClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
   object_class->dispose = punch_session_dispose;
   object_class->finalize = punch_session_finalize;
+  object_class->get_property = punch_session_get_property;
+
+  props[PROP_STATE] = g_param_spec_enum ("state", NULL, NULL, PUNCH_TYPE_STATE, PUNCH_STATE_NEW,
+                                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  props[PROP_SELECTED_PAIR] = g_param_spec_boxed ("selected-pair", NULL, NULL, PUNCH_TYPE_PAIR,
+                                                  G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, props);
 
   punch_session_signals[SIGNAL_LOCAL_CANDIDATE]
       = g_signal_new ("local-candidate", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
@@ -588,7 +649,7 @@ punch_session_class_init (PunchSessionClass *klass)
                       NULL, G_TYPE_NONE, 0);
   punch_session_signals[SIGNAL_STATE_CHANGED]
       = g_signal_new ("state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                      NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
+                      NULL, G_TYPE_NONE, 1, PUNCH_TYPE_STATE);
   punch_session_signals[SIGNAL_SELECTED_PAIR]
       = g_signal_new ("selected-pair", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                       NULL, G_TYPE_NONE, 1, PUNCH_TYPE_PAIR | G_SIGNAL_TYPE_STATIC_SCOPE);
@@ -1338,6 +1399,16 @@ punch_session_connect_async (PunchSession *self, GCancellable *cancellable,
         g_task_return_new_error (task, PUNCH_ERROR, PUNCH_ERROR_CLOSED, "the session is closed");
       break;
     default:
+      if (cancellable)
+        {
+          /* cancelled: the task returns at once (on our context), not at the deadline */
+          GSource *cancel = g_cancellable_source_new (cancellable);
+          g_source_set_callback (cancel, (GSourceFunc)(void (*) (void))on_connect_cancelled, task,
+                                 NULL);
+          g_source_attach (cancel, self->context);
+          /* goes with the task: no callback after the task is gone */
+          g_task_set_task_data (task, cancel, (GDestroyNotify)destroy_source);
+        }
       self->connect_tasks = g_list_append (self->connect_tasks, g_steal_pointer (&task));
       break;
     }
