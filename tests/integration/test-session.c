@@ -671,6 +671,8 @@ test_typed_state (Fixture *f, gconstpointer data)
   g_assert_cmpstr (pair->local->address, ==, "127.0.0.1");
   g_assert_cmpuint (state_notes, >=, 3); /* gathering, checking, connected */
   g_assert_cmpuint (pair_notes, >=, 1);
+  g_signal_handlers_disconnect_by_data (f->pair.a, &state_notes);
+  g_signal_handlers_disconnect_by_data (f->pair.a, &pair_notes);
 }
 
 int
