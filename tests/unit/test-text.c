@@ -56,7 +56,10 @@ static void
 test_c1_and_bidi (Fixture *f, gconstpointer data)
 {
   /* U+009B is CSI on terminals that take C1 controls; U+202E reverses text */
-  check (f, "x\xc2\x9b" "2Jy", "x\\u{009b}2Jy");
+  check (f,
+         "x\xc2\x9b"
+         "2Jy",
+         "x\\u{009b}2Jy");
   check (f, "abc\u202edcba\u2066", "abc\\u{202e}dcba\\u{2066}");
 }
 
