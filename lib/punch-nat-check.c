@@ -391,7 +391,7 @@ on_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
   PunchNatCheck *check = &r->c->base;
   g_autoptr (GError) error = NULL;
   GList *list = g_resolver_lookup_by_name_finish (G_RESOLVER (source), result, &error);
-  g_autoptr (GTask) task = check->task; /* the reference taken for this lookup */
+  GTask *task = check->task; /* the reference taken for this lookup */
 
   if (!check->finished)
     {
@@ -409,6 +409,7 @@ on_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   g_resolver_free_addresses (list);
   g_free (r);
+  g_object_unref (task); /* may free the check */
 }
 
 static void
