@@ -140,8 +140,13 @@ step (Lifetime *lt)
   g_autoptr (GError) error = NULL;
   g_autoptr (PunchNatUdpRun) run = NULL;
 
-  if (lt->w >= G_N_ELEMENTS (waits)
-      || g_get_monotonic_time () + (gint64)(waits[lt->w] + 6) * G_USEC_PER_SEC > lt->end)
+  if (lt->w >= G_N_ELEMENTS (waits))
+    {
+      lifetime_end (
+          lt, g_strdup_printf ("the mapping outlived every wait (%u s)", rep->lifetime_min_s));
+      return;
+    }
+  if (g_get_monotonic_time () + (gint64)(waits[lt->w] + 6) * G_USEC_PER_SEC > lt->end)
     {
       lifetime_end (lt, rep->lifetime_measured
                             ? g_strdup_printf ("the mapping outlived %u s of silence; longer "
