@@ -90,7 +90,9 @@ test_coturn (Fixture *f, gconstpointer data)
   f->coturn = punch_test_coturn_start (NULL);
   if (f->coturn == NULL)
     return;
-  stun = g_strdup_printf ("stun:127.0.0.1:%u", f->coturn->port);
+  /* a name (GResolver, from /etc/hosts), and IPv4 only: coturn listens on 127.0.0.1 */
+  stun = g_strdup_printf ("stun:localhost:%u", f->coturn->port);
+  f->config->ipv6 = FALSE;
   turn = g_strdup_printf ("turn:127.0.0.1:%u?transport=udp", f->coturn->port);
   g_assert_true (punch_config_add_ice_server (f->config, stun, NULL, NULL, &error));
   g_assert_true (
@@ -107,9 +109,11 @@ test_coturn (Fixture *f, gconstpointer data)
   punch_test_spin (10);
   g_assert_true (f->progress_freed);
 
-  /* the same coturn twice (stun: and turn:) is asked once */
+  /* the same coturn twice (stun:localhost and turn:127.0.0.1) is asked once */
   g_assert_cmpuint (f->report->servers->len, ==, 1);
   s = f->report->servers->pdata[0];
+  g_assert_true (s->resolved);
+  g_assert_cmpuint (s->addr.family, ==, 4);
   g_assert_cmpint (s->udp.status, ==, PUNCH_CHECK_PROBE_ANSWERED);
   /* coturn on one address: RFC 5389 without RFC 5780 */
   g_assert_cmpint (s->family, ==, PUNCH_STUN_FAMILY_RFC5389);
