@@ -149,9 +149,15 @@ typedef struct
   char *exposure; /* plain words */
 } PunchCheckResult;
 
-/** Fills @result from @obs; clear it with punch_check_result_clear(). */
+/**
+ * punch_check_classify:
+ * @obs: what the tests saw
+ * @result: (out caller-allocates): filled in; its strings are owned by it:
+ *   free them with punch_check_result_clear()
+ */
 PUNCH_EXPORT void punch_check_classify (const PunchCheckObservations *obs,
                                         PunchCheckResult *result);
+/** Frees the strings of @result (not @result itself). */
 PUNCH_EXPORT void punch_check_result_clear (PunchCheckResult *result);
 
 /**
@@ -166,6 +172,7 @@ PUNCH_EXPORT PunchPath punch_check_direct_possible (PunchNatBehaviour map_a,
                                                     PunchNatBehaviour map_b,
                                                     PunchNatBehaviour filt_b);
 
+/* The names below are static strings, (transfer none), as JSON uses them. */
 PUNCH_EXPORT const char *punch_nat_behaviour_to_string (PunchNatBehaviour b);
 PUNCH_EXPORT const char *punch_check_method_to_string (PunchCheckMethod m);
 PUNCH_EXPORT const char *punch_port_allocation_to_string (PunchPortAllocation p);

@@ -51,7 +51,7 @@ typedef enum
   PUNCH_STUN_FAMILY_RFC5780,
 } PunchStunFamily;
 
-/** Returns: "unknown", "rfc3489", "rfc5389" or "rfc5780" */
+/** Returns: (transfer none): "unknown", "rfc3489", "rfc5389" or "rfc5780" */
 PUNCH_EXPORT const char *punch_stun_family_to_string (PunchStunFamily family);
 
 /**
@@ -128,7 +128,7 @@ typedef enum
   PUNCH_NAT_CHECK_REJECT_N,
 } PunchNatCheckReject;
 
-/** Returns: "short", "not-stun", ..., "wrong-class" */
+/** Returns: (transfer none): "short", "not-stun", ..., "wrong-class" */
 PUNCH_EXPORT const char *punch_nat_check_reject_to_string (PunchNatCheckReject reject);
 
 /**
@@ -169,12 +169,15 @@ typedef struct
 PUNCH_EXPORT GType punch_nat_check_report_get_type (void);
 /** Returns: (transfer full): a deep copy of @report */
 PUNCH_EXPORT PunchNatCheckReport *punch_nat_check_report_copy (const PunchNatCheckReport *report);
+/** Frees @report; %NULL is fine. */
 PUNCH_EXPORT void punch_nat_check_report_free (PunchNatCheckReport *report);
 
 /**
  * punch_nat_check_report_reachable:
- * Returns: whether anything answered: UDP, TCP or a TURN allocation. When
- * not, @why (if not %NULL) gets a message naming each server and why.
+ * @why: (out) (optional) (transfer full): when nothing answered, a message
+ *   naming each server and why
+ *
+ * Returns: whether anything answered: UDP, TCP or a TURN allocation
  */
 PUNCH_EXPORT gboolean punch_nat_check_report_reachable (const PunchNatCheckReport *report,
                                                         char **why);
