@@ -19,9 +19,10 @@
 #        an address where nothing answers; and usage errors.
 #   9    --lifetime, with router A's conntrack forgetting idle UDP after 4 s.
 #   10   RFC 3489: Debian's stund on 203.0.113.30 + .31, behind a
-#        port-restricted and a symmetric NAT; punch check must classify
-#        both as the NATs are built, and agree with turnutils_natdiscovery
-#        against coturn (RFC 5780, .10 + .11) in the same lab.
+#   11   port-restricted, a symmetric (10), a full-cone and an
+#        address-restricted NAT (11); punch check must classify each as the
+#        NAT is built, and agree with turnutils_natdiscovery against coturn
+#        (RFC 5780, .10 + .11) in the same lab.
 #
 # The address-restricted NAT admits every address its LAN ever sent to (the
 # `recent` list, see docs/natlab.md), so one tool's mapping test would open
@@ -58,8 +59,9 @@ declare -A LABS=(
 	[8]="portrestricted open"
 	[9]="portrestricted portrestricted"
 	[10]="portrestricted symmetric"
+	[11]="fullcone addrrestricted"
 )
-LAB_IDS="1 2 3 4 5 6 7 8 9 10"
+LAB_IDS="1 2 3 4 5 6 7 8 9 10 11"
 
 lab_run_init punch-check-lab
 
@@ -127,7 +129,7 @@ for id in $LAB_IDS; do
 			net.netfilter.nf_conntrack_udp_timeout_stream=4
 		coturn "$p" rfc5780 --listening-ip=$S1 --listening-ip=$S2
 		;;
-	10)
+	10 | 11)
 		ip -n "$p-srv" addr add $R1/24 dev eth0
 		ip -n "$p-srv" addr add $R2/24 dev eth0
 		ip netns exec "$p-srv" stund -h $R1 -a $R2 >"$WORK/$p.stund.log" 2>&1 &
@@ -158,9 +160,10 @@ done
 sleep 0.2 # the fake servers' sockets
 
 # ---- probes ---------------------------------------------------------------
-flush_recent() { # forget every address the LAN sent to (addrrestricted only)
-	local ns
-	for ns in "$1-ra" "$1-rb" "$1-ca" "$1-cb"; do
+flush_recent() { # PREFIX [SITE]: forget every address the LAN sent to (addrrestricted only)
+	local ns sites="a b"
+	[[ -n ${2:-} ]] && sites=$2
+	for ns in $(for x in $sites; do echo "$1-r$x $1-c$x"; done); do
 		ip netns exec "$ns" sh -c 'f=/proc/net/xt_recent/natlab_out; [ -e $f ] && echo / >$f' \
 			2>/dev/null || true
 	done
@@ -181,12 +184,18 @@ host_probes() { # PREFIX SITE
 
 stund_probes() { # PREFIX SITE: punch check against stund, natdiscovery against coturn
 	local p=$1 s=$2 out="$WORK/$1-$2-rfc3489"
+	# one host of the lab per router: the recent lists (addrrestricted) are per site
+	flush_recent "$p" "$s"
 	ip netns exec "$p-$s" "$PUNCH" check --stun stun:$R1 --json --timeout 10 >"$out.json" 2>/dev/null
 	echo $? >"$out.rc"
+	flush_recent "$p" "$s"
 	ip netns exec "$p-$s" "$PUNCH" check --stun stun:$R1 --timeout 10 >"$out.txt" 2>/dev/null
+	flush_recent "$p" "$s"
 	ip netns exec "$p-$s" timeout 20 turnutils_natdiscovery -f $S1 >"$out.f" 2>&1 || true
+	flush_recent "$p" "$s"
 	ip netns exec "$p-$s" timeout 20 turnutils_natdiscovery -m $S1 >"$out.m" 2>&1 || true
 	if command -v stun >/dev/null 2>&1; then
+		flush_recent "$p" "$s"
 		ip netns exec "$p-$s" timeout 20 stun $R1 >"$out.stunclient" 2>&1 || true
 	fi
 }
@@ -238,7 +247,7 @@ lab_probes() { # ID
 		ip netns exec "$p-a" "$PUNCH" check --stun stun:$S1 --lifetime --lifetime-max 20 --json \
 			>"$WORK/$p-lifetime.json" 2>/dev/null
 		;;
-	10)
+	10 | 11)
 		stund_probes "$p" a &
 		local pa=$!
 		stund_probes "$p" b
@@ -449,13 +458,15 @@ check "unknown option: exit 2" 2 $?
 PUNCH_DEFAULT_STUN=" , " "$PUNCH" check >/dev/null 2>"$WORK/usage3.err"
 check "PUNCH_DEFAULT_STUN naming no server: exit 2 (before any network activity)" 2 $?
 
-# ---- 10: RFC 3489 (stund) ------------------------------------------------------
-p=$(prefix_of 10)
-if [[ -s $WORK/$p.env ]]; then
+# ---- 10, 11: RFC 3489 (stund) --------------------------------------------------
+for id in 10 11; do
+	p=$(prefix_of $id)
+	[[ -s $WORK/$p.env ]] || continue
+	read -r ta tb <<<"${LABS[$id]}"
 	for s in a b; do
 		out="$WORK/$p-$s-rfc3489"
 		j="$out.json"
-		t=$([[ $s == a ]] && echo portrestricted || echo symmetric)
+		t=$([[ $s == a ]] && echo "$ta" || echo "$tb")
 		read -r em ef <<<"$(expect_of "$t")"
 		pm=$(json "$j" nat.mapping)
 		pf=$(json "$j" nat.filtering)
@@ -472,7 +483,7 @@ if [[ -s $WORK/$p.env ]]; then
 		[[ -s $out.stunclient ]] && echo "# stund's own client ($t): $(tr '\n' ' ' <"$out.stunclient" | cut -c1-160)"
 		echo "# punch check against stund ($t): $pm / $pf"
 	done
-fi
+done
 
 # ---- tear down --------------------------------------------------------------
 lab_run_stop
