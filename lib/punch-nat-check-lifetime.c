@@ -35,16 +35,8 @@ lifetime_end (Lifetime *lt, char *reason)
   PunchNatCheck *check = lt->check;
   PunchNatCheckReport *rep = check->report;
 
-  if (lt->timer)
-    {
-      g_source_destroy (lt->timer);
-      g_source_unref (lt->timer);
-    }
-  if (lt->cancel_source)
-    {
-      g_source_destroy (lt->cancel_source);
-      g_source_unref (lt->cancel_source);
-    }
+  punch_nat_clear_source (&lt->timer);
+  punch_nat_clear_source (&lt->cancel_source);
   g_clear_object (&lt->l);
   g_clear_object (&lt->x);
   if (!check->finished)

@@ -45,6 +45,38 @@ typedef struct
 } PunchNatCheck;
 
 void punch_nat_check_progress (PunchNatCheck *check, const char *step, const char *detail);
+
+/* Destroys and drops a source; NULL is fine. */
+static inline void
+punch_nat_clear_source (GSource **source)
+{
+  if (*source)
+    {
+      g_source_destroy (*source);
+      g_clear_pointer (source, g_source_unref);
+    }
+}
+
+/* A group of asynchronous operations of one phase (the TCP probes, the
+ * TURN probes), counted as one pending operation of the check. @cancel is
+ * cancelled at @end (monotonic time) and when the check ends; the group
+ * keeps the check alive, and calls punch_nat_check_op_done() when its last
+ * operation is done, unless the check has ended. */
+typedef struct
+{
+  PunchNatCheck *check;
+  GTask *task;
+  GCancellable *cancel;
+  GSource *timer;
+  GSource *check_cancel_source;
+  guint left;
+} PunchNatOps;
+
+/* Returns a group holding one operation: drop it with punch_nat_ops_done()
+ * once every operation has been started. */
+PunchNatOps *punch_nat_ops_new (PunchNatCheck *check, gint64 end);
+void punch_nat_ops_add (PunchNatOps *ops);
+void punch_nat_ops_done (PunchNatOps *ops);
 /* One of the current phase's operations is done; the last one runs phase_done. */
 void punch_nat_check_op_done (PunchNatCheck *check);
 

@@ -15,17 +15,7 @@
 
 typedef struct
 {
-  PunchNatCheck *check;
-  GTask *task; /* keeps @check alive */
-  GCancellable *cancel;
-  GSource *timer;
-  GSource *check_cancel_source;
-  guint left;
-} Phase;
-
-typedef struct
-{
-  Phase *phase;
+  PunchNatOps *phase;
   PunchNatCheckServer *server;
   GSocketConnection *conn;
   guint8 txid[PUNCH_STUN_TXID_SIZE];
@@ -37,36 +27,10 @@ typedef struct
 } Probe;
 
 static void
-clear_source (GSource **source)
-{
-  if (*source)
-    {
-      g_source_destroy (*source);
-      g_clear_pointer (source, g_source_unref);
-    }
-}
-
-static void
-phase_unref_probe (Phase *phase)
-{
-  PunchNatCheck *check = phase->check;
-
-  if (--phase->left > 0)
-    return;
-  clear_source (&phase->timer);
-  clear_source (&phase->check_cancel_source);
-  g_object_unref (phase->cancel);
-  g_object_unref (phase->task);
-  g_free (phase);
-  if (!check->finished)
-    punch_nat_check_op_done (check);
-}
-
-static void
 probe_end (Probe *p, const char *error)
 {
   PunchNatCheckServer *s = p->server;
-  Phase *phase = p->phase;
+  PunchNatOps *phase = p->phase;
 
   if (!phase->check->finished)
     {
@@ -81,7 +45,7 @@ probe_end (Probe *p, const char *error)
   g_clear_object (&p->conn);
   g_clear_pointer (&p->request, g_byte_array_unref);
   g_free (p);
-  phase_unref_probe (phase);
+  punch_nat_ops_done (phase);
 }
 
 static const char *
@@ -227,49 +191,15 @@ on_connected (GObject *source, GAsyncResult *result, gpointer user_data)
                                    p->phase->cancel, on_written, p);
 }
 
-static gboolean
-on_timeout (gpointer user_data)
-{
-  Phase *phase = user_data;
-
-  g_clear_pointer (&phase->timer, g_source_unref);
-  g_cancellable_cancel (phase->cancel);
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-on_check_cancelled (GCancellable *cancellable, gpointer user_data)
-{
-  Phase *phase = user_data;
-
-  (void)cancellable;
-  g_clear_pointer (&phase->check_cancel_source, g_source_unref);
-  g_cancellable_cancel (phase->cancel);
-  return G_SOURCE_REMOVE;
-}
-
 void
 punch_nat_tcp_probe_all (PunchNatCheck *check)
 {
   GPtrArray *servers = check->report->servers;
-  Phase *phase = g_new0 (Phase, 1);
   gint64 end = MIN (check->deadline, g_get_monotonic_time () + PUNCH_NAT_TCP_TIMEOUT_MS * 1000);
+  PunchNatOps *phase = punch_nat_ops_new (check, end);
   g_autoptr (GSocketClient) client = g_socket_client_new ();
 
   g_socket_client_set_enable_proxy (client, FALSE); /* straight to the server */
-  phase->check = check;
-  phase->task = g_object_ref (check->task);
-  phase->cancel = g_cancellable_new ();
-  phase->left = 1; /* until every probe has started */
-  check->pending++;
-  phase->timer
-      = g_timeout_source_new ((guint)MAX (0, (end - g_get_monotonic_time () + 999) / 1000));
-  g_source_set_callback (phase->timer, on_timeout, phase, NULL);
-  g_source_attach (phase->timer, check->context);
-  phase->check_cancel_source = g_cancellable_source_new (check->cancel);
-  g_source_set_callback (phase->check_cancel_source, G_SOURCE_FUNC (on_check_cancelled), phase,
-                         NULL);
-  g_source_attach (phase->check_cancel_source, check->context);
 
   for (guint i = 0; i < servers->len; i++)
     {
@@ -283,10 +213,10 @@ punch_nat_tcp_probe_all (PunchNatCheck *check)
       p->phase = phase;
       p->server = s;
       p->start = g_get_monotonic_time ();
-      phase->left++;
+      punch_nat_ops_add (phase);
       sa = punch_nat_socket_address (&s->addr);
       g_socket_client_connect_async (client, G_SOCKET_CONNECTABLE (sa), phase->cancel, on_connected,
                                      p);
     }
-  phase_unref_probe (phase);
+  punch_nat_ops_done (phase);
 }

@@ -17,57 +17,21 @@
 
 typedef struct
 {
-  PunchNatCheck *check;
-  GTask *task; /* keeps @check alive */
-  GCancellable *cancel;
-  GSource *timer;
-  GSource *check_cancel_source;
-  guint left;
-} Phase;
-
-typedef struct
-{
-  Phase *phase;
+  PunchNatOps *phase;
   PunchIceServer *server;
   PunchNatCheckTurn *turn;
   PunchTlsBridge *bridge;
 } Probe;
 
 static void
-clear_source (GSource **source)
-{
-  if (*source)
-    {
-      g_source_destroy (*source);
-      g_clear_pointer (source, g_source_unref);
-    }
-}
-
-static void
-phase_unref_probe (Phase *phase)
-{
-  PunchNatCheck *check = phase->check;
-
-  if (--phase->left > 0)
-    return;
-  clear_source (&phase->timer);
-  clear_source (&phase->check_cancel_source);
-  g_object_unref (phase->cancel);
-  g_object_unref (phase->task);
-  g_free (phase);
-  if (!check->finished)
-    punch_nat_check_op_done (check);
-}
-
-static void
 probe_end (Probe *p)
 {
-  Phase *phase = p->phase;
+  PunchNatOps *phase = p->phase;
 
   g_clear_pointer (&p->bridge, punch_tls_bridge_free);
   punch_ice_server_free (p->server);
   g_free (p);
-  phase_unref_probe (phase);
+  punch_nat_ops_done (phase);
 }
 
 static void
@@ -167,50 +131,16 @@ on_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
   g_resolver_free_addresses (list);
 }
 
-static gboolean
-on_timeout (gpointer user_data)
-{
-  Phase *phase = user_data;
-
-  g_clear_pointer (&phase->timer, g_source_unref);
-  g_cancellable_cancel (phase->cancel);
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-on_check_cancelled (GCancellable *cancellable, gpointer user_data)
-{
-  Phase *phase = user_data;
-
-  (void)cancellable;
-  g_clear_pointer (&phase->check_cancel_source, g_source_unref);
-  g_cancellable_cancel (phase->cancel);
-  return G_SOURCE_REMOVE;
-}
-
 void
 punch_nat_turn_probe_all (PunchNatCheck *check)
 {
-  Phase *phase;
+  PunchNatOps *phase;
   g_autoptr (GResolver) resolver = NULL;
 
   if (check->turn->len == 0)
     return;
   resolver = g_resolver_get_default ();
-  phase = g_new0 (Phase, 1);
-  phase->check = check;
-  phase->task = g_object_ref (check->task);
-  phase->cancel = g_cancellable_new ();
-  phase->left = 1; /* until every probe has started */
-  check->pending++;
-  phase->timer = g_timeout_source_new (
-      (guint)MAX (0, (check->deadline - g_get_monotonic_time () + 999) / 1000));
-  g_source_set_callback (phase->timer, on_timeout, phase, NULL);
-  g_source_attach (phase->timer, check->context);
-  phase->check_cancel_source = g_cancellable_source_new (check->cancel);
-  g_source_set_callback (phase->check_cancel_source, G_SOURCE_FUNC (on_check_cancelled), phase,
-                         NULL);
-  g_source_attach (phase->check_cancel_source, check->context);
+  phase = punch_nat_ops_new (check, check->deadline);
 
   for (guint i = 0; i < check->turn->len; i++)
     {
@@ -227,7 +157,7 @@ punch_nat_turn_probe_all (PunchNatCheck *check)
       p->phase = phase;
       p->server = punch_ice_server_copy (s);
       p->turn = t;
-      phase->left++;
+      punch_nat_ops_add (phase);
       if (literal)
         {
           int f = g_inet_address_get_family (literal) == G_SOCKET_FAMILY_IPV4 ? 4 : 6;
@@ -245,5 +175,5 @@ punch_nat_turn_probe_all (PunchNatCheck *check)
       else
         g_resolver_lookup_by_name_async (resolver, s->host, phase->cancel, on_resolved, p);
     }
-  phase_unref_probe (phase);
+  punch_nat_ops_done (phase);
 }

@@ -160,11 +160,7 @@ tx_free (PunchNatTx *tx)
 static void
 watch_free (Watch *w)
 {
-  if (w->source)
-    {
-      g_source_destroy (w->source);
-      g_source_unref (w->source);
-    }
+  punch_nat_clear_source (&w->source);
   g_object_unref (w->sock);
   g_free (w);
 }
@@ -181,24 +177,14 @@ punch_nat_udp_run_new (PunchNatCheck *check, gint64 deadline)
   return run;
 }
 
-static void
-clear_source (GSource **source)
-{
-  if (*source)
-    {
-      g_source_destroy (*source);
-      g_clear_pointer (source, g_source_unref);
-    }
-}
-
 void
 punch_nat_udp_run_free (PunchNatUdpRun *run)
 {
   if (run == NULL)
     return;
-  clear_source (&run->timer);
-  clear_source (&run->cancel_source);
-  clear_source (&run->done_source);
+  punch_nat_clear_source (&run->timer);
+  punch_nat_clear_source (&run->cancel_source);
+  punch_nat_clear_source (&run->done_source);
   g_ptr_array_unref (run->watches);
   g_ptr_array_unref (run->txs);
   g_clear_object (&run->task);
@@ -475,7 +461,7 @@ on_timer (gpointer user_data)
 static void
 finish_run (PunchNatUdpRun *run)
 {
-  clear_source (&run->timer);
+  punch_nat_clear_source (&run->timer);
   g_ptr_array_set_size (run->watches, 0);
   if (run->done_source)
     return;
@@ -533,7 +519,7 @@ run_step (PunchNatUdpRun *run)
       finish_run (run);
       return;
     }
-  clear_source (&run->timer);
+  punch_nat_clear_source (&run->timer);
   run->timer = g_timeout_source_new ((guint)MAX (0, (wake - now + 999) / 1000));
   g_source_set_callback (run->timer, on_timer, run, NULL);
   g_source_attach (run->timer, run->check->context);

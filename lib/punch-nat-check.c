@@ -52,11 +52,7 @@ check_free (Check *c)
 {
   PunchNatCheck *check = &c->base;
 
-  if (c->user_cancel_source)
-    {
-      g_source_destroy (c->user_cancel_source);
-      g_source_unref (c->user_cancel_source);
-    }
+  punch_nat_clear_source (&c->user_cancel_source);
   for (int i = 0; i < N_SOCKS; i++)
     g_clear_object (&c->socks[i]);
   g_clear_object (&check->cancel);
@@ -88,6 +84,71 @@ punch_nat_check_op_done (PunchNatCheck *check)
       check->phase_done = NULL;
       next (check);
     }
+}
+
+static gboolean
+on_ops_timeout (gpointer user_data)
+{
+  PunchNatOps *ops = user_data;
+
+  g_clear_pointer (&ops->timer, g_source_unref);
+  g_cancellable_cancel (ops->cancel);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_ops_check_cancelled (GCancellable *cancellable, gpointer user_data)
+{
+  PunchNatOps *ops = user_data;
+
+  (void)cancellable;
+  g_clear_pointer (&ops->check_cancel_source, g_source_unref);
+  g_cancellable_cancel (ops->cancel);
+  return G_SOURCE_REMOVE;
+}
+
+PunchNatOps *
+punch_nat_ops_new (PunchNatCheck *check, gint64 end)
+{
+  PunchNatOps *ops = g_new0 (PunchNatOps, 1);
+  gint64 ms = (end - g_get_monotonic_time () + 999) / 1000;
+
+  ops->check = check;
+  ops->task = g_object_ref (check->task);
+  ops->cancel = g_cancellable_new ();
+  ops->left = 1;
+  check->pending++;
+  ops->timer = g_timeout_source_new ((guint)CLAMP (ms, 0, G_MAXINT));
+  g_source_set_callback (ops->timer, on_ops_timeout, ops, NULL);
+  g_source_attach (ops->timer, check->context);
+  ops->check_cancel_source = g_cancellable_source_new (check->cancel);
+  g_source_set_callback (ops->check_cancel_source, G_SOURCE_FUNC (on_ops_check_cancelled), ops,
+                         NULL);
+  g_source_attach (ops->check_cancel_source, check->context);
+  return ops;
+}
+
+void
+punch_nat_ops_add (PunchNatOps *ops)
+{
+  ops->left++;
+}
+
+void
+punch_nat_ops_done (PunchNatOps *ops)
+{
+  PunchNatCheck *check = ops->check;
+  GTask *task = ops->task;
+
+  if (--ops->left > 0)
+    return;
+  punch_nat_clear_source (&ops->timer);
+  punch_nat_clear_source (&ops->check_cancel_source);
+  g_object_unref (ops->cancel);
+  g_free (ops);
+  if (!check->finished)
+    punch_nat_check_op_done (check);
+  g_object_unref (task); /* may free the check */
 }
 
 /* Runs @start with one extra pending count, so that @next runs once, after

@@ -323,9 +323,23 @@ on_retransmit (gpointer user_data)
   GTask *task = user_data;
   Probe *p = g_task_get_task_data (task);
 
-  g_output_stream_write (g_io_stream_get_output_stream (G_IO_STREAM (p->conn)), p->request->data,
-                         p->request->len, NULL, NULL);
+  /* a failed send is like a loss: the schedule and the deadline go on */
+  (void)g_socket_send (g_socket_connection_get_socket (p->conn), (const char *)p->request->data,
+                       p->request->len, NULL, NULL);
   return G_SOURCE_CONTINUE;
+}
+
+static void
+on_written (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error))
+    return;
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return; /* the pending read reports the cancellation */
+  finish_error (task, PUNCH_ERROR_UNREACHABLE, "cannot send to the server: %s", error->message);
 }
 
 static void
@@ -334,20 +348,26 @@ send_request (GTask *task)
   Probe *p = g_task_get_task_data (task);
   g_autoptr (GError) error = NULL;
 
-  /* small and non-blocking in practice: one datagram or a few hundred bytes */
-  if (!g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (p->conn)),
-                                  p->request->data, p->request->len, NULL, NULL, &error))
+  if (p->stream)
+    {
+      /* TCP or the TLS bridge: the request may be written in pieces */
+      g_output_stream_write_all_async (
+          g_io_stream_get_output_stream (G_IO_STREAM (p->conn)), p->request->data, p->request->len,
+          G_PRIORITY_DEFAULT, g_task_get_cancellable (task), on_written, g_object_ref (task));
+      return;
+    }
+  /* one datagram on a non-blocking socket: never waits */
+  if (g_socket_send (g_socket_connection_get_socket (p->conn), (const char *)p->request->data,
+                     p->request->len, NULL, &error)
+          < 0
+      && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
     {
       finish_error (task, PUNCH_ERROR_UNREACHABLE, "cannot send to the server: %s", error->message);
       return;
     }
-  if (!p->stream)
-    {
-      punch_source_clear (&p->retransmit_source);
-      p->retransmit_source
-          = punch_timeout_attach (g_task_get_context (task), UDP_RTO_MS, on_retransmit,
-                                  g_object_ref (task), g_object_unref);
-    }
+  punch_source_clear (&p->retransmit_source);
+  p->retransmit_source = punch_timeout_attach (g_task_get_context (task), UDP_RTO_MS, on_retransmit,
+                                               g_object_ref (task), g_object_unref);
 }
 
 static gboolean
@@ -428,6 +448,7 @@ punch_session_diagnose_turn_async (const PunchIceServer *server, const char *ip,
                         error->message);
           return;
         }
+      g_socket_set_blocking (sock, FALSE);
       p->conn = g_socket_connection_factory_create_connection (sock);
       build_request (p, PUNCH_STUN_METHOD_ALLOCATE);
       send_request (task);
