@@ -82,7 +82,7 @@ static void
 test_coturn (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *stun = NULL, *turn = NULL;
+  g_autofree char *stun = NULL, *turn = NULL, *turn_tcp = NULL;
   g_autoptr (PunchNatCheckReport) copy = NULL;
   const PunchNatCheckServer *s;
   const PunchNatCheckTurn *t;
@@ -97,6 +97,10 @@ test_coturn (Fixture *f, gconstpointer data)
   g_assert_true (punch_config_add_ice_server (f->config, stun, NULL, NULL, &error));
   g_assert_true (
       punch_config_add_ice_server (f->config, turn, f->coturn->user, f->coturn->pass, &error));
+  /* over TCP with a wrong password: the diagnosis's stream path, and a rejection */
+  turn_tcp = g_strdup_printf ("turn:127.0.0.1:%u?transport=tcp", f->coturn->port);
+  g_assert_true (
+      punch_config_add_ice_server (f->config, turn_tcp, f->coturn->user, "wrong", &error));
   g_assert_no_error (error);
 
   punch_nat_check_async (f->config, 8000, 0, on_progress, f, on_progress_freed, NULL, on_done, f);
@@ -109,7 +113,7 @@ test_coturn (Fixture *f, gconstpointer data)
   punch_test_spin (10);
   g_assert_true (f->progress_freed);
 
-  /* the same coturn twice (stun:localhost and turn:127.0.0.1) is asked once */
+  /* the same coturn three times (stun:localhost, turn: twice) is asked once */
   g_assert_cmpuint (f->report->servers->len, ==, 1);
   s = f->report->servers->pdata[0];
   g_assert_true (s->resolved);
@@ -128,10 +132,16 @@ test_coturn (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (f->report->result.filtering_reason, "does not support RFC 5780"));
   g_assert_cmpint (f->report->result.hairpin, ==, PUNCH_HAIRPIN_NOT_APPLICABLE);
 
-  g_assert_cmpuint (f->report->turns->len, ==, 1);
+  g_assert_cmpuint (f->report->turns->len, ==, 2);
   t = f->report->turns->pdata[0];
   g_assert_true (t->allocated);
   g_assert_cmpstr (t->auth, ==, "accepted");
+  t = f->report->turns->pdata[1];
+  g_assert_cmpint (t->transport, ==, PUNCH_TRANSPORT_TCP);
+  g_assert_false (t->allocated);
+  g_assert_cmpstr (t->auth, ==, "rejected");
+  g_assert_cmpstr (t->code, ==, "authentication");
+  g_assert_nonnull (strstr (t->message, "401"));
   g_assert_true (punch_nat_check_report_reachable (f->report, NULL));
 
   /* the boxed copy is deep */
