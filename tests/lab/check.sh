@@ -16,7 +16,7 @@
 #        wrong-transaction-id, bad-FINGERPRINT and forged-source datagrams,
 #        and sends the request back over UDP and TCP; one whose SOFTWARE
 #        holds terminal escape codes (the text report must escape them);
-#        an address where nothing answers; and usage errors.
+#        an address where nothing answers; SIGINT during a check; usage errors.
 #   9    --lifetime, with router A's conntrack forgetting idle UDP after 4 s.
 #   10   RFC 3489: Debian's stund on 203.0.113.30 + .31, behind a
 #   11   port-restricted, a symmetric (10), a full-cone and an
@@ -442,6 +442,18 @@ if [[ -s $WORK/$p.env ]]; then
 	else
 		notok "nothing at the address: the message says so: $(cat "$f-none.err")"
 	fi
+	# SIGINT cancels the check (GCancellable): exit 130 at once, no report
+	t0=$(date +%s%N)
+	ip netns exec "$p-b" "$PUNCH" check --stun stun:203.0.113.12 --timeout 10 >"$f-int.txt" 2>"$f-int.err" &
+	ipid=$!
+	sleep 0.5
+	kill -INT "$ipid"
+	wait "$ipid"
+	irc=$?
+	t1=$(date +%s%N)
+	check "SIGINT during the check: exit 130, no report" "130 0" "$irc $(wc -c <"$f-int.txt")"
+	ims=$(((t1 - t0) / 1000000))
+	if [[ $ims -le 1500 ]]; then ok "SIGINT: ended in $ims ms"; else notok "SIGINT: took $ims ms"; fi
 fi
 # ---- 9: --lifetime -----------------------------------------------------------
 p=$(prefix_of 9)
