@@ -51,7 +51,13 @@ typedef enum
   PUNCH_STUN_FAMILY_RFC5780,
 } PunchStunFamily;
 
-/** Returns: (transfer none): "unknown", "rfc3489", "rfc5389" or "rfc5780" */
+/**
+ * punch_stun_family_to_string:
+ * @family: a family
+ *
+ * Returns: (transfer none): "unknown" (also for no family), "rfc3489",
+ *   "rfc5389" or "rfc5780", the value's nick in %PUNCH_TYPE_STUN_FAMILY
+ */
 PUNCH_EXPORT const char *punch_stun_family_to_string (PunchStunFamily family);
 
 /**
@@ -111,6 +117,23 @@ typedef struct
 
 /**
  * PunchNatCheckReject:
+ * @PUNCH_NAT_CHECK_REJECT_SHORT: shorter than a STUN header, or than its
+ *   header says
+ * @PUNCH_NAT_CHECK_REJECT_NOT_STUN: not a STUN message
+ * @PUNCH_NAT_CHECK_REJECT_MALFORMED: a STUN message that does not parse, is
+ *   too large, or is not a Binding answer
+ * @PUNCH_NAT_CHECK_REJECT_FINGERPRINT: its FINGERPRINT does not match
+ * @PUNCH_NAT_CHECK_REJECT_WRONG_TXID: its transaction ID is none of the
+ *   check's transactions under way
+ * @PUNCH_NAT_CHECK_REJECT_WRONG_SOURCE: it came from an unexpected address
+ * @PUNCH_NAT_CHECK_REJECT_UNKNOWN_ATTRIBUTE: it has a comprehension-required
+ *   attribute this codec does not know (RFC 8489 section 7.3.3)
+ * @PUNCH_NAT_CHECK_REJECT_NO_ADDRESS: a success response without a mapped
+ *   address
+ * @PUNCH_NAT_CHECK_REJECT_WRONG_CLASS: a request or indication where an
+ *   answer belongs
+ * @PUNCH_NAT_CHECK_REJECT_N: the number of reasons, not a reason
+ *
  * Why a datagram or a TCP answer was not taken as an answer. Counted over
  * the whole run in PunchNatCheckReport.rejected.
  */
@@ -124,11 +147,20 @@ typedef enum
   PUNCH_NAT_CHECK_REJECT_WRONG_SOURCE,
   PUNCH_NAT_CHECK_REJECT_UNKNOWN_ATTRIBUTE,
   PUNCH_NAT_CHECK_REJECT_NO_ADDRESS,
-  PUNCH_NAT_CHECK_REJECT_WRONG_CLASS, /* a request or indication where an answer belongs */
+  PUNCH_NAT_CHECK_REJECT_WRONG_CLASS,
   PUNCH_NAT_CHECK_REJECT_N,
 } PunchNatCheckReject;
 
-/** Returns: (transfer none): "short", "not-stun", ..., "wrong-class" */
+/**
+ * punch_nat_check_reject_to_string:
+ * @reject: a reason
+ *
+ * Returns: (transfer none): its name as JSON uses it: "short", "not-stun",
+ *   "malformed", "bad-fingerprint", "wrong-transaction-id",
+ *   "unexpected-source", "unknown-required-attribute", "no-mapped-address"
+ *   or "wrong-class"; "?" for no reason. Several differ from the value nicks
+ *   in %PUNCH_TYPE_NAT_CHECK_REJECT.
+ */
 PUNCH_EXPORT const char *punch_nat_check_reject_to_string (PunchNatCheckReject reject);
 
 /**
@@ -167,17 +199,26 @@ typedef struct
 
 #define PUNCH_TYPE_NAT_CHECK_REPORT (punch_nat_check_report_get_type ())
 PUNCH_EXPORT GType punch_nat_check_report_get_type (void);
-/** Returns: (transfer full): a deep copy of @report */
+/**
+ * punch_nat_check_report_copy:
+ * @report: a report
+ *
+ * Returns: (transfer full): a deep copy of @report
+ */
 PUNCH_EXPORT PunchNatCheckReport *punch_nat_check_report_copy (const PunchNatCheckReport *report);
-/** Frees @report; %NULL is fine. */
+/**
+ * punch_nat_check_report_free:
+ * @report: (nullable) (transfer full): a report
+ */
 PUNCH_EXPORT void punch_nat_check_report_free (PunchNatCheckReport *report);
 
 /**
  * punch_nat_check_report_reachable:
+ * @report: a report
  * @why: (out) (optional) (transfer full): when nothing answered, a message
- *   naming each server and why
+ *   naming each server and why; left untouched otherwise
  *
- * Returns: whether anything answered: UDP, TCP or a TURN allocation
+ * Returns: %TRUE when anything answered: UDP, TCP or a TURN allocation
  */
 PUNCH_EXPORT gboolean punch_nat_check_report_reachable (const PunchNatCheckReport *report,
                                                         char **why);
@@ -223,20 +264,22 @@ PUNCH_EXPORT void punch_nat_check_async (const PunchConfig *config, guint timeou
 
 /**
  * punch_nat_check_finish:
- * Returns: (transfer full): the report, or %NULL with @error
+ * @result: the #GAsyncResult given to the callback of punch_nat_check_async()
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the report, or %NULL with @error set
  */
 PUNCH_EXPORT PunchNatCheckReport *punch_nat_check_finish (GAsyncResult *result, GError **error);
 
 /**
  * punch_nat_check_default_servers:
+ * @origin: (out) (optional) (transfer none): "PUNCH_DEFAULT_STUN" or "built-in"
  *
  * The STUN servers to ask when the user names none: the URIs in the
  * environment variable PUNCH_DEFAULT_STUN (separated by commas or spaces)
  * when it is set and not empty, else a built-in list of well-known public
  * servers of several operators (see docs/check.md), the first of which
  * speaks RFC 5780, so that filtering can be tested.
- *
- * @origin: (out) (optional) (transfer none): "PUNCH_DEFAULT_STUN" or "built-in"
  *
  * Returns: (transfer full) (array zero-terminated=1): stun: URIs
  */

@@ -27,18 +27,41 @@ typedef struct
   guint8 addr[16];
 } PunchStunAddress;
 
-/** Returns: whether @a and @b are the same IP and port */
+/**
+ * punch_stun_address_equal:
+ * @a: an address
+ * @b: another address
+ *
+ * Returns: %TRUE when @a and @b are the same IP and port; %FALSE when they
+ *   differ or either has no family
+ */
 PUNCH_EXPORT gboolean punch_stun_address_equal (const PunchStunAddress *a,
                                                 const PunchStunAddress *b);
-/** Returns: whether @a and @b have the same IP (ports aside) */
+/**
+ * punch_stun_address_same_ip:
+ * @a: an address
+ * @b: another address
+ *
+ * Returns: %TRUE when @a and @b have the same family and IP, whatever their
+ *   ports; %FALSE when they differ or either has no family
+ */
 PUNCH_EXPORT gboolean punch_stun_address_same_ip (const PunchStunAddress *a,
                                                   const PunchStunAddress *b);
 /**
  * punch_stun_address_to_string:
- * Returns: (transfer full): "192.0.2.1:3478" or "[2001:db8::1]:3478"; "-" when @a has no family
+ * @a: an address
+ *
+ * Returns: (transfer full): "192.0.2.1:3478" or "[2001:db8::1]:3478"; "-"
+ *   when @a has no family
  */
 PUNCH_EXPORT char *punch_stun_address_to_string (const PunchStunAddress *a);
-/** Parses "IP:PORT" or "[IPv6]:PORT" into @a; returns %FALSE if it is not one */
+/**
+ * punch_stun_address_parse:
+ * @text: "IP:PORT" or "[IPv6]:PORT", with a port from 0 to 65535
+ * @a: (out caller-allocates): the address; zeroed when @text is not one
+ *
+ * Returns: %TRUE when @text is an address, otherwise %FALSE
+ */
 PUNCH_EXPORT gboolean punch_stun_address_parse (const char *text, PunchStunAddress *a);
 
 G_END_DECLS
