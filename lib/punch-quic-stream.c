@@ -141,10 +141,11 @@ make_source (GObject *stream, GPtrArray *waiters, gboolean ready, GCancellable *
 static gboolean
 all_acknowledged (PunchQuicStream *self)
 {
-  /* the peer closed saying it is done: the data it acknowledged is what it
-   * has; our FIN's own acknowledgement may not have come back */
-  if (self->peer_done && self->fin_wanted && self->tx_sent == self->tx_end
-      && self->tx_acked == self->tx_end)
+  /* The peer closed with code 0: it has every stream it was sent to its end
+   * (a peer that abandons a stream it was reading closes with another code).
+   * Our FIN and last data went out; their acknowledgements may have been
+   * lost on the way back. */
+  if (self->peer_done && self->fin_wanted && self->fin_sent)
     return TRUE;
   return self->fin_sent && self->tx_acked == self->tx_end
          && (self->fin_with_data || self->fin_acked);

@@ -1233,8 +1233,12 @@ write_one (PunchQuic *q, guint8 *buf, gsize buflen, ngtcp2_tstamp ts, gsize *out
             g_queue_push_tail (&q->active, s); /* round robin among streams with data */
         }
       else
-        nwrite = ngtcp2_conn_writev_stream (q->conn, &ps.path, &pi, buf, buflen, NULL,
-                                            NGTCP2_WRITE_STREAM_FLAG_NONE, -1, NULL, 0, ts);
+        {
+          nwrite = ngtcp2_conn_writev_stream (q->conn, &ps.path, &pi, buf, buflen, NULL,
+                                              NGTCP2_WRITE_STREAM_FLAG_NONE, -1, NULL, 0, ts);
+          if (nwrite == NGTCP2_ERR_WRITE_MORE)
+            continue;
+        }
 
       if (nwrite < 0)
         {
@@ -1296,9 +1300,17 @@ quic_write (PunchQuic *q)
     }
   if (!q->over)
     flush_batch (q, &off, &nseg, seg);
-  if (!q->over)
+  /* Pacing starts with the first RTT sample: before it, ngtcp2 paces by
+   * its initial RTT guess (333 ms), which held the client's Finished back
+   * for about 20 ms (until a PTO) on every handshake. */
+  if (!q->over && ngtcp2_conn_get_handshake_completed (q->conn))
     ngtcp2_conn_update_pkt_tx_time (q->conn, ts);
-  /* more to send than pacing allows now: the expiry says when */
+  /* The send quantum is used up, but there may be more: come back at once;
+   * ngtcp2 writes nothing while pacing says wait, and then the expiry says
+   * when. */
+  if (sent == max_pkts)
+    q->write_pending = TRUE;
+
   if (was_blocked && g_queue_get_length (&q->dgrams) < DGRAM_QUEUE_MAX / 2 && !q->over)
     {
       q->dgram_blocked = FALSE;

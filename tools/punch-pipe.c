@@ -31,6 +31,7 @@ struct _PunchPipe
   gboolean up_done;
   gboolean down_done;
   gboolean peer_ended;
+  gboolean linger_over; /* the peer ended, and the last datagrams had time to arrive */
   gboolean acknowledged;
   gboolean finished;
   guint64 sent;
@@ -281,18 +282,26 @@ on_down_written (GObject *source, GAsyncResult *result, gpointer user_data)
   down_read (p);
 }
 
+/* Datagram mode: done once the peer has ended, the last datagrams had their
+ * time to arrive, and stdout has every one of them (it may be far behind). */
+static void
+maybe_datagrams_done (PunchPipe *p)
+{
+  if (!p->linger_over || p->down_done || p->writing || !g_queue_is_empty (&p->pending))
+    return;
+  g_output_stream_flush (p->out, NULL, NULL);
+  p->down_done = TRUE;
+  maybe_done (p);
+}
+
 static gboolean
 on_linger_over (gpointer data)
 {
   PunchPipe *p = data;
 
   p->linger_source = 0;
-  if (p->writing == NULL && g_queue_is_empty (&p->pending))
-    {
-      g_output_stream_flush (p->out, NULL, NULL);
-      p->down_done = TRUE;
-      maybe_done (p);
-    }
+  p->linger_over = TRUE;
+  maybe_datagrams_done (p);
   return G_SOURCE_REMOVE;
 }
 
@@ -359,6 +368,7 @@ on_datagram_written (GObject *source, GAsyncResult *result, gpointer user_data)
     return;
   g_clear_pointer (&p->writing, g_bytes_unref);
   write_next_datagram (p);
+  maybe_datagrams_done (p);
 }
 
 static void
