@@ -9,6 +9,8 @@ PACKAGES=(
   libglib2.0-dev libnice-dev libgnutls28-dev libsoup-3.0-dev libjson-glib-dev
   # tests: real servers, clients and tools
   coturn gnutls-bin python3-websockets iptables iproute2 procps
+  # the data-path benchmark and the hole-hygiene lab test
+  tcpdump conntrack python3-scapy
   # quality: sanitizers' runtime, valgrind, libFuzzer, the code style
   valgrind clang libclang-rt-14-dev clang-format
   # lab delay (NFQUEUE)
