@@ -2,7 +2,7 @@
 """hygiene-attack.py: the third host of tests/lab/hygiene.sh (run it with Debian's
 /usr/bin/python3, which has scapy).
 
-  hygiene-attack.py attack --pcap WAN.pcap --a-wan IP --b-wan IP --out SENT.json
+  hygiene-attack.py attack --pcap WAN.pcap --a-wan IP --b-wan IP --own-ip IP --out SENT.json
       Run inside the attacker's namespace on the lab's internet. Learns peer A's
       public mapping and peer B's public address and port from a capture of A's
       WAN link (the busiest UDP flow from B's WAN address to A's), then sends to
@@ -79,12 +79,13 @@ def attack(a):
     print("hygiene-attack: learned A's mapping %s:%d and B's %s:%d (%d datagrams seen)"
           % (a.a_wan, a_port, a.b_wan, b_port, n), file=sys.stderr)
 
+    # unconnected: once A's port is closed, ICMP errors must not stop the attack
     own = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    own.connect((a.a_wan, a_port))  # so that getsockname() gives our address, not 0.0.0.0
+    own.bind((a.own_ip, 0))
     sent = []
 
     def emit(kind, payload):
-        own.send(payload)
+        own.sendto(payload, (a.a_wan, a_port))
         sent.append({"kind": kind + "-own", "src": own.getsockname()[0], "sport": own.getsockname()[1],
                      "hex": payload.hex()})
         send(IP(src=a.b_wan, dst=a.a_wan) / UDP(sport=b_port, dport=a_port) / Raw(payload))
@@ -135,6 +136,7 @@ def main():
     at.add_argument("--pcap", required=True)
     at.add_argument("--a-wan", required=True)
     at.add_argument("--b-wan", required=True)
+    at.add_argument("--own-ip", required=True)
     at.add_argument("--out", required=True)
     ve = sub.add_parser("verify")
     ve.add_argument("--pcap", required=True)

@@ -229,7 +229,7 @@ for mode in reliable datagram; do
   for _ in $(seq 200); do grep -q '"event":"first-byte"' "$WORK/$name/a.err" 2>/dev/null && break; sleep 0.05; done
   sleep 0.5
   ip netns exec "$XNS" timeout 30 $PY "$attack" attack --pcap "$WORK/$name/wan.pcap" \
-    --a-wan "$NATLAB_A_WAN" --b-wan "$NATLAB_B_WAN" --out "$WORK/$name/sent.json" 2>"$WORK/$name/attack.err"
+    --a-wan "$NATLAB_A_WAN" --b-wan "$NATLAB_B_WAN" --own-ip "$X_IP" --out "$WORK/$name/sent.json" 2>"$WORK/$name/attack.err"
   arc=$?
   xfer_wait "$name"
   sleep 0.2
