@@ -4,6 +4,7 @@
  */
 #include "punch-description.h"
 #include "punch-error.h"
+#include "punch-identity.h"
 
 #include <string.h>
 
@@ -67,6 +68,7 @@ punch_description_copy (const PunchDescription *desc)
   for (guint i = 0; i < desc->candidates->len; i++)
     g_ptr_array_add (copy->candidates, punch_candidate_copy (desc->candidates->pdata[i]));
   copy->end_of_candidates = desc->end_of_candidates;
+  copy->fingerprint = g_strdup (desc->fingerprint);
   return copy;
 }
 
@@ -78,6 +80,7 @@ punch_description_free (PunchDescription *desc)
   g_free (desc->ufrag);
   g_free (desc->pwd);
   g_ptr_array_unref (desc->candidates);
+  g_free (desc->fingerprint);
   g_free (desc);
 }
 
@@ -101,6 +104,8 @@ punch_description_to_variant (const PunchDescription *desc)
   g_variant_builder_add (&dict, "{sv}", "candidates", g_variant_builder_end (&cands));
   g_variant_builder_add (&dict, "{sv}", "end-of-candidates",
                          g_variant_new_boolean (desc->end_of_candidates));
+  if (desc->fingerprint)
+    g_variant_builder_add (&dict, "{sv}", "fingerprint", g_variant_new_string (desc->fingerprint));
   return g_variant_ref_sink (g_variant_builder_end (&dict));
 }
 
@@ -110,6 +115,7 @@ punch_description_from_variant (GVariant *variant, GError **error)
   g_autoptr (PunchDescription) desc = NULL;
   const char *ufrag = NULL, *pwd = NULL;
   g_autoptr (GVariant) cands = NULL;
+  g_autoptr (GVariant) fp = NULL;
   gboolean eoc = FALSE;
 
   g_return_val_if_fail (variant != NULL, NULL);
@@ -176,6 +182,25 @@ punch_description_from_variant (GVariant *variant, GError **error)
     }
   if (g_variant_lookup (variant, "end-of-candidates", "b", &eoc))
     desc->end_of_candidates = eoc;
+  fp = g_variant_lookup_value (variant, "fingerprint", NULL);
+  if (fp)
+    {
+      if (g_variant_is_of_type (fp, G_VARIANT_TYPE_VARIANT))
+        {
+          GVariant *inner = g_variant_get_variant (fp);
+          g_variant_unref (fp);
+          fp = inner;
+        }
+      if (!g_variant_is_of_type (fp, G_VARIANT_TYPE_STRING))
+        {
+          g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
+                               "\"fingerprint\" must be a string such as \"sha-256 AB:CD:…\"");
+          return NULL;
+        }
+      desc->fingerprint = punch_fingerprint_normalize (g_variant_get_string (fp, NULL), error);
+      if (desc->fingerprint == NULL)
+        return NULL;
+    }
   return g_steal_pointer (&desc);
 }
 
@@ -188,6 +213,8 @@ punch_description_to_sdp (const PunchDescription *desc)
 
   s = g_string_new (NULL);
   g_string_append_printf (s, "a=ice-ufrag:%s\r\na=ice-pwd:%s\r\n", desc->ufrag, desc->pwd);
+  if (desc->fingerprint)
+    g_string_append_printf (s, "a=fingerprint:%s\r\n", desc->fingerprint);
   for (guint i = 0; i < desc->candidates->len; i++)
     {
       g_autofree char *line = punch_candidate_to_string (desc->candidates->pdata[i]);
@@ -204,6 +231,7 @@ punch_description_parse_sdp (const char *sdp, GError **error)
   g_auto (GStrv) lines = NULL;
   g_autoptr (PunchDescription) desc = NULL;
   g_autoptr (GPtrArray) cands = NULL;
+  g_autofree char *fingerprint = NULL;
   const char *ufrag = NULL, *pwd = NULL;
   gboolean eoc = FALSE;
 
@@ -247,6 +275,21 @@ punch_description_parse_sdp (const char *sdp, GError **error)
             }
           g_ptr_array_add (cands, c);
         }
+      else if (g_str_has_prefix (line, "a=fingerprint:"))
+        {
+          if (fingerprint != NULL)
+            {
+              g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
+                           "line %u: a second a=fingerprint line (a peer has one key)", i + 1);
+              return NULL;
+            }
+          fingerprint = punch_fingerprint_normalize (line + strlen ("a=fingerprint:"), error);
+          if (fingerprint == NULL)
+            {
+              g_prefix_error (error, "line %u: ", i + 1);
+              return NULL;
+            }
+        }
       else if (strcmp (line, "a=end-of-candidates") == 0)
         eoc = TRUE;
       /* other SDP lines are not ours and are ignored */
@@ -256,5 +299,6 @@ punch_description_parse_sdp (const char *sdp, GError **error)
   desc = punch_description_new (ufrag, pwd);
   g_ptr_array_extend_and_steal (desc->candidates, g_steal_pointer (&cands));
   desc->end_of_candidates = eoc;
+  desc->fingerprint = g_steal_pointer (&fingerprint);
   return g_steal_pointer (&desc);
 }

@@ -16,10 +16,14 @@ G_BEGIN_DECLS
  * @pwd: the ICE password (22 to 256 ice-chars)
  * @candidates: (element-type PunchCandidate): candidates known so far
  * @end_of_candidates: %TRUE when no more candidates will follow
+ * @fingerprint: (nullable): the sender's key fingerprint in canonical RFC 8122 form,
+ *   `sha-256 AB:CD:…` (see punch_fingerprint_normalize()); %NULL when not announced
  *
  * Its JSON-friendly form is a #GVariant of type `a{sv}`:
- * `{"ufrag": s, "pwd": s, "candidates": as, "end-of-candidates": b}`,
- * which json-glib serializes as a plain JSON object.
+ * `{"ufrag": s, "pwd": s, "candidates": as, "end-of-candidates": b, "fingerprint": s}`
+ * ("fingerprint" optional), which json-glib serializes as a plain JSON object. In SDP the
+ * fingerprint is the RFC 8122 line `a=fingerprint:sha-256 AB:CD:…`. Both parsers accept
+ * any form punch_fingerprint_normalize() does and store the canonical one.
  */
 typedef struct
 {
@@ -27,6 +31,7 @@ typedef struct
   char *pwd;
   GPtrArray *candidates;
   gboolean end_of_candidates;
+  char *fingerprint;
 } PunchDescription;
 
 #define PUNCH_TYPE_DESCRIPTION (punch_description_get_type ())
@@ -41,8 +46,8 @@ PUNCH_EXPORT GVariant *punch_description_to_variant (const PunchDescription *des
 /** Returns: (transfer full) (nullable): the description, or %NULL with @error set. Pure. */
 PUNCH_EXPORT PunchDescription *punch_description_from_variant (GVariant *variant, GError **error);
 
-/** Returns: (transfer full): SDP attribute lines (`a=ice-ufrag:`, `a=ice-pwd:`, `a=candidate:`,
- * `a=end-of-candidates`), CRLF-separated */
+/** Returns: (transfer full): SDP attribute lines (`a=ice-ufrag:`, `a=ice-pwd:`, `a=fingerprint:`
+ * when set, `a=candidate:`, `a=end-of-candidates`), CRLF-separated */
 PUNCH_EXPORT char *punch_description_to_sdp (const PunchDescription *desc);
 /** Returns: (transfer full) (nullable): the description, or %NULL with @error set. Pure. */
 PUNCH_EXPORT PunchDescription *punch_description_parse_sdp (const char *sdp, GError **error);

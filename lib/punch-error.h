@@ -17,7 +17,8 @@ G_BEGIN_DECLS
  * @PUNCH_ERROR_INVALID_ARGUMENT: bad input: a malformed URI, candidate or description
  * @PUNCH_ERROR_TIMEOUT: a deadline passed
  * @PUNCH_ERROR_ICE_FAILED: every candidate pair failed, or consent was lost
- * @PUNCH_ERROR_AUTHENTICATION: a server or the peer rejected our credentials
+ * @PUNCH_ERROR_AUTHENTICATION: a server or the peer rejected our credentials, or the peer
+ *   presented a key other than the one whose fingerprint was expected
  * @PUNCH_ERROR_SIGNALING: the signaling channel failed
  * @PUNCH_ERROR_PROTOCOL: the other side sent something that breaks the protocol
  * @PUNCH_ERROR_CLOSED: the session is closed

@@ -10,6 +10,7 @@
 #include "punch-ice-server.h"
 #include "punch-candidate.h"
 #include "punch-description.h"
+#include "punch-identity.h"
 #include "punch-config.h"
 #include "punch-session.h"
 #undef PUNCH_INSIDE

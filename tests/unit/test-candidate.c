@@ -136,6 +136,7 @@ assert_same (const PunchDescription *a, const PunchDescription *b)
   g_assert_cmpstr (a->pwd, ==, b->pwd);
   g_assert_cmpuint (a->candidates->len, ==, b->candidates->len);
   g_assert_cmpint (a->end_of_candidates, ==, b->end_of_candidates);
+  g_assert_cmpstr (a->fingerprint, ==, b->fingerprint);
   for (guint i = 0; i < a->candidates->len; i++)
     {
       g_autofree char *x = punch_candidate_to_string (a->candidates->pdata[i]);
@@ -173,6 +174,122 @@ test_description_round_trip (void)
   from_text = punch_description_from_variant (reparsed, &error);
   g_assert_no_error (error);
   assert_same (d, from_text);
+}
+
+#define FP_CANON                                                                           \
+  "sha-256 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB:3C:22:AF:C2:0C:57:" \
+  "0E:88:CE:2C:4C:3A"
+#define FP_LOWER "SHA-256 4aadb9b13f82183b540212df3e5d496b19e57cab3c22afc20c570e88ce2c4c3a"
+
+static void
+test_description_fingerprint (void)
+{
+  g_autoptr (PunchDescription) d = make_description ();
+  g_autoptr (PunchDescription) copy = NULL;
+  g_autoptr (PunchDescription) plain = NULL;
+  g_autoptr (PunchDescription) from_sdp = NULL;
+  g_autoptr (PunchDescription) from_variant = NULL;
+  g_autoptr (GVariant) v = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *sdp = NULL;
+  g_autofree char *plain_sdp = NULL;
+
+  /* absent: no line, no key, NULL after parsing */
+  plain_sdp = punch_description_to_sdp (d);
+  g_assert_null (strstr (plain_sdp, "fingerprint"));
+  v = punch_description_to_variant (d);
+  g_assert_false (g_variant_lookup (v, "fingerprint", "&s", NULL));
+  g_clear_pointer (&v, g_variant_unref);
+  plain = punch_description_parse_sdp (plain_sdp, &error);
+  g_assert_no_error (error);
+  g_assert_null (plain->fingerprint);
+
+  d->fingerprint = g_strdup (FP_CANON);
+  copy = punch_description_copy (d);
+  g_assert_cmpstr (copy->fingerprint, ==, FP_CANON);
+
+  sdp = punch_description_to_sdp (d);
+  g_assert_nonnull (strstr (sdp, "\r\na=fingerprint:" FP_CANON "\r\n"));
+  from_sdp = punch_description_parse_sdp (sdp, &error);
+  g_assert_no_error (error);
+  assert_same (d, from_sdp);
+
+  v = punch_description_to_variant (d);
+  from_variant = punch_description_from_variant (v, &error);
+  g_assert_no_error (error);
+  assert_same (d, from_variant);
+
+  /* another form on the wire is stored canonical, from both parsers */
+  {
+    g_autoptr (PunchDescription) x = punch_description_parse_sdp (
+        "a=ice-ufrag:abcd\r\na=ice-pwd:x9cml/YzichV2+XlhiMu8g\r\na=fingerprint:" FP_LOWER "\r\n",
+        &error);
+    g_autoptr (GVariant) vv = g_variant_parse (
+        G_VARIANT_TYPE_VARDICT,
+        "{'ufrag': <'abcd'>, 'pwd': <'x9cml/YzichV2+XlhiMu8g'>, 'fingerprint': <'" FP_LOWER "'>}",
+        NULL, NULL, NULL);
+    g_autoptr (PunchDescription) y = NULL;
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (x->fingerprint, ==, FP_CANON);
+    y = punch_description_from_variant (vv, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (y->fingerprint, ==, FP_CANON);
+  }
+}
+
+static void
+test_description_fingerprint_bad (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchDescription) d = NULL;
+
+  d = punch_description_parse_sdp ("a=ice-ufrag:abcd\r\na=ice-pwd:x9cml/YzichV2+XlhiMu8g\r\n"
+                                   "a=fingerprint:sha-1 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:"
+                                   "49:6B:19:E5:7C:AB\r\n",
+                                   &error);
+  g_assert_null (d);
+  g_assert_error (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT);
+  g_assert_cmpstr (error->message, ==,
+                   "line 3: invalid fingerprint: the algorithm is \"sha-1\"; punch uses sha-256 "
+                   "only");
+  g_clear_error (&error);
+
+  d = punch_description_parse_sdp ("a=ice-ufrag:abcd\r\na=ice-pwd:x9cml/YzichV2+XlhiMu8g\r\n"
+                                   "a=fingerprint:" FP_CANON "\r\na=fingerprint:" FP_CANON "\r\n",
+                                   &error);
+  g_assert_null (d);
+  g_assert_true (g_str_has_prefix (error->message, "line 4: a second a=fingerprint line"));
+  g_clear_error (&error);
+
+  d = punch_description_parse_sdp ("a=ice-ufrag:abcd\r\na=ice-pwd:x9cml/YzichV2+XlhiMu8g\r\n"
+                                   "a=fingerprint:sha-256 4A:AD\r\n",
+                                   &error);
+  g_assert_null (d);
+  g_assert_true (g_str_has_prefix (error->message, "line 3: invalid fingerprint: 2 bytes"));
+  g_clear_error (&error);
+
+  {
+    g_autoptr (GVariant) v = g_variant_parse (
+        G_VARIANT_TYPE_VARDICT,
+        "{'ufrag': <'abcd'>, 'pwd': <'x9cml/YzichV2+XlhiMu8g'>, 'fingerprint': <'sha-256 zz'>}",
+        NULL, NULL, NULL);
+    d = punch_description_from_variant (v, &error);
+    g_assert_null (d);
+    g_assert_error (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT);
+    g_assert_nonnull (strstr (error->message, "bad character 'z' at position 9"));
+    g_clear_error (&error);
+  }
+  {
+    g_autoptr (GVariant) v = g_variant_parse (
+        G_VARIANT_TYPE_VARDICT,
+        "{'ufrag': <'abcd'>, 'pwd': <'x9cml/YzichV2+XlhiMu8g'>, 'fingerprint': <42>}", NULL, NULL,
+        NULL);
+    d = punch_description_from_variant (v, &error);
+    g_assert_null (d);
+    g_assert_nonnull (strstr (error->message, "\"fingerprint\" must be a string"));
+    g_clear_error (&error);
+  }
 }
 
 static void
@@ -229,5 +346,7 @@ main (int argc, char **argv)
   g_test_add_func ("/punch/candidate/bad", test_bad);
   g_test_add_func ("/punch/description/round-trip", test_description_round_trip);
   g_test_add_func ("/punch/description/bad", test_description_bad);
+  g_test_add_func ("/punch/description/fingerprint", test_description_fingerprint);
+  g_test_add_func ("/punch/description/fingerprint-bad", test_description_fingerprint_bad);
   return g_test_run ();
 }
