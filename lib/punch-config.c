@@ -38,6 +38,8 @@ punch_config_copy (const PunchConfig *config)
     g_ptr_array_add (copy->ice_servers, punch_ice_server_copy (config->ice_servers->pdata[i]));
   copy->local_addresses = g_strdupv (config->local_addresses);
   copy->tls_ca_file = g_strdup (config->tls_ca_file);
+  copy->identity = config->identity ? punch_identity_ref (config->identity) : NULL;
+  copy->pinned_peers = g_strdupv (config->pinned_peers);
   return copy;
 }
 
@@ -49,6 +51,8 @@ punch_config_free (PunchConfig *config)
   g_clear_pointer (&config->ice_servers, g_ptr_array_unref);
   g_strfreev (config->local_addresses);
   g_free (config->tls_ca_file);
+  g_clear_pointer (&config->identity, punch_identity_unref);
+  g_strfreev (config->pinned_peers);
   g_free (config);
 }
 
@@ -112,6 +116,28 @@ punch_config_validate (const PunchConfig *config, GError **error)
                            "the relay-only policy needs at least one TURN server");
       return FALSE;
     }
+  if (config->security == PUNCH_SECURITY_NONE && config->mode == PUNCH_MODE_RELIABLE)
+    {
+      g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
+                           "a reliable stream needs the secure channel (QUIC): the plaintext "
+                           "path carries datagrams only");
+      return FALSE;
+    }
+  if (config->security == PUNCH_SECURITY_NONE && config->pinned_peers && *config->pinned_peers)
+    {
+      g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
+                           "pinned peers need the secure channel: a plaintext path checks no key");
+      return FALSE;
+    }
+  for (guint i = 0; config->pinned_peers && config->pinned_peers[i]; i++)
+    {
+      g_autofree char *fp = punch_fingerprint_normalize (config->pinned_peers[i], error);
+      if (fp == NULL)
+        {
+          g_prefix_error (error, "pinned peer %u: ", i + 1);
+          return FALSE;
+        }
+    }
   for (guint i = 0; config->local_addresses && config->local_addresses[i]; i++)
     if (!g_hostname_is_ip_address (config->local_addresses[i]))
       {
@@ -152,6 +178,8 @@ static const NameValue policies[]
     = { { "all", PUNCH_POLICY_ALL }, { "relay", PUNCH_POLICY_RELAY } };
 static const NameValue modes[]
     = { { "datagram", PUNCH_MODE_DATAGRAM }, { "reliable", PUNCH_MODE_RELIABLE } };
+static const NameValue securities[]
+    = { { "quic", PUNCH_SECURITY_QUIC }, { "none", PUNCH_SECURITY_NONE } };
 static const NameValue roles[] = { { "auto", PUNCH_ROLE_AUTO },
                                    { "controlling", PUNCH_ROLE_CONTROLLING },
                                    { "controlled", PUNCH_ROLE_CONTROLLED } };
@@ -176,3 +204,4 @@ static const NameValue roles[] = { { "auto", PUNCH_ROLE_AUTO },
 DEFINE_ENUM_STRINGS (PunchPolicy, punch_policy, policies, "ICE transport policy")
 DEFINE_ENUM_STRINGS (PunchMode, punch_mode, modes, "mode")
 DEFINE_ENUM_STRINGS (PunchRole, punch_role, roles, "role")
+DEFINE_ENUM_STRINGS (PunchSecurity, punch_security, securities, "security")

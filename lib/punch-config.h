@@ -7,6 +7,7 @@
 #include <glib-object.h>
 #include "punch-export.h"
 #include "punch-ice-server.h"
+#include "punch-identity.h"
 
 G_BEGIN_DECLS
 
@@ -25,16 +26,30 @@ typedef enum
 
 typedef enum
 {
-  PUNCH_MODE_DATAGRAM, /* unreliable datagrams */
-  PUNCH_MODE_RELIABLE, /* a byte stream (pseudo-TCP) exposed as a GIOStream */
+  PUNCH_MODE_DATAGRAM, /* what an application mostly sends: datagrams */
+  PUNCH_MODE_RELIABLE, /* what an application mostly sends: a byte stream */
 } PunchMode;
+
+typedef enum
+{
+  PUNCH_SECURITY_QUIC, /* QUIC with TLS 1.3 over the ICE pair, both keys checked (the default) */
+  PUNCH_SECURITY_NONE, /* raw datagrams on the ICE pair: readable and forgeable by anyone on the
+                        * path; for plain ICE peers and debugging only */
+} PunchSecurity;
 
 /**
  * PunchConfig:
  * @ice_servers: (element-type PunchIceServer): STUN and TURN servers
  * @policy: which candidates may be used
  * @role: the ICE role
- * @mode: datagram or reliable
+ * @mode: datagram or reliable; with %PUNCH_SECURITY_QUIC both datagrams and
+ *   streams are always available, the mode only says which punch connect pipes
+ * @security: %PUNCH_SECURITY_QUIC (default) or, loudly, %PUNCH_SECURITY_NONE
+ *   (datagram mode only)
+ * @identity: (nullable): this side's key (see punch_identity_load()); %NULL
+ *   makes a fresh one for the session
+ * @pinned_peers: (nullable): fingerprints the peer's key must be one of; with
+ *   pins a fingerprint swapped by the signaling server is refused
  * @port_min: lowest local port, 0 for any
  * @port_max: highest local port, 0 for any
  * @ipv4: gather IPv4 candidates
@@ -55,6 +70,9 @@ typedef struct
   PunchPolicy policy;
   PunchRole role;
   PunchMode mode;
+  PunchSecurity security;
+  PunchIdentity *identity;
+  GStrv pinned_peers;
   guint16 port_min;
   guint16 port_max;
   gboolean ipv4;
@@ -88,6 +106,9 @@ PUNCH_EXPORT gboolean punch_role_from_string (const char *str, PunchRole *out, G
 PUNCH_EXPORT const char *punch_policy_to_string (PunchPolicy policy);
 PUNCH_EXPORT const char *punch_mode_to_string (PunchMode mode);
 PUNCH_EXPORT const char *punch_role_to_string (PunchRole role);
+PUNCH_EXPORT gboolean punch_security_from_string (const char *str, PunchSecurity *out,
+                                                  GError **error);
+PUNCH_EXPORT const char *punch_security_to_string (PunchSecurity security);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PunchConfig, punch_config_free)
 

@@ -21,6 +21,7 @@ punch_error_code_to_string (PunchErrorCode code)
     case PUNCH_ERROR_CLOSED: return "closed";
     case PUNCH_ERROR_RELAY_REQUIRED: return "relay-required";
     case PUNCH_ERROR_UNREACHABLE: return "unreachable";
+    case PUNCH_ERROR_WOULD_BLOCK: return "would-block";
     default: return "unknown";
     }
 }

@@ -24,6 +24,7 @@ G_BEGIN_DECLS
  * @PUNCH_ERROR_CLOSED: the session is closed
  * @PUNCH_ERROR_RELAY_REQUIRED: no direct path exists and no relay is available
  * @PUNCH_ERROR_UNREACHABLE: a server could not be reached
+ * @PUNCH_ERROR_WOULD_BLOCK: a queue is full; wait for the session's `writable` signal
  */
 typedef enum
 {
@@ -37,6 +38,7 @@ typedef enum
   PUNCH_ERROR_CLOSED,
   PUNCH_ERROR_RELAY_REQUIRED,
   PUNCH_ERROR_UNREACHABLE,
+  PUNCH_ERROR_WOULD_BLOCK,
 } PunchErrorCode;
 
 PUNCH_EXPORT GQuark punch_error_quark (void);

@@ -7,6 +7,9 @@
  *   TCP candidate would force regular nomination), trickle ICE, no UPnP, no
  *   separate STUN request when a UDP TURN server gives the mapped address;
  * - consent freshness (RFC 7675) on by default;
+ * - the data travels over QUIC (punch-quic.c) with TLS 1.3, both keys checked
+ *   against the fingerprints traded through signaling: the session is
+ *   CONNECTED only once the peer has proved its key;
  * - an overall deadline, and errors that say why a session failed;
  * - a loud log line when the path is relayed.
  *
@@ -16,9 +19,10 @@
 #include "punch-error.h"
 #include "punch-session-private.h"
 #include "punch-tls-bridge.h"
-#include "punch-stream-private.h"
+#include "punch-quic-private.h"
 
 #include <string.h>
+#include <sys/socket.h>
 #include <nice/agent.h>
 #include <nice/interfaces.h>
 
@@ -70,6 +74,7 @@ struct _PunchSession
   gboolean remote_credentials_set;
   gboolean remote_eoc;
   GQueue early_datagrams; /* GBytes that arrived before CONNECTED */
+  GQueue early_packets;   /* QUIC packets that arrived before the path was up */
   guint pending_probes;
   guint n_turn_usable; /* TURN servers handed to libnice */
   guint n_turn_failed; /* of those, known to have failed */
@@ -77,8 +82,17 @@ struct _PunchSession
 
   NiceComponentState nice_state;
   PunchPair *selected;
-  GIOStream *io_stream;
   PunchStats stats;
+
+  /* the secure channel (NULL with PUNCH_SECURITY_NONE) */
+  PunchQuic *quic;
+  PunchIdentity *identity;
+  char *remote_ufrag;
+  char *remote_fingerprint;
+  gboolean role_explicit;
+  gboolean ice_connected;
+  gint64 ice_connected_time;
+  GSource *linger_source;
 
   GList *connect_tasks; /* GTask, waiting for connected or failed */
 };
@@ -90,6 +104,8 @@ enum
   SIGNAL_STATE_CHANGED,
   SIGNAL_SELECTED_PAIR,
   SIGNAL_DATAGRAM,
+  SIGNAL_STREAM,
+  SIGNAL_WRITABLE,
   N_SIGNALS
 };
 
@@ -321,6 +337,8 @@ fail (PunchSession *self, PunchErrorCode code, const char *fmt, ...)
   self->error = g_error_new_valist (PUNCH_ERROR, code, fmt, ap);
   va_end (ap);
   g_info ("session %p failed: %s", self, self->error->message);
+  if (self->quic)
+    punch_quic_abort (self->quic, self->error);
   set_state (self, PUNCH_STATE_FAILED);
 }
 
@@ -396,6 +414,8 @@ on_deadline (gpointer user_data)
 
 /* ---- libnice callbacks --------------------------------------------------- */
 
+static void size_socket_buffers (PunchSession *self);
+
 static void
 update_selected_pair (PunchSession *self)
 {
@@ -420,6 +440,8 @@ update_selected_pair (PunchSession *self)
 
   punch_pair_free (self->selected);
   self->selected = g_steal_pointer (&pair);
+  if (self->quic)
+    size_socket_buffers (self);
   {
     g_autofree char *text = punch_pair_describe (self->selected);
     if (self->selected->relayed && self->config->policy == PUNCH_POLICY_ALL)
@@ -429,6 +451,148 @@ update_selected_pair (PunchSession *self)
       g_info ("selected path: %s", text);
   }
   g_signal_emit (self, signals[SIGNAL_SELECTED_PAIR], 0, self->selected);
+}
+
+/* ---- the secure channel ---------------------------------------------------- */
+
+/* Which side starts the QUIC handshake: the controlling one. With the role
+ * left to ICE (auto, both sides controlling until a conflict is resolved
+ * inside libnice, which does not tell), both sides compare the two ufrags. */
+static gboolean
+quic_is_client (PunchSession *self)
+{
+  if (self->role_explicit || self->config->role != PUNCH_ROLE_AUTO)
+    return self->controlling;
+  return g_strcmp0 (self->local_ufrag, self->remote_ufrag) < 0;
+}
+
+static void
+on_quic_send (gpointer user_data, const guint8 *data, gsize len)
+{
+  PunchSession *self = user_data;
+
+  if (self->agent)
+    nice_agent_send (self->agent, self->stream_id, 1, len, (const gchar *)data);
+}
+
+static void
+on_quic_established (gpointer user_data)
+{
+  PunchSession *self = user_data;
+  PunchQuicStats qs;
+
+  punch_quic_get_stats (self->quic, &qs);
+  self->stats.handshake_ms = qs.handshake_ms;
+  g_info ("session %p: secure channel (QUIC, TLS 1.3) to peer %s after %" G_GINT64_FORMAT
+          " ms of handshake",
+          self, punch_quic_get_peer_fingerprint (self->quic), qs.handshake_ms);
+  if (self->state != PUNCH_STATE_GATHERING && self->state != PUNCH_STATE_CHECKING)
+    return;
+  self->connected_time = g_get_monotonic_time ();
+  self->stats.time_to_connected_ms = elapsed_ms (self);
+  set_state (self, PUNCH_STATE_CONNECTED);
+}
+
+static void
+on_quic_closed (gpointer user_data, const GError *error)
+{
+  PunchSession *self = user_data;
+
+  if (error)
+    {
+      fail_with_error (self, error, "");
+      return;
+    }
+  g_info ("session %p: the peer closed the connection", self);
+  set_state (self, PUNCH_STATE_CLOSED);
+}
+
+static void
+on_quic_datagram (gpointer user_data, GBytes *bytes)
+{
+  PunchSession *self = user_data;
+
+  self->stats.bytes_received += g_bytes_get_size (bytes);
+  self->stats.packets_received++;
+  if (self->state == PUNCH_STATE_CONNECTED)
+    {
+      g_signal_emit (self, signals[SIGNAL_DATAGRAM], 0, bytes);
+      return;
+    }
+  /* 1-RTT data can overtake the end of the handshake: deliver at CONNECTED */
+  if (g_queue_get_length (&self->early_datagrams) < 256)
+    g_queue_push_tail (&self->early_datagrams, g_bytes_ref (bytes));
+  else
+    self->stats.datagrams_dropped++;
+}
+
+static void
+on_quic_stream (gpointer user_data, GIOStream *stream)
+{
+  PunchSession *self = user_data;
+
+  g_signal_emit (self, signals[SIGNAL_STREAM], 0, stream);
+}
+
+static void
+on_quic_writable (gpointer user_data)
+{
+  PunchSession *self = user_data;
+
+  g_signal_emit (self, signals[SIGNAL_WRITABLE], 0);
+}
+
+static const PunchQuicCallbacks quic_callbacks = {
+  .send = on_quic_send,
+  .established = on_quic_established,
+  .closed = on_quic_closed,
+  .datagram = on_quic_datagram,
+  .stream = on_quic_stream,
+  .writable = on_quic_writable,
+};
+
+static void
+start_secure_channel (PunchSession *self)
+{
+  g_autoptr (GError) error = NULL;
+  gboolean client = quic_is_client (self);
+
+  self->ice_connected = TRUE;
+  self->ice_connected_time = g_get_monotonic_time ();
+  self->stats.time_to_path_ms = elapsed_ms (self);
+  if (self->state == PUNCH_STATE_GATHERING)
+    set_state (self, PUNCH_STATE_CHECKING);
+  g_debug ("session %p: path up after %" G_GINT64_FORMAT " ms; QUIC %s", self,
+           self->stats.time_to_path_ms, client ? "client" : "server");
+  if (!punch_quic_start (self->quic, client, &error))
+    {
+      fail_with_error (self, error, "");
+      return;
+    }
+  while (!g_queue_is_empty (&self->early_packets) && self->quic)
+    {
+      g_autoptr (GBytes) packet = g_queue_pop_head (&self->early_packets);
+      gsize len;
+      const guint8 *data = g_bytes_get_data (packet, &len);
+      punch_quic_receive (self->quic, data, len);
+    }
+}
+
+/* Bigger socket buffers on the path in use: a burst at a few hundred Mbit/s
+ * overflows Linux's default 208 KiB receive buffer. Best effort. */
+static void
+size_socket_buffers (PunchSession *self)
+{
+  g_autoptr (GSocket) socket = nice_agent_get_selected_socket (self->agent, self->stream_id, 1);
+  int fd, size = 4 * 1024 * 1024;
+
+  if (socket == NULL)
+    return;
+  fd = g_socket_get_fd (socket);
+  if (setsockopt (fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
+    setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  if (setsockopt (fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0)
+    setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
 }
 
 static void
@@ -442,6 +606,13 @@ maybe_connected (PunchSession *self)
   update_selected_pair (self);
   if (self->selected == NULL)
     return;
+  if (self->quic)
+    {
+      /* the path is up: the secure handshake decides when we are connected */
+      if (!self->ice_connected)
+        start_secure_channel (self);
+      return;
+    }
   self->connected_time = g_get_monotonic_time ();
   self->stats.time_to_connected_ms = elapsed_ms (self);
   set_state (self, PUNCH_STATE_CONNECTED);
@@ -621,6 +792,17 @@ on_recv (NiceAgent *agent, guint stream_id, guint component_id, guint len, gchar
   PunchSession *self = user_data;
   g_autoptr (GBytes) bytes = NULL;
 
+  if (self->quic)
+    {
+      /* closed, but lingering: the QUIC close answers late packets */
+      if (self->state == PUNCH_STATE_CLOSED && self->linger_source == NULL)
+        return;
+      if (self->ice_connected)
+        punch_quic_receive (self->quic, (const guint8 *)buf, len);
+      else if (g_queue_get_length (&self->early_packets) < 64)
+        g_queue_push_tail (&self->early_packets, g_bytes_new (buf, len));
+      return;
+    }
   if (self->state == PUNCH_STATE_CLOSED)
     return;
   self->stats.bytes_received += len;
@@ -657,7 +839,7 @@ shutdown_agent (PunchSession *self)
   if (self->agent == NULL)
     return;
   g_signal_handlers_disconnect_by_data (self->agent, self);
-  if (self->stream_id && self->config->mode == PUNCH_MODE_DATAGRAM)
+  if (self->stream_id)
     nice_agent_attach_recv (self->agent, self->stream_id, 1, self->context, NULL, NULL);
 }
 
@@ -675,7 +857,8 @@ punch_session_dispose (GObject *object)
       nice_agent_close_async (self->agent, NULL, NULL);
       g_clear_object (&self->agent);
     }
-  g_clear_object (&self->io_stream);
+  punch_source_clear (&self->linger_source);
+  g_clear_pointer (&self->quic, punch_quic_free);
   if (self->bridges)
     g_ptr_array_set_size (self->bridges, 0);
   G_OBJECT_CLASS (punch_session_parent_class)->dispose (object);
@@ -691,6 +874,10 @@ punch_session_finalize (GObject *object)
   g_ptr_array_unref (self->bridges);
   g_ptr_array_unref (self->local_cands);
   g_queue_clear_full (&self->early_datagrams, (GDestroyNotify)g_bytes_unref);
+  g_queue_clear_full (&self->early_packets, (GDestroyNotify)g_bytes_unref);
+  g_clear_pointer (&self->identity, punch_identity_unref);
+  g_free (self->remote_ufrag);
+  g_free (self->remote_fingerprint);
   punch_pair_free (self->selected);
   g_clear_error (&self->error);
   g_clear_error (&self->turn_error);
@@ -724,6 +911,10 @@ punch_session_class_init (PunchSessionClass *klass)
                       NULL, G_TYPE_NONE, 1, PUNCH_TYPE_PAIR | G_SIGNAL_TYPE_STATIC_SCOPE);
   signals[SIGNAL_DATAGRAM] = g_signal_new ("datagram", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                                            0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_BYTES);
+  signals[SIGNAL_STREAM] = g_signal_new ("stream", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                         NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_IO_STREAM);
+  signals[SIGNAL_WRITABLE] = g_signal_new ("writable", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                           0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 /* ---- construction and start --------------------------------------------- */
@@ -743,9 +934,19 @@ punch_session_new (const PunchConfig *config, GError **error)
   self = g_object_new (PUNCH_TYPE_SESSION, NULL);
   self->config = punch_config_copy (config);
   self->controlling = config->role != PUNCH_ROLE_CONTROLLED;
+  if (config->security == PUNCH_SECURITY_QUIC)
+    {
+      self->identity = config->identity ? punch_identity_ref (config->identity)
+                                        : punch_identity_new_ephemeral (error);
+      if (self->identity == NULL)
+        return NULL;
+      self->quic = punch_quic_new (self->identity, (const char *const *)config->pinned_peers,
+                                   self->context, &quic_callbacks, self);
+    }
+  else
+    g_message ("WARNING: insecure plaintext session: anyone on the path can read, forge and "
+               "inject this session's datagrams (PUNCH_SECURITY_NONE)");
 
-  if (config->mode == PUNCH_MODE_RELIABLE)
-    flags |= NICE_AGENT_OPTION_RELIABLE;
   if (config->consent_freshness)
     flags |= NICE_AGENT_OPTION_CONSENT_FRESHNESS;
 
@@ -778,13 +979,7 @@ punch_session_new (const PunchConfig *config, GError **error)
   g_signal_connect (self->agent, "new-remote-candidate-full", G_CALLBACK (on_new_remote_candidate),
                     self);
 
-  if (config->mode == PUNCH_MODE_RELIABLE)
-    {
-      g_autoptr (GIOStream) base = nice_agent_get_io_stream (self->agent, self->stream_id, 1);
-      self->io_stream = G_IO_STREAM (punch_stream_new (base));
-    }
-  else
-    nice_agent_attach_recv (self->agent, self->stream_id, 1, self->context, on_recv, self);
+  nice_agent_attach_recv (self->agent, self->stream_id, 1, self->context, on_recv, self);
 
   return g_steal_pointer (&self);
 }
@@ -1088,6 +1283,7 @@ punch_session_set_role (PunchSession *self, PunchRole role, GError **error)
       return FALSE;
     }
   self->controlling = role == PUNCH_ROLE_CONTROLLING;
+  self->role_explicit = TRUE;
   self->config->role = role;
   g_object_set (self->agent, "controlling-mode", self->controlling, NULL);
   return TRUE;
@@ -1103,6 +1299,8 @@ punch_session_get_local_description (PunchSession *self)
   for (guint i = 0; i < self->local_cands->len; i++)
     g_ptr_array_add (desc->candidates, punch_candidate_copy (self->local_cands->pdata[i]));
   desc->end_of_candidates = self->gathering_done && self->pending_probes == 0;
+  if (self->identity)
+    desc->fingerprint = g_strdup (punch_identity_get_fingerprint (self->identity));
   return desc;
 }
 
@@ -1133,12 +1331,18 @@ punch_session_get_stats (PunchSession *self, PunchStats *stats)
   g_return_if_fail (PUNCH_IS_SESSION (self));
   g_return_if_fail (stats != NULL);
   *stats = self->stats;
-  if (self->io_stream)
+  if (self->quic)
     {
-      PunchStream *stream = PUNCH_STREAM (self->io_stream);
-      stats->bytes_sent = punch_stream_get_bytes_sent (stream);
-      stats->bytes_received = punch_stream_get_bytes_received (stream);
-      stats->packets_received = punch_stream_get_reads (stream);
+      PunchQuicStats qs;
+      PunchQuicStream *stream = PUNCH_QUIC_STREAM (punch_quic_get_default_stream (self->quic));
+
+      punch_quic_get_stats (self->quic, &qs);
+      stats->rtt_ms = qs.rtt_ms;
+      stats->handshake_ms = qs.handshake_ms;
+      stats->datagrams_lost = qs.datagrams_lost;
+      stats->packets_dropped = qs.packets_dropped;
+      stats->stream_bytes_sent = punch_quic_stream_get_bytes_written (stream);
+      stats->stream_bytes_received = punch_quic_stream_get_bytes_read (stream);
     }
 }
 
@@ -1146,7 +1350,58 @@ GIOStream *
 punch_session_get_io_stream (PunchSession *self)
 {
   g_return_val_if_fail (PUNCH_IS_SESSION (self), NULL);
-  return self->io_stream;
+  return self->quic ? punch_quic_get_default_stream (self->quic) : NULL;
+}
+
+GIOStream *
+punch_session_open_stream (PunchSession *self, GError **error)
+{
+  g_return_val_if_fail (PUNCH_IS_SESSION (self), NULL);
+
+  if (self->quic == NULL)
+    {
+      g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
+                           "streams need the secure channel (PUNCH_SECURITY_QUIC)");
+      return NULL;
+    }
+  if (self->state != PUNCH_STATE_CONNECTED)
+    {
+      g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_CLOSED, "not connected (state %s)",
+                   punch_state_to_string (self->state));
+      return NULL;
+    }
+  return punch_quic_open_stream (self->quic, error);
+}
+
+PunchSecurity
+punch_session_get_security (PunchSession *self)
+{
+  g_return_val_if_fail (PUNCH_IS_SESSION (self), PUNCH_SECURITY_QUIC);
+  return self->config->security;
+}
+
+const char *
+punch_session_get_local_fingerprint (PunchSession *self)
+{
+  g_return_val_if_fail (PUNCH_IS_SESSION (self), NULL);
+  return self->identity ? punch_identity_get_fingerprint (self->identity) : NULL;
+}
+
+const char *
+punch_session_get_peer_fingerprint (PunchSession *self)
+{
+  g_return_val_if_fail (PUNCH_IS_SESSION (self), NULL);
+  return self->quic ? punch_quic_get_peer_fingerprint (self->quic) : NULL;
+}
+
+gsize
+punch_session_get_max_datagram_size (PunchSession *self)
+{
+  g_return_val_if_fail (PUNCH_IS_SESSION (self), 0);
+  if (self->state != PUNCH_STATE_CONNECTED)
+    return 0;
+  /* plaintext: one UDP datagram on the pair (TURN adds its own header) */
+  return self->quic ? punch_quic_get_max_datagram_size (self->quic) : 1200;
 }
 
 /* ---- remote side -------------------------------------------------------- */
@@ -1192,6 +1447,36 @@ punch_session_set_remote_credentials (PunchSession *self, const char *ufrag, con
       return FALSE;
     }
   self->remote_credentials_set = TRUE;
+  g_free (self->remote_ufrag);
+  self->remote_ufrag = g_strdup (ufrag);
+  return TRUE;
+}
+
+gboolean
+punch_session_set_remote_fingerprint (PunchSession *self, const char *fingerprint, GError **error)
+{
+  g_autofree char *canonical = NULL;
+
+  g_return_val_if_fail (PUNCH_IS_SESSION (self), FALSE);
+
+  if (self->quic == NULL)
+    return TRUE; /* a plaintext session checks no key */
+  canonical = punch_fingerprint_normalize (fingerprint, error);
+  if (canonical == NULL)
+    {
+      g_prefix_error (error, "the peer's fingerprint: ");
+      return FALSE;
+    }
+  if (self->remote_fingerprint && !punch_fingerprint_equal (self->remote_fingerprint, canonical))
+    {
+      g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_AUTHENTICATION,
+                   "the peer announced fingerprint %s, then %s: refused", self->remote_fingerprint,
+                   canonical);
+      return FALSE;
+    }
+  g_free (self->remote_fingerprint);
+  self->remote_fingerprint = g_steal_pointer (&canonical);
+  punch_quic_set_expected_fingerprint (self->quic, self->remote_fingerprint);
   return TRUE;
 }
 
@@ -1276,6 +1561,16 @@ punch_session_set_remote_description (PunchSession *self, const PunchDescription
   g_return_val_if_fail (PUNCH_IS_SESSION (self), FALSE);
   g_return_val_if_fail (desc != NULL, FALSE);
 
+  if (self->quic && desc->fingerprint == NULL)
+    {
+      g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_AUTHENTICATION,
+                           "the peer's description carries no fingerprint, so its key cannot be "
+                           "checked: it is a plaintext ICE peer (talk to it with "
+                           "PUNCH_SECURITY_NONE, --insecure-plaintext) or an old punch");
+      return FALSE;
+    }
+  if (desc->fingerprint && !punch_session_set_remote_fingerprint (self, desc->fingerprint, error))
+    return FALSE;
   if (!punch_session_set_remote_credentials (self, desc->ufrag, desc->pwd, error))
     return FALSE;
   for (guint i = 0; i < desc->candidates->len; i++)
@@ -1295,13 +1590,6 @@ punch_session_send (PunchSession *self, const void *data, gsize len, GError **er
 
   g_return_val_if_fail (PUNCH_IS_SESSION (self), FALSE);
 
-  if (self->config->mode != PUNCH_MODE_DATAGRAM)
-    {
-      g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
-                           "punch_session_send() is for datagram mode; in reliable mode write to "
-                           "punch_session_get_io_stream()");
-      return FALSE;
-    }
   if (self->state != PUNCH_STATE_CONNECTED)
     {
       if (!check_open (self, error))
@@ -1309,6 +1597,14 @@ punch_session_send (PunchSession *self, const void *data, gsize len, GError **er
       g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_FAILED, "not connected yet (state %s)",
                    punch_state_to_string (self->state));
       return FALSE;
+    }
+  if (self->quic)
+    {
+      if (!punch_quic_send_datagram (self->quic, data, len, error))
+        return FALSE;
+      self->stats.bytes_sent += len;
+      self->stats.packets_sent++;
+      return TRUE;
     }
   if (len > 65535)
     {
@@ -1378,22 +1674,13 @@ on_agent_closed (GObject *source, GAsyncResult *result, gpointer user_data)
   g_object_unref (task);
 }
 
-void
-punch_session_close_async (PunchSession *self, GCancellable *cancellable,
-                           GAsyncReadyCallback callback, gpointer user_data)
+static void
+close_agent (PunchSession *self, GTask *task)
 {
-  GTask *task;
   NiceAgent *agent;
 
-  g_return_if_fail (PUNCH_IS_SESSION (self));
-
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, punch_session_close_async);
-
-  g_cancellable_cancel (self->cancellable);
-  set_state (self, PUNCH_STATE_CLOSED);
-  if (self->io_stream)
-    g_io_stream_close (self->io_stream, NULL, NULL);
+  if (self->quic)
+    punch_quic_close (self->quic, 1, "closed");
   if (self->agent == NULL)
     {
       g_task_return_boolean (task, TRUE);
@@ -1402,10 +1689,58 @@ punch_session_close_async (PunchSession *self, GCancellable *cancellable,
     }
   shutdown_agent (self);
   agent = g_steal_pointer (&self->agent);
-  g_clear_object (&self->io_stream);
   g_ptr_array_set_size (self->bridges, 0);
   nice_agent_close_async (agent, on_agent_closed, task);
   g_object_unref (agent);
+}
+
+static gboolean
+on_linger_over (gpointer user_data)
+{
+  GTask *task = user_data;
+  PunchSession *self = g_task_get_source_object (task);
+
+  g_clear_pointer (&self->linger_source, g_source_unref);
+  close_agent (self, task);
+  return G_SOURCE_REMOVE;
+}
+
+void
+punch_session_close_async (PunchSession *self, GCancellable *cancellable,
+                           GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (PUNCH_IS_SESSION (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, punch_session_close_async);
+  if (self->linger_source)
+    {
+      /* already closing */
+      g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+      return;
+    }
+
+  g_cancellable_cancel (self->cancellable);
+  if (self->quic && self->linger_source == NULL && self->agent
+      && punch_quic_has_connection (self->quic))
+    {
+      /* Code 0 tells the peer "I have everything you sent": only when true.
+       * Then keep the path a moment, so that a late packet still gets our
+       * CONNECTION_CLOSE (RFC 9000 section 10.2). */
+      gboolean done = punch_quic_all_received (self->quic);
+      guint linger = punch_quic_get_linger_ms (self->quic);
+
+      punch_quic_close (self->quic, done ? 0 : 1, done ? NULL : "closed by the application");
+      set_state (self, PUNCH_STATE_CLOSED);
+      self->linger_source
+          = punch_timeout_attach (self->context, linger, on_linger_over, task, NULL);
+      return;
+    }
+  set_state (self, PUNCH_STATE_CLOSED);
+  close_agent (self, task);
 }
 
 gboolean

@@ -48,12 +48,23 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PunchPair, punch_pair_free)
 
 /**
  * PunchStats:
- * @bytes_sent: payload bytes handed to the path
- * @bytes_received: payload bytes received
- * @packets_sent: datagrams sent (reliable mode: writes)
- * @packets_received: datagrams received (reliable mode: reads)
- * @rtt_ms: round-trip time on the selected pair, -1 when not known
- * @time_to_connected_ms: from punch_session_start() to connected, -1 before
+ * @bytes_sent: datagram payload bytes sent
+ * @bytes_received: datagram payload bytes received
+ * @packets_sent: datagrams sent
+ * @packets_received: datagrams received
+ * @rtt_ms: smoothed round-trip time of the secure channel (QUIC), -1 when not
+ *   known (and always with %PUNCH_SECURITY_NONE)
+ * @time_to_connected_ms: from punch_session_start() to connected (the peer
+ *   authenticated), -1 before
+ * @time_to_path_ms: from punch_session_start() to the first working ICE pair
+ * @handshake_ms: the secure handshake's duration, -1 before it completed
+ * @stream_bytes_sent: bytes written to the default stream
+ * @stream_bytes_received: bytes read from the default stream
+ * @datagrams_lost: datagrams the network lost (sent, never acknowledged)
+ * @datagrams_dropped: datagrams received that the session had to drop (too
+ *   many before the application could be told)
+ * @packets_dropped: packets that were not the peer's and were thrown away
+ *   (forged, altered, replayed or stale: they fail QUIC's authentication)
  */
 typedef struct
 {
@@ -63,6 +74,13 @@ typedef struct
   guint64 packets_received;
   gint64 rtt_ms;
   gint64 time_to_connected_ms;
+  gint64 time_to_path_ms;
+  gint64 handshake_ms;
+  guint64 stream_bytes_sent;
+  guint64 stream_bytes_received;
+  guint64 datagrams_lost;
+  guint64 datagrams_dropped;
+  guint64 packets_dropped;
 } PunchStats;
 
 #define PUNCH_TYPE_SESSION (punch_session_get_type ())
@@ -81,7 +99,19 @@ G_DECLARE_FINAL_TYPE (PunchSession, punch_session, PUNCH, SESSION, GObject)
  * - `gathering-done`: no more local candidates; send end-of-candidates.
  * - `state-changed` (PunchState state): on every change.
  * - `selected-pair` (PunchPair *pair): the path in use, on every change.
- * - `datagram` (GBytes *data): datagram mode only.
+ * - `datagram` (GBytes *data): a datagram from the peer.
+ * - `stream` (GIOStream *stream): the peer opened a stream (secure sessions).
+ * - `writable`: the datagram queue has room again after a send failed with
+ *   %PUNCH_ERROR_WOULD_BLOCK.
+ *
+ * Security: by default (%PUNCH_SECURITY_QUIC) everything after the ICE
+ * checks travels over QUIC with TLS 1.3. The local description carries this
+ * side's fingerprint; the peer must present the key whose fingerprint its
+ * description announced (and, with pins, a pinned one), or the session fails
+ * with %PUNCH_ERROR_AUTHENTICATION before any application byte is delivered.
+ * The session becomes %PUNCH_STATE_CONNECTED only once the peer is
+ * authenticated. A peer that closes the connection cleanly moves the session
+ * to %PUNCH_STATE_CLOSED.
  *
  * Returns: (transfer full) (nullable): a session, or %NULL with @error set
  */
@@ -132,19 +162,52 @@ PUNCH_EXPORT void punch_session_get_stats (PunchSession *self, PunchStats *stats
 
 /**
  * punch_session_send:
- * Datagram mode only. Sends one datagram on the selected pair.
+ * Sends one datagram: a QUIC DATAGRAM frame (RFC 9221) on a secure session,
+ * a bare UDP datagram with %PUNCH_SECURITY_NONE. Datagrams may be lost, never
+ * silently dropped here: a full queue fails with %PUNCH_ERROR_WOULD_BLOCK
+ * (wait for `writable`), one larger than punch_session_get_max_datagram_size()
+ * with %PUNCH_ERROR_INVALID_ARGUMENT.
  */
 PUNCH_EXPORT gboolean punch_session_send (PunchSession *self, const void *data, gsize len,
                                           GError **error);
+/** The largest datagram the path carries now; 0 before connected. */
+PUNCH_EXPORT gsize punch_session_get_max_datagram_size (PunchSession *self);
 
 /**
  * punch_session_get_io_stream:
- * Reliable mode only: the byte stream to the peer. Reads and writes wait
- * until the session is connected.
+ * The default stream: a QUIC bidirectional stream that both sides have from
+ * the start (secure sessions only). Writes are buffered until connected;
+ * g_output_stream_close_async() sends the end of stream and completes once
+ * the peer has acknowledged every byte and the end; the peer reads EOF after
+ * all data. Use the async or pollable calls: the stream lives on the
+ * session's context, where a blocking read would never see data arrive.
  *
- * Returns: (transfer none) (nullable): the stream, or %NULL in datagram mode
+ * Returns: (transfer none) (nullable): the stream, or %NULL with %PUNCH_SECURITY_NONE
  */
 PUNCH_EXPORT GIOStream *punch_session_get_io_stream (PunchSession *self);
+
+/**
+ * punch_session_open_stream:
+ * Opens another bidirectional stream (connected secure sessions); the peer
+ * gets it through the `stream` signal at once, before any data.
+ *
+ * Returns: (transfer full) (nullable): the stream, or %NULL with @error set
+ */
+PUNCH_EXPORT GIOStream *punch_session_open_stream (PunchSession *self, GError **error);
+
+PUNCH_EXPORT PunchSecurity punch_session_get_security (PunchSession *self);
+/** Returns: (transfer none) (nullable): this side's fingerprint ("sha-256 AB:…") */
+PUNCH_EXPORT const char *punch_session_get_local_fingerprint (PunchSession *self);
+/** Returns: (transfer none) (nullable): the peer's verified fingerprint, once connected */
+PUNCH_EXPORT const char *punch_session_get_peer_fingerprint (PunchSession *self);
+/**
+ * punch_session_set_remote_fingerprint:
+ * The fingerprint the peer announced (punch_session_set_remote_description()
+ * sets it from the description). Any form punch_fingerprint_normalize() takes.
+ */
+PUNCH_EXPORT gboolean punch_session_set_remote_fingerprint (PunchSession *self,
+                                                            const char *fingerprint,
+                                                            GError **error);
 
 /**
  * punch_session_connect_async:
@@ -158,8 +221,11 @@ PUNCH_EXPORT gboolean punch_session_connect_finish (PunchSession *self, GAsyncRe
 
 /**
  * punch_session_close_async:
- * Closes the path and releases TURN allocations. The state becomes
- * %PUNCH_STATE_CLOSED at once; the callback runs when the agent is gone.
+ * Closes the secure channel (telling the peer it has everything only when
+ * every stream the peer wrote has ended), keeps answering late packets for
+ * about three round trips, then closes the path and releases TURN
+ * allocations. The state becomes %PUNCH_STATE_CLOSED at once; the callback
+ * runs when the agent is gone.
  */
 PUNCH_EXPORT void punch_session_close_async (PunchSession *self, GCancellable *cancellable,
                                              GAsyncReadyCallback callback, gpointer user_data);

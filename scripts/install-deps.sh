@@ -7,6 +7,7 @@ PACKAGES=(
   # build
   gcc meson ninja-build pkg-config
   libglib2.0-dev libnice-dev libgnutls28-dev libsoup-3.0-dev libjson-glib-dev
+  libngtcp2-dev libngtcp2-crypto-gnutls-dev
   # tests: real servers, clients and tools
   coturn gnutls-bin python3-websockets iptables iproute2 procps
   # the data-path benchmark and the hole-hygiene lab test

@@ -66,6 +66,16 @@ session_pair_init (SessionPair *pair, const PunchConfig *config)
       punch_session_set_remote_credentials (pair->b, punch_session_get_local_ufrag (pair->a),
                                             punch_session_get_local_pwd (pair->a), &error));
   g_assert_no_error (error);
+  /* what signaling carries in the description: each side's key fingerprint */
+  if (punch_session_get_security (pair->a) == PUNCH_SECURITY_QUIC)
+    {
+      g_assert_true (punch_session_set_remote_fingerprint (
+          pair->a, punch_session_get_local_fingerprint (pair->b), &error));
+      g_assert_no_error (error);
+      g_assert_true (punch_session_set_remote_fingerprint (
+          pair->b, punch_session_get_local_fingerprint (pair->a), &error));
+      g_assert_no_error (error);
+    }
 }
 
 void
