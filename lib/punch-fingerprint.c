@@ -2,10 +2,13 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "punch-identity.h"
+#include "punch-identity-private.h"
 #include "punch-error.h"
 
 #include <string.h>
+#include <sys/stat.h>
+
+#include <glib/gstdio.h>
 
 #define SHA256_LEN 32
 #define MAX_FINGERPRINT_TEXT 256
@@ -189,38 +192,35 @@ punch_fingerprint_equal (const char *a, const char *b)
 }
 
 GPtrArray *
-punch_known_peers_load (const char *path, GError **error)
+punch_known_peers_parse (const char *contents, gsize len, const char *name, GError **error)
 {
-  g_autofree char *contents = NULL;
   g_autoptr (GError) local = NULL;
   g_autoptr (GPtrArray) peers = NULL;
   g_auto (GStrv) lines = NULL;
-  gsize len = 0;
+  g_autofree char *copy = NULL;
+  g_autoptr (GHashTable) seen = NULL;
 
-  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (contents != NULL || len == 0, NULL);
+  g_return_val_if_fail (name != NULL, NULL);
 
-  if (!g_file_get_contents (path, &contents, &len, &local))
-    {
-      g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_FAILED, "cannot read the known-peers file: %s",
-                   local->message);
-      return NULL;
-    }
   if (len > MAX_KNOWN_PEERS_FILE)
     {
       g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
-                   "%s: too large for a known-peers file (at most %d bytes)", path,
+                   "%s: too large for a known-peers file (at most %d bytes)", name,
                    MAX_KNOWN_PEERS_FILE);
       return NULL;
     }
-  if (memchr (contents, '\0', len) != NULL)
+  if (len > 0 && memchr (contents, '\0', len) != NULL)
     {
       g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
-                   "%s: a known-peers file is text, and this one holds a NUL byte", path);
+                   "%s: a known-peers file is text, and this one holds a NUL byte", name);
       return NULL;
     }
 
+  copy = g_strndup (contents, len);
   peers = g_ptr_array_new_with_free_func (g_free);
-  lines = g_strsplit (contents, "\n", -1);
+  seen = g_hash_table_new (g_str_hash, g_str_equal);
+  lines = g_strsplit (copy, "\n", -1);
   for (guint i = 0; lines[i]; i++)
     {
       g_auto (GStrv) words = NULL;
@@ -228,7 +228,6 @@ punch_known_peers_load (const char *path, GError **error)
       char *fp;
       char *line = g_strstrip (lines[i]);
       guint nwords = 0;
-      gboolean dup = FALSE;
 
       if (*line == '\0' || *line == '#')
         continue;
@@ -248,16 +247,43 @@ punch_known_peers_load (const char *path, GError **error)
       fp = punch_fingerprint_normalize (fp_text, &local);
       if (fp == NULL)
         {
-          g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT, "%s:%u: %s", path, i + 1,
+          g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT, "%s:%u: %s", name, i + 1,
                        local->message);
           return NULL;
         }
-      for (guint k = 0; k < peers->len && !dup; k++)
-        dup = strcmp (peers->pdata[k], fp) == 0;
-      if (dup)
-        g_free (fp);
-      else
-        g_ptr_array_add (peers, fp);
+      if (g_hash_table_contains (seen, fp))
+        {
+          g_free (fp);
+          continue;
+        }
+      g_hash_table_add (seen, fp);
+      g_ptr_array_add (peers, fp);
     }
   return g_steal_pointer (&peers);
+}
+
+GPtrArray *
+punch_known_peers_load (const char *path, GError **error)
+{
+  g_autofree char *contents = NULL;
+  g_autoptr (GError) local = NULL;
+  gsize len = 0;
+  GStatBuf st;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  if (g_stat (path, &st) == 0 && S_ISREG (st.st_mode) && st.st_size > MAX_KNOWN_PEERS_FILE)
+    {
+      g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
+                   "%s: too large for a known-peers file (at most %d bytes)", path,
+                   MAX_KNOWN_PEERS_FILE);
+      return NULL;
+    }
+  if (!g_file_get_contents (path, &contents, &len, &local))
+    {
+      g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_FAILED, "cannot read the known-peers file: %s",
+                   local->message);
+      return NULL;
+    }
+  return punch_known_peers_parse (contents, len, path, error);
 }

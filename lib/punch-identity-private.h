@@ -50,4 +50,16 @@ char *punch_fingerprint_of_certificate (const gnutls_datum_t *der_cert, GError *
 gboolean punch_identity_verify_peer (gnutls_session_t session, const char *const *allowed,
                                      char **fingerprint, GError **error);
 
+/**
+ * punch_known_peers_parse:
+ * @contents: (array length=len): the text of a known-peers file
+ * @name: the file's name, for messages
+ *
+ * What punch_known_peers_load() does after reading the file. A pure function, safe to fuzz.
+ *
+ * Returns: (transfer full) (element-type utf8) (nullable): canonical fingerprints
+ */
+GPtrArray *punch_known_peers_parse (const char *contents, gsize len, const char *name,
+                                    GError **error);
+
 G_END_DECLS

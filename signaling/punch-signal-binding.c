@@ -141,6 +141,21 @@ on_description (PunchSignalClient *client, const char *from, PunchDescription *d
   if (first && bound)
     send_description (self);
 
+  /* the key the peer must present in the secure handshake */
+  if (punch_session_get_security (self->session) == PUNCH_SECURITY_QUIC)
+    {
+      if (desc->fingerprint == NULL)
+        error = g_error_new (PUNCH_ERROR, PUNCH_ERROR_AUTHENTICATION,
+                             "peer %s announced no key fingerprint, so it cannot be "
+                             "authenticated: it is a plaintext peer (--insecure-plaintext) or an "
+                             "old punch",
+                             from);
+      if (error || !punch_session_set_remote_fingerprint (self->session, desc->fingerprint, &error))
+        {
+          report (self, error);
+          return;
+        }
+    }
   if (self->remote_ufrag == NULL)
     {
       if (!punch_session_set_remote_credentials (self->session, desc->ufrag, desc->pwd, &error))

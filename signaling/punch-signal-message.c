@@ -378,6 +378,17 @@ parse_description (Ctx *ctx, JsonObject *root, PunchDescription **out)
   g_variant_builder_add (&dict, "{sv}", "ufrag", g_variant_new_string (ufrag));
   g_variant_builder_add (&dict, "{sv}", "pwd", g_variant_new_string (pwd));
   g_variant_builder_add (&dict, "{sv}", "candidates", g_variant_builder_end (&lines));
+  if (json_object_has_member (obj, "fingerprint"))
+    {
+      const char *fp;
+      if (!get_string (ctx, obj, "fingerprint", FALSE, 256, &fp))
+        {
+          g_variant_builder_clear (&dict);
+          return FALSE;
+        }
+      if (fp)
+        g_variant_builder_add (&dict, "{sv}", "fingerprint", g_variant_new_string (fp));
+    }
   eoc = json_object_get_member (obj, "end-of-candidates");
   if (eoc && !JSON_NODE_HOLDS_NULL (eoc))
     {

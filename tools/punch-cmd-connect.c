@@ -6,10 +6,18 @@
  * stdout (punch-pipe.c). Everything else goes to stderr: progress as text,
  * or NDJSON events with --json.
  *
- * Ending: each side says `bye` through signaling once its pipe is done (its
- * stdin ended and, in reliable mode, the peer's stream ended too). A side
- * exits when it is done and has the peer's bye, so in reliable mode neither
- * side tears the path down while the other still reads.
+ * Everything after the ICE checks is QUIC with TLS 1.3 (libpunch): the peer
+ * must present the key whose fingerprint it announced through signaling, and
+ * with --peer / --known-peers one of the pinned keys.
+ *
+ * Ending (secure): the pipe is done when the peer has acknowledged every byte
+ * and our end of stream at the transport level, and the peer's end has come
+ * and gone to stdout. Then the session closes (telling the peer we have it
+ * all) and the command exits 0: signaling plays no part. A transfer that
+ * cannot be confirmed exits 1.
+ *
+ * Ending (--insecure-plaintext, datagrams only): each side says `bye` through
+ * signaling once its stdin ended, and exits when it also has the peer's bye.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -44,6 +52,7 @@ typedef struct
   PunchSession *session;
   PunchPipe *pipe;
   gboolean reliable;
+  gboolean secure;
   guint bye_wait_s;
 
   gboolean connected;
@@ -131,7 +140,20 @@ emit_done (Connect *c)
       g_autofree char *took = g_strdup_printf (" in %.2f s", punch_pipe_get_seconds (c->pipe));
       punch_output_text (c->events, took);
     }
-  punch_output_bool (c->events, "peer_bye", NULL, c->peer_bye);
+  if (c->secure)
+    {
+      PunchStats stats;
+
+      punch_session_get_stats (c->session, &stats);
+      punch_output_bool (c->events, "peer_acknowledged", "; the peer acknowledged everything: %s",
+                         punch_pipe_get_acknowledged (c->pipe));
+      punch_output_int (c->events, "rtt_ms", "; rtt %" G_GINT64_FORMAT " ms", stats.rtt_ms);
+      punch_output_uint (c->events, "datagrams_lost", NULL, stats.datagrams_lost);
+      punch_output_uint (c->events, "packets_dropped", NULL, stats.packets_dropped);
+    }
+  else
+    punch_output_bool (c->events, "peer_bye", NULL, c->peer_bye);
+  punch_output_uint (c->events, "dropped", NULL, punch_pipe_get_dropped (c->pipe));
   punch_output_int (c->events, "elapsed_ms", NULL, elapsed_ms (c));
   if (punch_session_get_selected_pair (c->session))
     {
@@ -160,16 +182,6 @@ on_bye_timeout (gpointer data)
 
   c->bye_timer = 0;
   emit_done (c);
-  if (c->reliable)
-    {
-      /* the peer says bye only once it has read our end of data */
-      g_autofree char *msg = g_strdup_printf (
-          "the peer did not confirm within %u s that it received everything we sent",
-          c->bye_wait_s);
-      emit_error (c, "timeout", msg);
-      finish (c, PUNCH_EXIT_FAILURE);
-      return G_SOURCE_REMOVE;
-    }
   punch_output_begin (c->events, "warning");
   punch_output_uint (c->events, "seconds",
                      "the peer did not say bye within %" G_GUINT64_FORMAT " s", c->bye_wait_s);
@@ -179,16 +191,14 @@ on_bye_timeout (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* Done when our pipe is done and the peer has said bye. */
+/* Plaintext: done when our pipe is done and the peer has said bye. */
 static void
 maybe_exit (Connect *c)
 {
-  if (!c->pipe_done || !c->peer_bye || c->exit_code >= 0)
+  if (c->secure || !c->pipe_done || !c->peer_bye || c->exit_code >= 0)
     return;
   g_clear_handle_id (&c->bye_timer, g_source_remove);
-  if (c->reliable)
-    on_linger_over (c);
-  else if (c->linger_timer == 0)
+  if (c->linger_timer == 0)
     c->linger_timer = g_timeout_add (DATAGRAM_LINGER_MS, on_linger_over, c);
 }
 
@@ -212,6 +222,16 @@ send_bye (Connect *c)
 }
 
 static void
+on_session_closed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Connect *c = user_data;
+
+  punch_session_close_finish (PUNCH_SESSION (source), result, NULL);
+  emit_done (c);
+  finish (c, PUNCH_EXIT_OK);
+}
+
+static void
 on_pipe_done (PunchPipe *pipe, const GError *error, gpointer user_data)
 {
   Connect *c = user_data;
@@ -223,6 +243,14 @@ on_pipe_done (PunchPipe *pipe, const GError *error, gpointer user_data)
     }
   c->pipe_done = TRUE;
   send_bye (c);
+  if (c->secure)
+    {
+      /* the peer has everything we sent (acknowledged), we have everything it
+       * sent: close, telling it so, and leave */
+      punch_session_close_async (c->session, NULL, on_session_closed, c);
+      return;
+    }
+  /* plaintext datagrams: no acknowledgement; the peer's bye ends it */
   if (!c->peer_bye)
     c->bye_timer = g_timeout_add_seconds (c->bye_wait_s, on_bye_timeout, c);
   maybe_exit (c);
@@ -257,9 +285,30 @@ start_pipe (Connect *c)
   g_autoptr (GInputStream) in = g_unix_input_stream_new (STDIN_FILENO, FALSE);
   g_autoptr (GOutputStream) out = g_unix_output_stream_new (STDOUT_FILENO, FALSE);
 
-  c->pipe = punch_pipe_new (c->session, in, out, c->events, on_pipe_done, c);
+  c->pipe = punch_pipe_new (c->session, c->reliable, in, out, c->events, on_pipe_done, c);
   punch_pipe_set_origin (c->pipe, c->t0);
   punch_pipe_start (c->pipe);
+}
+
+static void
+output_security (Connect *c)
+{
+  PunchStats stats;
+
+  punch_session_get_stats (c->session, &stats);
+  punch_output_bool (c->events, "encrypted", NULL, c->secure);
+  if (!c->secure)
+    {
+      punch_output_text (c->events, "; NOT encrypted, peer NOT authenticated");
+      return;
+    }
+  punch_output_string (c->events, "peer_fingerprint", "; encrypted (QUIC, TLS 1.3), peer %s",
+                       punch_session_get_peer_fingerprint (c->session));
+  punch_output_string (c->events, "local_fingerprint", NULL,
+                       punch_session_get_local_fingerprint (c->session));
+  punch_output_int (c->events, "handshake_ms", " (handshake %" G_GINT64_FORMAT " ms)",
+                    stats.handshake_ms);
+  punch_output_int (c->events, "path_ms", NULL, stats.time_to_path_ms);
 }
 
 /* ICE may move to a better pair after connecting (a direct one that
@@ -294,7 +343,16 @@ on_state_changed (PunchSession *session, guint state, Connect *c)
                         "connected after %" G_GINT64_FORMAT " ms: ", elapsed_ms (c));
       output_path (c, pair);
       punch_output_string (c->events, "mode", NULL, c->reliable ? "reliable" : "datagram");
+      output_security (c);
       punch_output_end (c->events);
+      if (!c->secure)
+        {
+          punch_output_begin (c->events, "warning");
+          punch_output_string (c->events, "message", "%s",
+                               "PLAINTEXT: --insecure-plaintext: anyone on the path can read this "
+                               "data and inject datagrams that look like the peer's");
+          punch_output_end (c->events);
+        }
       if (pair->relayed)
         {
           punch_output_begin (c->events, "warning");
@@ -316,6 +374,16 @@ on_state_changed (PunchSession *session, guint state, Connect *c)
       if (c->pipe_done)
         return; /* the peer went away after we were done: not a failure */
       fail_with (c, error);
+    }
+  else if (state == PUNCH_STATE_CLOSED && c->connected && !c->pipe_done)
+    {
+      /* the peer closed: our pipe learns from the stream whether it had
+       * everything (the close says so) or not */
+      punch_output_begin (c->events, "peer-closed");
+      punch_output_int (c->events, "elapsed_ms",
+                        "the peer closed the connection after %" G_GINT64_FORMAT " ms",
+                        elapsed_ms (c));
+      punch_output_end (c->events);
     }
 }
 
@@ -410,6 +478,10 @@ typedef struct
   char *ca_file;
   gboolean insecure_tls;
   char **local_addresses;
+  char *identity;
+  char **peers;
+  char *known_peers;
+  gboolean insecure_plaintext;
 } Options;
 
 static void
@@ -424,6 +496,47 @@ options_clear (Options *o)
   g_free (o->turn_pass);
   g_free (o->ca_file);
   g_strfreev (o->local_addresses);
+  g_free (o->identity);
+  g_strfreev (o->peers);
+  g_free (o->known_peers);
+}
+
+/* The pins from --peer and --known-peers, canonical. */
+static gboolean
+collect_pins (const Options *o, PunchConfig *config, GError **error)
+{
+  g_autoptr (GPtrArray) pins = g_ptr_array_new_with_free_func (g_free);
+
+  for (char **p = o->peers; p && *p; p++)
+    {
+      char *fp = punch_fingerprint_normalize (*p, error);
+      if (fp == NULL)
+        {
+          g_prefix_error (error, "--peer '%s': ", *p);
+          return FALSE;
+        }
+      g_ptr_array_add (pins, fp);
+    }
+  if (o->known_peers)
+    {
+      g_autoptr (GPtrArray) known = punch_known_peers_load (o->known_peers, error);
+      if (known == NULL)
+        return FALSE;
+      for (guint i = 0; i < known->len; i++)
+        g_ptr_array_add (pins, g_strdup (known->pdata[i]));
+      if (known->len == 0)
+        {
+          g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
+                       "--known-peers %s lists no peer: nobody could connect", o->known_peers);
+          return FALSE;
+        }
+    }
+  if (pins->len == 0)
+    return TRUE;
+  g_ptr_array_add (pins, NULL);
+  g_strfreev (config->pinned_peers);
+  config->pinned_peers = (GStrv)g_ptr_array_steal (pins, NULL);
+  return TRUE;
 }
 
 static PunchConfig *
@@ -439,6 +552,22 @@ make_config (const Options *o, GError **error)
       return NULL;
   config->policy = o->relay_only ? PUNCH_POLICY_RELAY : PUNCH_POLICY_ALL;
   config->mode = o->reliable ? PUNCH_MODE_RELIABLE : PUNCH_MODE_DATAGRAM;
+  config->security = o->insecure_plaintext ? PUNCH_SECURITY_NONE : PUNCH_SECURITY_QUIC;
+  if (!o->insecure_plaintext)
+    {
+      if (o->identity)
+        {
+          gboolean created = FALSE;
+          config->identity = punch_identity_load (o->identity, TRUE, &created, error);
+          if (config->identity == NULL)
+            return NULL;
+          if (created)
+            g_printerr ("punch connect: created identity %s (%s)\n", o->identity,
+                        punch_identity_get_fingerprint (config->identity));
+        }
+      if (!collect_pins (o, config, error))
+        return NULL;
+    }
   config->connect_timeout_ms = (guint)o->timeout_s * 1000;
   if (o->ca_file)
     config->tls_ca_file = g_strdup (o->ca_file);
@@ -647,6 +776,19 @@ punch_cmd_connect (int argc, char **argv)
       "Accept any wss:// certificate (labs only)", NULL },
     { "local-address", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.local_addresses,
       "Gather host candidates only on this address (repeatable; 127.0.0.1 must be named)", "IP" },
+    { "identity", 'i', 0, G_OPTION_ARG_FILENAME, &o.identity,
+      "This side's key (created, mode 0600, if missing); default: a new key for each run", "FILE" },
+    { "peer", 'p', 0, G_OPTION_ARG_STRING_ARRAY, &o.peers,
+      "Accept only a peer with this key (repeatable): 'sha-256 AB:CD:…' or 64 hex digits, "
+      "from 'punch identity' on the peer",
+      "FINGERPRINT" },
+    { "known-peers", 0, 0, G_OPTION_ARG_FILENAME, &o.known_peers,
+      "Accept only peers listed in FILE (one fingerprint per line, then an optional name)",
+      "FILE" },
+    { "insecure-plaintext", 0, 0, G_OPTION_ARG_NONE, &o.insecure_plaintext,
+      "No encryption, no authentication: bare datagrams on the ICE path (for plain ICE peers "
+      "and debugging; anyone on the path can read and inject)",
+      NULL },
     { NULL },
   };
 
@@ -683,8 +825,18 @@ punch_cmd_connect (int argc, char **argv)
       "error {code, message}. Error codes: timeout, ice-failed, relay-required,\n"
       "authentication, unreachable, signaling, closed, failed.\n"
       "\n"
-      "Both sides exit when both are done: stdin ended on each side (and, with\n"
-      "--reliable, each side has read the other's end of stream).\n"
+      "Security: the data travels over QUIC with TLS 1.3. Each side announces the\n"
+      "fingerprint of its key through signaling and must present that key; a wrong\n"
+      "key fails with error code 'authentication' before any data is delivered.\n"
+      "Without pins a hostile signaling server could announce its own key and sit in\n"
+      "the middle; pin the peer to stop that:\n"
+      "  punch identity --identity ~/.config/punch/cam.pem     # on the camera: prints its "
+      "fingerprint\n"
+      "  punch connect ... --peer 'sha-256 AB:CD:…' --reliable > video   # on the viewer\n"
+      "\n"
+      "Both sides exit when both are done: stdin ended on each side, the peer\n"
+      "acknowledged every byte and the end (done.peer_acknowledged), and the peer's\n"
+      "end arrived; signaling is not needed for that.\n"
       "Exit codes: 0 done, 1 failure (the message says why), 2 usage error, 130 interrupted.");
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
@@ -702,6 +854,12 @@ punch_cmd_connect (int argc, char **argv)
     ret = usage_error (context, "--timeout must be between 1 and 3600 seconds");
   else if ((o.turn_user != NULL || o.turn_pass != NULL) && o.turn == NULL)
     ret = usage_error (context, "--turn-user/--turn-pass need a --turn URI");
+  else if (o.insecure_plaintext && o.reliable)
+    ret = usage_error (context, "--reliable needs the secure channel: --insecure-plaintext "
+                                "carries datagrams only");
+  else if (o.insecure_plaintext && (o.identity || o.peers || o.known_peers))
+    ret = usage_error (context, "--identity, --peer and --known-peers need the secure channel: "
+                                "a plaintext path checks no key");
   if (ret < 0)
     {
       if (o.token == NULL && g_getenv ("PUNCH_TOKEN"))
@@ -722,6 +880,7 @@ punch_cmd_connect (int argc, char **argv)
   c.events = punch_output_new_events (stderr, o.json);
   c.room = o.room;
   c.reliable = o.reliable;
+  c.secure = !o.insecure_plaintext;
   c.bye_wait_s = (guint)MAX (o.timeout_s, BYE_WAIT_MIN_S);
   sigint_id = g_unix_signal_add (SIGINT, on_unix_signal, &c);
   sigterm_id = g_unix_signal_add (SIGTERM, on_unix_signal, &c);

@@ -28,4 +28,5 @@ typedef struct
 int punch_cmd_version (int argc, char **argv);
 int punch_cmd_connect (int argc, char **argv);
 int punch_cmd_check (int argc, char **argv);
+int punch_cmd_identity (int argc, char **argv);
 /* END command declarations */

@@ -6,14 +6,12 @@
 
 #include "punch-pipe.h"
 
-#define CHUNK (64 * 1024)
+#define CHUNK (256 * 1024)
 #define DATAGRAM_MAX 1200
-/* Reliable mode frames the stream: a 4-byte big-endian length, then that many
- * bytes; a length of 0 ends the stream. libnice's pseudo-TCP cannot half-close:
- * shutting down the write side while received data is still unread sends RST
- * (pseudotcp.c follows RFC 1122's rule for close()), so the end of stdin
- * travels in-band and the connection is never shut down under the peer. */
-#define FRAME_HEADER 4
+/* datagrams waiting for stdout before new ones are dropped (and counted) */
+#define RX_QUEUE_MAX 8192
+/* after the peer's end of datagrams: let the last ones in flight arrive */
+#define DATAGRAM_LINGER_MS 200
 
 struct _PunchPipe
 {
@@ -25,27 +23,29 @@ struct _PunchPipe
   gpointer user_data;
   GCancellable *cancellable;
   gboolean reliable;
+  gboolean secure;
 
-  guint8 up_buf[CHUNK];   /* stdin -> peer; reliable: a frame header, then the data */
-  guint8 down_buf[CHUNK]; /* peer -> stdout */
-  /* reliable: the frame being parsed (see "framing" below) */
-  guint8 hdr[FRAME_HEADER];
-  guint hdr_have;
-  guint32 frame_left;
-  gboolean eof_frame;
-  gboolean up_done;   /* stdin ended and all of it was handed on */
-  gboolean down_done; /* the peer's stream ended and all of it was written */
+  guint8 *up_buf;   /* stdin -> peer */
+  gsize up_pending; /* datagram mode: a read waiting for room in the session's queue */
+  guint8 *down_buf; /* peer -> stdout */
+  gboolean up_done;
+  gboolean down_done;
+  gboolean peer_ended;
+  gboolean acknowledged;
   gboolean finished;
   guint64 sent;
   guint64 received;
+  guint64 dropped;
   guint64 last_sent;
   guint64 last_received;
   gint64 first_byte;
   gint64 last_byte;
-  gint64 origin;      /* punch_pipe_set_origin(), 0 for none */
-  gboolean got_first; /* the first byte from the peer was reported */
+  gint64 origin;
+  gboolean got_first;
   guint progress_source;
+  guint linger_source;
   gulong datagram_handler;
+  gulong writable_handler;
   GQueue pending;  /* datagram mode: GBytes waiting for stdout */
   GBytes *writing; /* the one being written */
 };
@@ -57,8 +57,24 @@ finish (PunchPipe *p, const GError *error)
     return;
   p->finished = TRUE;
   g_clear_handle_id (&p->progress_source, g_source_remove);
+  g_clear_handle_id (&p->linger_source, g_source_remove);
   g_cancellable_cancel (p->cancellable);
   p->done (p, error, p->user_data);
+}
+
+/* Ends the pipe with @error unless it was cancelled (the pipe may be gone then). */
+static gboolean
+failed (PunchPipe *p, GError *error, const char *prefix)
+{
+  if (error == NULL)
+    return FALSE;
+  if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_prefix_error (&error, "%s", prefix);
+      finish (p, error);
+    }
+  g_error_free (error);
+  return TRUE;
 }
 
 static void
@@ -119,219 +135,207 @@ on_progress (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
-/* ---- reliable: stdin -> stream ----------------------------------------- */
+static GInputStream *
+peer_input (PunchPipe *p)
+{
+  return g_io_stream_get_input_stream (punch_session_get_io_stream (p->session));
+}
+
+static GOutputStream *
+peer_output (PunchPipe *p)
+{
+  return g_io_stream_get_output_stream (punch_session_get_io_stream (p->session));
+}
+
+/* ---- stdin -> peer -------------------------------------------------------- */
 
 static void up_read (PunchPipe *p);
 
 static void
-on_up_eof_written (GObject *source, GAsyncResult *result, gpointer user_data)
+on_up_closed (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   PunchPipe *p = user_data;
-  g_autoptr (GError) error = NULL;
+  GError *error = NULL;
 
-  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error))
-    {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        {
-          g_prefix_error (&error, "sending to the peer: ");
-          finish (p, error);
-        }
-      return;
-    }
+  g_output_stream_close_finish (G_OUTPUT_STREAM (source), result, &error);
+  if (failed (p, error, "the peer did not confirm our end of data: "))
+    return;
+  p->acknowledged = TRUE;
   p->up_done = TRUE;
   maybe_done (p);
+}
+
+static void
+up_end (PunchPipe *p)
+{
+  if (p->secure)
+    {
+      /* the peer's acknowledgement of every byte and of the end */
+      g_output_stream_close_async (peer_output (p), G_PRIORITY_DEFAULT, p->cancellable,
+                                   on_up_closed, p);
+      return;
+    }
+  /* plaintext datagrams: no end of stream to wait for; the caller's part is
+   * done, and the peer's datagrams keep coming until the pipe is freed */
+  p->up_done = TRUE;
+  p->done (p, NULL, p->user_data);
 }
 
 static void
 on_up_written (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   PunchPipe *p = user_data;
-  g_autoptr (GError) error = NULL;
+  GError *error = NULL;
   gsize n = 0;
 
-  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, &n, &error))
-    {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        {
-          g_prefix_error (&error, "sending to the peer: ");
-          finish (p, error);
-        }
-      return;
-    }
-  p->sent += n - FRAME_HEADER;
+  g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, &n, &error);
+  if (failed (p, error, "sending to the peer: "))
+    return;
+  p->sent += n;
   note_bytes (p);
   up_read (p);
+}
+
+/* Datagram mode: sends the read waiting in up_buf, or waits for room. */
+static void
+send_datagram (PunchPipe *p)
+{
+  GError *error = NULL;
+
+  if (p->up_pending == 0 || p->finished)
+    return;
+  if (!punch_session_send (p->session, p->up_buf, p->up_pending, &error))
+    {
+      if (g_error_matches (error, PUNCH_ERROR, PUNCH_ERROR_WOULD_BLOCK))
+        {
+          g_error_free (error); /* back-pressure: `writable` brings us back */
+          return;
+        }
+      failed (p, error, "sending a datagram: ");
+      return;
+    }
+  p->sent += p->up_pending;
+  p->up_pending = 0;
+  note_bytes (p);
+  up_read (p);
+}
+
+static void
+on_writable (PunchSession *session, gpointer user_data)
+{
+  send_datagram (user_data);
 }
 
 static void
 on_up_read (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   PunchPipe *p = user_data;
-  g_autoptr (GError) error = NULL;
+  GError *error = NULL;
   gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
-  GOutputStream *peer;
 
-  if (n < 0)
+  if (failed (p, error, "reading standard input: "))
+    return;
+  if (n == 0)
     {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        {
-          g_prefix_error (&error, "reading standard input: ");
-          finish (p, error);
-        }
+      up_end (p);
       return;
     }
   if (!p->reliable)
     {
-      g_autoptr (GError) send_error = NULL;
-      if (n == 0)
-        {
-          /* no end of stream to wait for: the caller's part is done, and
-           * the peer's datagrams keep coming until the pipe is freed */
-          p->up_done = TRUE;
-          p->done (p, NULL, p->user_data);
-          return;
-        }
-      /* one read is at most one datagram */
-      if (!punch_session_send (p->session, p->up_buf, n, &send_error))
-        {
-          finish (p, send_error);
-          return;
-        }
-      p->sent += n;
-      note_bytes (p);
-      up_read (p);
+      p->up_pending = (gsize)n;
+      send_datagram (p);
       return;
     }
-  peer = g_io_stream_get_output_stream (punch_session_get_io_stream (p->session));
-  /* the frame header; n == 0 is the end-of-stream frame */
-  p->up_buf[0] = (guint8)(n >> 24);
-  p->up_buf[1] = (guint8)(n >> 16);
-  p->up_buf[2] = (guint8)(n >> 8);
-  p->up_buf[3] = (guint8)n;
-  g_output_stream_write_all_async (peer, p->up_buf, FRAME_HEADER + n, G_PRIORITY_DEFAULT,
-                                   p->cancellable, n == 0 ? on_up_eof_written : on_up_written, p);
+  g_output_stream_write_all_async (peer_output (p), p->up_buf, n, G_PRIORITY_DEFAULT,
+                                   p->cancellable, on_up_written, p);
 }
 
 static void
 up_read (PunchPipe *p)
 {
-  if (p->reliable)
-    g_input_stream_read_async (p->in, p->up_buf + FRAME_HEADER, CHUNK - FRAME_HEADER,
-                               G_PRIORITY_DEFAULT, p->cancellable, on_up_read, p);
-  else
-    g_input_stream_read_async (p->in, p->up_buf, DATAGRAM_MAX, G_PRIORITY_DEFAULT, p->cancellable,
-                               on_up_read, p);
+  gsize size = CHUNK;
+
+  if (!p->reliable)
+    {
+      gsize max = punch_session_get_max_datagram_size (p->session);
+      size = MIN (DATAGRAM_MAX, max ? max : DATAGRAM_MAX);
+    }
+  g_input_stream_read_async (p->in, p->up_buf, size, G_PRIORITY_DEFAULT, p->cancellable, on_up_read,
+                             p);
 }
 
-/* ---- reliable: stream -> stdout ---------------------------------------- */
+/* ---- peer -> stdout -------------------------------------------------------- */
 
 static void down_read (PunchPipe *p);
-
-/* Strips the frame headers from the @len bytes just read into down_buf,
- * moving the payload to its front. Returns the payload length, or -1 when
- * bytes follow the end-of-stream frame. */
-static gssize
-unframe (PunchPipe *p, gsize len)
-{
-  gsize in = 0, out = 0;
-
-  while (in < len)
-    {
-      if (p->eof_frame)
-        return -1;
-      if (p->frame_left == 0)
-        {
-          p->hdr[p->hdr_have++] = p->down_buf[in++];
-          if (p->hdr_have < FRAME_HEADER)
-            continue;
-          p->hdr_have = 0;
-          p->frame_left = (guint32)p->hdr[0] << 24 | (guint32)p->hdr[1] << 16
-                          | (guint32)p->hdr[2] << 8 | p->hdr[3];
-          if (p->frame_left == 0)
-            p->eof_frame = TRUE;
-          continue;
-        }
-      gsize take = MIN (p->frame_left, len - in);
-      memmove (p->down_buf + out, p->down_buf + in, take);
-      in += take;
-      out += take;
-      p->frame_left -= take;
-    }
-  return (gssize)out;
-}
-
-/* After a chunk went to stdout: the end, or the next read. */
-static void
-on_down_chunk_done (PunchPipe *p)
-{
-  if (p->eof_frame)
-    {
-      g_output_stream_flush (p->out, NULL, NULL);
-      p->down_done = TRUE;
-      maybe_done (p);
-      return;
-    }
-  down_read (p);
-}
+static void write_next_datagram (PunchPipe *p);
 
 static void
 on_down_written (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   PunchPipe *p = user_data;
-  g_autoptr (GError) error = NULL;
-  gsize n = 0;
+  GError *error = NULL;
 
-  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, &n, &error))
+  g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error);
+  if (failed (p, error, "writing standard output: "))
+    return;
+  down_read (p);
+}
+
+static gboolean
+on_linger_over (gpointer data)
+{
+  PunchPipe *p = data;
+
+  p->linger_source = 0;
+  if (p->writing == NULL && g_queue_is_empty (&p->pending))
     {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        {
-          g_prefix_error (&error, "writing standard output: ");
-          finish (p, error);
-        }
-      return;
+      g_output_stream_flush (p->out, NULL, NULL);
+      p->down_done = TRUE;
+      maybe_done (p);
     }
-  on_down_chunk_done (p);
+  return G_SOURCE_REMOVE;
+}
+
+/* Datagram mode: the peer's end has come; done once stdout has it all. */
+static void
+maybe_down_done (PunchPipe *p)
+{
+  if (p->peer_ended && p->linger_source == 0 && !p->down_done)
+    p->linger_source = g_timeout_add (DATAGRAM_LINGER_MS, on_linger_over, p);
 }
 
 static void
 on_down_read (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   PunchPipe *p = user_data;
-  g_autoptr (GError) error = NULL;
+  GError *error = NULL;
   gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
 
-  if (n < 0)
-    {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        {
-          g_prefix_error (&error, "receiving from the peer: ");
-          finish (p, error);
-        }
-      return;
-    }
+  if (failed (p, error, "receiving from the peer: "))
+    return;
   if (n == 0)
     {
-      g_autoptr (GError) eof = g_error_new_literal (
-          PUNCH_ERROR, PUNCH_ERROR_CLOSED,
-          "the peer's stream ended before its end-of-data mark: the transfer is incomplete");
-      finish (p, eof);
+      if (p->reliable)
+        {
+          g_output_stream_flush (p->out, NULL, NULL);
+          p->down_done = TRUE;
+          maybe_done (p);
+          return;
+        }
+      p->peer_ended = TRUE;
+      maybe_down_done (p);
       return;
     }
-  n = unframe (p, (gsize)n);
-  if (n < 0)
+  if (!p->reliable)
     {
-      g_autoptr (GError) bad = g_error_new_literal (
-          PUNCH_ERROR, PUNCH_ERROR_PROTOCOL,
-          "the peer sent data after its end-of-data mark (is it 'punch connect --reliable'?)");
+      g_autoptr (GError) bad
+          = g_error_new_literal (PUNCH_ERROR, PUNCH_ERROR_PROTOCOL,
+                                 "the peer sent a byte stream, but this side is in datagram mode "
+                                 "(is the other side 'punch connect --reliable'?)");
       finish (p, bad);
       return;
     }
   note_received (p, (gsize)n);
-  if (n == 0)
-    {
-      on_down_chunk_done (p);
-      return;
-    }
   g_output_stream_write_all_async (p->out, p->down_buf, n, G_PRIORITY_DEFAULT, p->cancellable,
                                    on_down_written, p);
 }
@@ -339,32 +343,20 @@ on_down_read (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 down_read (PunchPipe *p)
 {
-  GInputStream *peer = g_io_stream_get_input_stream (punch_session_get_io_stream (p->session));
-
-  g_input_stream_read_async (peer, p->down_buf, CHUNK, G_PRIORITY_DEFAULT, p->cancellable,
+  g_input_stream_read_async (peer_input (p), p->down_buf, CHUNK, G_PRIORITY_DEFAULT, p->cancellable,
                              on_down_read, p);
 }
-
-/* ---- datagram: peer -> stdout ------------------------------------------ */
-
-static void write_next_datagram (PunchPipe *p);
 
 static void
 on_datagram_written (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   PunchPipe *p = user_data;
-  g_autoptr (GError) error = NULL;
+  GError *error = NULL;
 
   /* on cancellation the pipe may be gone: touch nothing */
-  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error))
-    {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        {
-          g_prefix_error (&error, "writing standard output: ");
-          finish (p, error);
-        }
-      return;
-    }
+  g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error);
+  if (failed (p, error, "writing standard output: "))
+    return;
   g_clear_pointer (&p->writing, g_bytes_unref);
   write_next_datagram (p);
 }
@@ -388,6 +380,19 @@ on_datagram (PunchSession *session, GBytes *bytes, gpointer user_data)
   if (p->finished)
     return;
   note_received (p, g_bytes_get_size (bytes));
+  if (g_queue_get_length (&p->pending) >= RX_QUEUE_MAX)
+    {
+      /* stdout is this far behind: the datagram cannot wait, and says so */
+      if (p->dropped++ == 0)
+        {
+          punch_output_begin (p->events, "warning");
+          punch_output_string (p->events, "message", "%s",
+                               "standard output is too slow: dropping datagrams (counted in "
+                               "done.dropped)");
+          punch_output_end (p->events);
+        }
+      return;
+    }
   g_queue_push_tail (&p->pending, g_bytes_ref (bytes));
   write_next_datagram (p);
 }
@@ -395,8 +400,8 @@ on_datagram (PunchSession *session, GBytes *bytes, gpointer user_data)
 /* ---- public ------------------------------------------------------------ */
 
 PunchPipe *
-punch_pipe_new (PunchSession *session, GInputStream *in, GOutputStream *out, PunchOutput *events,
-                PunchPipeDoneFunc done, gpointer user_data)
+punch_pipe_new (PunchSession *session, gboolean reliable, GInputStream *in, GOutputStream *out,
+                PunchOutput *events, PunchPipeDoneFunc done, gpointer user_data)
 {
   PunchPipe *p = g_new0 (PunchPipe, 1);
 
@@ -407,7 +412,10 @@ punch_pipe_new (PunchSession *session, GInputStream *in, GOutputStream *out, Pun
   p->done = done;
   p->user_data = user_data;
   p->cancellable = g_cancellable_new ();
-  p->reliable = punch_session_get_io_stream (session) != NULL;
+  p->reliable = reliable;
+  p->secure = punch_session_get_io_stream (session) != NULL;
+  p->up_buf = g_malloc (CHUNK);
+  p->down_buf = g_malloc (CHUNK);
   g_queue_init (&p->pending);
   return p;
 }
@@ -416,11 +424,15 @@ void
 punch_pipe_start (PunchPipe *p)
 {
   p->progress_source = g_timeout_add_seconds (1, on_progress, p);
+  if (!p->reliable)
+    {
+      p->datagram_handler = g_signal_connect (p->session, "datagram", G_CALLBACK (on_datagram), p);
+      p->writable_handler = g_signal_connect (p->session, "writable", G_CALLBACK (on_writable), p);
+    }
   up_read (p);
-  if (p->reliable)
+  /* in datagram mode the stream carries only the peer's end */
+  if (p->secure)
     down_read (p);
-  else
-    p->datagram_handler = g_signal_connect (p->session, "datagram", G_CALLBACK (on_datagram), p);
 }
 
 void
@@ -441,6 +453,18 @@ punch_pipe_get_bytes_received (PunchPipe *p)
   return p->received;
 }
 
+guint64
+punch_pipe_get_dropped (PunchPipe *p)
+{
+  return p->dropped;
+}
+
+gboolean
+punch_pipe_get_acknowledged (PunchPipe *p)
+{
+  return p->acknowledged;
+}
+
 double
 punch_pipe_get_seconds (PunchPipe *p)
 {
@@ -456,14 +480,19 @@ punch_pipe_free (PunchPipe *p)
     return;
   g_cancellable_cancel (p->cancellable);
   g_clear_handle_id (&p->progress_source, g_source_remove);
+  g_clear_handle_id (&p->linger_source, g_source_remove);
   if (p->datagram_handler)
     g_signal_handler_disconnect (p->session, p->datagram_handler);
+  if (p->writable_handler)
+    g_signal_handler_disconnect (p->session, p->writable_handler);
   g_queue_clear_full (&p->pending, (GDestroyNotify)g_bytes_unref);
-  /* a write still in flight reads p->writing until it sees the cancellation:
-   * let the bytes go with the stream's last reference instead of now */
+  /* a write still in flight reads its buffer until it sees the cancellation:
+   * let the buffers go with the stream's last reference instead of now */
   if (p->writing)
     g_object_set_data_full (G_OBJECT (p->out), "punch-pipe-writing", g_steal_pointer (&p->writing),
                             (GDestroyNotify)g_bytes_unref);
+  g_object_set_data_full (G_OBJECT (p->out), "punch-pipe-down-buf", p->down_buf, g_free);
+  g_object_set_data_full (G_OBJECT (p->in), "punch-pipe-up-buf", p->up_buf, g_free);
   g_object_unref (p->session);
   g_object_unref (p->in);
   g_object_unref (p->out);

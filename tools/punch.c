@@ -15,6 +15,8 @@ static const PunchCmd cmds[] = {
     punch_cmd_connect },
   { "check", "test this network: NAT type, filtering, hairpinning, TURN, what can connect",
     punch_cmd_check },
+  { "identity", "print this host's key fingerprint (for a peer's --peer), creating the key",
+    punch_cmd_identity },
   /* END command table */
 };
 

@@ -1,6 +1,7 @@
 /* fuzz-parsers.c: libFuzzer target for libpunch's pure parsers
  *
- * The first byte picks the parser; the rest is its input. Every parser must
+ * The first byte picks the parser (candidate, ICE server URI, SDP, variant, fingerprint,
+ * known-peers file); the rest is its input. Every parser must
  * either return a value or set a GError, never crash, and what parses must
  * print back to something that parses again to the same thing.
  *
@@ -8,6 +9,7 @@
  */
 #include <string.h>
 #include <punch.h>
+#include "punch-identity-private.h"
 
 int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
 
@@ -59,6 +61,7 @@ check_sdp (const char *text)
       g_autoptr (PunchDescription) again = punch_description_parse_sdp (sdp, &error);
       g_assert_no_error (error);
       g_assert_cmpuint (again->candidates->len, ==, d->candidates->len);
+      g_assert_cmpstr (again->fingerprint, ==, d->fingerprint);
     }
 }
 
@@ -72,7 +75,52 @@ check_variant (const char *text)
     {
       g_autoptr (PunchDescription) d = punch_description_from_variant (v, &error);
       g_assert ((d == NULL) == (error != NULL));
+      if (d)
+        {
+          g_autoptr (GVariant) printed = punch_description_to_variant (d);
+          g_autoptr (PunchDescription) again = punch_description_from_variant (printed, &error);
+          g_assert_no_error (error);
+          g_assert_cmpstr (again->fingerprint, ==, d->fingerprint);
+        }
     }
+}
+
+/* What normalizes is canonical, normalizes to itself and equals its source. */
+static void
+check_fingerprint (const char *text)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *fp = punch_fingerprint_normalize (text, &error);
+
+  g_assert ((fp == NULL) == (error != NULL));
+  if (fp)
+    {
+      g_autofree char *again = punch_fingerprint_normalize (fp, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (again, ==, fp);
+      g_assert_cmpuint (strlen (fp), ==, strlen ("sha-256 ") + 32 * 3 - 1);
+      g_assert_true (punch_fingerprint_equal (text, fp));
+    }
+  else
+    g_assert_false (punch_fingerprint_equal (text, text));
+}
+
+static void
+check_known_peers (const guint8 *data, size_t size)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) peers = punch_known_peers_parse ((const char *)data, size, "fuzz", &error);
+
+  g_assert ((peers == NULL) == (error != NULL));
+  if (peers)
+    for (guint i = 0; i < peers->len; i++)
+      {
+        g_autofree char *again = punch_fingerprint_normalize (peers->pdata[i], &error);
+        g_assert_no_error (error);
+        g_assert_cmpstr (again, ==, peers->pdata[i]);
+      }
+  else
+    g_assert_true (g_str_has_prefix (error->message, "fuzz:"));
 }
 
 int
@@ -83,12 +131,14 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
   if (size < 1 || size > 8192)
     return 0;
   text = g_strndup ((const char *)data + 1, size - 1);
-  switch (data[0] % 4)
+  switch (data[0] % 6)
     {
     case 0: check_candidate (text); break;
     case 1: check_uri (text); break;
     case 2: check_sdp (text); break;
-    default: check_variant (text); break;
+    case 3: check_variant (text); break;
+    case 4: check_fingerprint (text); break;
+    default: check_known_peers (data + 1, size - 1); break;
     }
   return 0;
 }

@@ -174,6 +174,63 @@ test_create_load (Fixture *f, gconstpointer data)
                    punch_identity_get_fingerprint (made));
 }
 
+typedef struct
+{
+  const char *path;
+  char *fingerprint;
+  gboolean created;
+  char *error;
+} RaceArg;
+
+static gpointer
+race_thread (gpointer data)
+{
+  RaceArg *a = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchIdentity) id = punch_identity_load (a->path, TRUE, &a->created, &error);
+
+  if (id)
+    a->fingerprint = g_strdup (punch_identity_get_fingerprint (id));
+  else
+    a->error = g_strdup (error->message);
+  return NULL;
+}
+
+/* Processes that start at once all end up with the key that is on disk, and only one of
+ * them made it: a later one never replaces the file. */
+static void
+test_create_race (Fixture *f, gconstpointer data)
+{
+  for (guint round = 0; round < 10; round++)
+    {
+      g_autofree char *name = g_strdup_printf ("race-%u.pem", round);
+      g_autofree char *path = g_build_filename (f->dir, name, NULL);
+      RaceArg args[4] = { { 0 } };
+      GThread *threads[G_N_ELEMENTS (args)];
+      g_autoptr (PunchIdentity) on_disk = NULL;
+      g_autoptr (GError) error = NULL;
+      guint created = 0;
+
+      for (guint i = 0; i < G_N_ELEMENTS (args); i++)
+        {
+          args[i].path = path;
+          threads[i] = g_thread_new ("race", race_thread, &args[i]);
+        }
+      for (guint i = 0; i < G_N_ELEMENTS (args); i++)
+        g_thread_join (threads[i]);
+      on_disk = punch_identity_load (path, FALSE, NULL, &error);
+      g_assert_no_error (error);
+      for (guint i = 0; i < G_N_ELEMENTS (args); i++)
+        {
+          g_assert_null (args[i].error);
+          g_assert_cmpstr (args[i].fingerprint, ==, punch_identity_get_fingerprint (on_disk));
+          created += args[i].created;
+          g_free (args[i].fingerprint);
+        }
+      g_assert_cmpuint (created, ==, 1);
+    }
+}
+
 static void
 test_default_path (void)
 {
@@ -548,7 +605,7 @@ typedef struct
 {
   gnutls_session_t session;
   int fd;
-  const char *allowed[2];
+  const char *allowed[3];
   gboolean finished;
   int ret;
   GError *error; /* from the verify function */
@@ -569,11 +626,12 @@ verify_cb (gnutls_session_t session)
 
 static void
 side_init (Side *side, int fd, gboolean server, gnutls_certificate_credentials_t creds,
-           const char *allowed)
+           const char *allowed, const char *also_allowed)
 {
   memset (side, 0, sizeof *side);
   side->fd = fd;
   side->allowed[0] = allowed;
+  side->allowed[1] = allowed ? also_allowed : NULL;
   g_assert_cmpint (
       gnutls_init (&side->session, (server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NONBLOCK), ==,
       0);
@@ -667,6 +725,8 @@ typedef enum
   PIN_CLIENT_WRONG, /* the client expects another server key */
   PIN_SERVER_WRONG, /* the server expects another client key */
   CLIENT_NO_CERTIFICATE,
+  SERVER_PINS_TWO, /* the server allows a stranger or the client */
+  CLIENT_UNPINNED, /* the client takes any key and learns which */
 } HandshakeCase;
 
 static void
@@ -692,16 +752,22 @@ test_handshake (Fixture *f, gconstpointer data)
   gnutls_certificate_allocate_credentials (&anonymous);
 
   side_init (server, sv[0], TRUE, punch_identity_get_credentials (server_id),
-             which == PIN_SERVER_WRONG ? wrong : client_fp);
+             which == PIN_SERVER_WRONG || which == SERVER_PINS_TWO ? wrong : client_fp,
+             which == SERVER_PINS_TWO ? client_fp : NULL);
   side_init (client, sv[1], FALSE,
              which == CLIENT_NO_CERTIFICATE ? anonymous
                                             : punch_identity_get_credentials (client_id),
-             which == PIN_CLIENT_WRONG ? wrong : server_fp);
+             which == PIN_CLIENT_WRONG  ? wrong
+             : which == CLIENT_UNPINNED ? NULL
+                                        : server_fp,
+             NULL);
   handshake (sides);
 
   switch (which)
     {
     case PIN_BOTH_RIGHT:
+    case SERVER_PINS_TWO:
+    case CLIENT_UNPINNED:
       g_assert_cmpint (server->ret, ==, 0);
       g_assert_cmpint (client->ret, ==, 0);
       g_assert_no_error (server->error);
@@ -778,6 +844,12 @@ main (int argc, char **argv)
               GINT_TO_POINTER (PIN_SERVER_WRONG), fixture_setup, test_handshake, fixture_teardown);
   g_test_add ("/punch/identity/handshake/client-without-certificate", Fixture,
               GINT_TO_POINTER (CLIENT_NO_CERTIFICATE), fixture_setup, test_handshake,
+              fixture_teardown);
+  g_test_add ("/punch/identity/handshake/one-of-two-pins", Fixture,
+              GINT_TO_POINTER (SERVER_PINS_TWO), fixture_setup, test_handshake, fixture_teardown);
+  g_test_add ("/punch/identity/handshake/unpinned", Fixture, GINT_TO_POINTER (CLIENT_UNPINNED),
+              fixture_setup, test_handshake, fixture_teardown);
+  g_test_add ("/punch/identity/create-race", Fixture, NULL, fixture_setup, test_create_race,
               fixture_teardown);
   return g_test_run ();
 }

@@ -122,6 +122,34 @@ test_description (Fixture *f, gconstpointer data)
   g_assert_cmpstr (f->msg->description->pwd, ==, PWD);
   g_assert_cmpuint (f->msg->description->candidates->len, ==, 2);
   g_assert_true (f->msg->description->end_of_candidates);
+  g_assert_null (f->msg->description->fingerprint);
+}
+
+static void
+test_description_fingerprint (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchSignalMessage) bad = NULL;
+
+  static const char good[]
+      = "{\"type\":\"description\",\"description\":{\"ufrag\":\"" UFRAG "\",\"pwd\":\"" PWD
+        "\",\"fingerprint\":\"sha-256 "
+        "4aadb9b13f82183b540212df3e5d496b19e57cab3c22afc20c570e88ce2c4c3a\"}}";
+  static const char sha1[] = "{\"type\":\"description\",\"description\":{\"ufrag\":\"" UFRAG
+                             "\",\"pwd\":\"" PWD "\",\"fingerprint\":\"sha-1 AB\"}}";
+
+  f->msg = parse_ok (good);
+  g_assert_cmpstr (f->msg->description->fingerprint, ==,
+                   "sha-256 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB:3C:22:AF:"
+                   "C2:0C:57:0E:88:CE:2C:4C:3A");
+  {
+    g_autoptr (PunchSignalMessage) again = round_trip (f->msg);
+    g_assert_cmpstr (again->description->fingerprint, ==, f->msg->description->fingerprint);
+  }
+  bad = punch_signal_message_parse (sha1, strlen (sha1), NULL, &error);
+  g_assert_null (bad);
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, "sha-1"));
 }
 
 static void
@@ -345,6 +373,7 @@ main (int argc, char **argv)
   ADD ("/punch/signal/message/hello", test_hello);
   ADD ("/punch/signal/message/welcome", test_welcome);
   ADD ("/punch/signal/message/description", test_description);
+  ADD ("/punch/signal/message/description-fingerprint", test_description_fingerprint);
   ADD ("/punch/signal/message/relayed-types", test_relayed_types);
   ADD ("/punch/signal/message/server-messages", test_server_messages);
   ADD ("/punch/signal/message/unknown-members-dropped", test_lenient);
