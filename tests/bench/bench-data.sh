@@ -13,11 +13,11 @@
 #              file), today's default path; SHA-256 of B's copy checked
 #   tcp        bench-tcp send/recv: a plain kernel socket copy, file to file
 #   tls        the same over TLS 1.3 (GnuTLS), the like-for-like encrypted peer
-#   plaintext  punch connect --insecure-plaintext, only when that option exists
-#              and PUNCH_BENCH_PLAINTEXT=1 (the old path beside the new one)
-# Datagram mode: punch connect without --reliable, fed by `bench-tcp pace`
-# (1200-byte writes, one datagram each) at each rate, against bench-tcp
+# Datagram mode: punch connect without --reliable (punchdg), fed by `bench-tcp
+# pace` (1200-byte writes, one datagram each) at each rate, against bench-tcp
 # udp-send/udp-recv (raw UDP, same size, same pacing); what arrived is counted.
+# With PUNCH_BENCH_PLAINTEXT=1 and a punch that has --insecure-plaintext
+# (bare datagrams), that runs too (plaindg), beside the encrypted datagrams.
 #
 # The kernel baselines reach B through a port forward on B's router (DNAT of
 # TCP 5201 and UDP 5202 to B's host), so they cross both NATs, both WAN links
@@ -41,7 +41,7 @@
 #   PUNCH_BENCH_DGRAM_MIB=32     MiB offered in datagram mode
 #   PUNCH_BENCH_DGRAM_RATES="0 200"  Mbit/s offered (0: flat out)
 #   PUNCH_BENCH_TIMEOUT=150      seconds a transfer may take (then killed, counted as failed)
-#   PUNCH_BENCH_PLAINTEXT=1      add punch --insecure-plaintext (if it exists)
+#   PUNCH_BENCH_PLAINTEXT=1      add punch --insecure-plaintext datagrams (if it exists)
 #   PUNCH_BENCH_KEEP=1           keep every run's files (the path is printed)
 #
 # Measured per run: throughput (bytes over B's first-to-last byte), CPU
@@ -117,9 +117,10 @@ log() { printf 'bench-data: %s\n' "$*" >&2; }
 connect_help=$("$punch" connect --help 2>&1)
 has_opt() { grep -q -- "$1" <<<"$connect_help"; }
 tools_rel="punch tcp tls"
+tools_dg="punchdg udp"
 if [ -n "${PUNCH_BENCH_PLAINTEXT:-}" ]; then
   if has_opt --insecure-plaintext; then
-    tools_rel="punch plaintext tcp tls"
+    tools_dg="punchdg plaindg udp"
   else
     log "PUNCH_BENCH_PLAINTEXT: this punch has no --insecure-plaintext (its only path is the plaintext one); skipped"
   fi
@@ -304,7 +305,7 @@ a, b = events(os.path.join(d, "a.err")), events(os.path.join(d, "b.err"))
 cpu_a, rss_a = rusage(os.path.join(d, "a.time"))
 cpu_b, rss_b = rusage(os.path.join(d, "b.time"))
 out = dict(rc=rc, cpu_a=cpu_a, cpu_b=cpu_b, rss_a=rss_a, rss_b=rss_b, status="ok", note="")
-if kind in ("punch", "plaintext", "punchdg"):
+if kind in ("punch", "punchdg", "plaindg"):
     done, con, fb, err = b.get("done", {}), b.get("connected", {}), b.get("first-byte", {}), b.get("error") or a.get("error")
     got = os.path.getsize(os.path.join(d, "b.out")) if os.path.exists(os.path.join(d, "b.out")) else 0
     secs = done.get("transfer_ms", 0) / 1000
@@ -316,7 +317,7 @@ if kind in ("punch", "plaintext", "punchdg"):
         out["dropped"] = done["dropped"]
     if "peer_acknowledged" in a.get("done", {}):
         out["acked"] = a["done"]["peer_acknowledged"]
-    if kind != "punchdg":
+    if kind not in ("punchdg", "plaindg"):
         if err:
             out.update(status="fail", note=err.get("code", "?"))
         elif rc != "0":
@@ -373,7 +374,6 @@ for cond in $conditions; do
         mkdir -p "$dir"
         case $tool in
           punch) run_punch "$dir" reliable "cat '$tmp/file'" ;;
-          plaintext) run_punch "$dir" reliable "cat '$tmp/file'" --insecure-plaintext ;;
           tcp) run_tcp "$dir" no "$tmp/file" ;;
           tls) run_tcp "$dir" yes "$tmp/file" ;;
         esac
@@ -389,16 +389,17 @@ for cond in $conditions; do
     size=$((dgram_mib * 1048576 / 1200 * 1200))
     for rate in $dgram_rates; do
       rname=$([ "$rate" = 0 ] && echo "flat out" || echo "$rate Mbit/s")
-      log "datagrams: $((size / 1048576)) MiB in 1200-byte datagrams, offered $rname, $runs runs of: punch udp"
+      log "datagrams: $((size / 1048576)) MiB in 1200-byte datagrams, offered $rname, $runs runs of: $tools_dg"
       for i in $(seq "$runs"); do
-        for tool in punchdg udp; do
+        for tool in $tools_dg; do
           dir="$tmp/dgram$rate-$i-$tool"
           mkdir -p "$dir"
-          if [ $tool = punchdg ]; then
-            run_punch "$dir" datagram "'$btcp' pace --bytes $size --size 1200 --rate-mbit $rate 2>/dev/null"
-          else
-            run_udp "$dir" "$size" "$rate"
-          fi
+          feed="'$btcp' pace --bytes $size --size 1200 --rate-mbit $rate 2>/dev/null"
+          case $tool in
+            punchdg) run_punch "$dir" datagram "$feed" ;;
+            plaindg) run_punch "$dir" datagram "$feed" --insecure-plaintext ;;
+            udp) run_udp "$dir" "$size" "$rate" ;;
+          esac
           r=$(result "$tool" "$dir" "$size" -)
           record "dgram$rate" "$tool" "$i" "$r"
           log "  run $i $tool: $(summary "$r")"
@@ -472,13 +473,13 @@ for c in conds:
     for row in table:
         if row[0] != label(c): continue
         t = row[1]
-        if t in ("punch", "plaintext") and base.get(t):
+        if t == "punch" and base.get(t):
             parts = []
             for b in ("tcp", "tls"):
                 if base.get(b):
                     parts.append("/%s %.2f" % (b, base[t] / base[b]))
             row[4] = ", ".join(parts)
-        if t == "punchdg" and base.get(t) and base.get("udp"):
+        if t in ("punchdg", "plaindg") and base.get(t) and base.get("udp"):
             row[4] = "/udp %.2f" % (base[t] / base["udp"])
 w = [max(len(str(r[i])) for r in [head] + table) for i in range(len(head))]
 lines = ["  ".join(h.ljust(w[i]) for i, h in enumerate(head))]

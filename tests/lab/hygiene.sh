@@ -68,7 +68,7 @@ has_opt() { grep -q -- "$1" <<<"$help"; }
 ENCRYPTED=no
 has_opt --insecure-plaintext && ENCRYPTED=yes
 IDENTITY=no
-if has_opt --identity && has_opt -- --peer && "$punch" identity --help >/dev/null 2>&1; then
+if has_opt --identity && has_opt --peer && "$punch" identity --help >/dev/null 2>&1; then
   IDENTITY=yes
 fi
 FORCE=${PUNCH_HYGIENE_FORCE:-}
@@ -271,8 +271,9 @@ if [ "$ENCRYPTED" = yes ]; then
   make_file "$WORK/file-small" $((256 * 1024))
   capture "$NATLAB_NS_RA" wan0 "$WORK/$name/wan.pcap" udp
   cap=$CAP_PID
+  # --insecure-plaintext is datagrams only
   A_EXTRA=(--insecure-plaintext) B_EXTRA=(--insecure-plaintext)
-  xfer_start "$name" reliable "cat '$WORK/file-small'"
+  xfer_start "$name" datagram "$(declare -f pace); PY=$PY; pace 6 '$WORK/file-small'"
   xfer_wait "$name"
   sleep 0.2
   stop_capture "$cap"
