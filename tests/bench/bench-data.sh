@@ -315,10 +315,14 @@ if kind in ("punch", "punchdg", "plaindg"):
     out["encrypted"] = con.get("encrypted", "?")
     if "dropped" in done:
         out["dropped"] = done["dropped"]
+    if "packets_dropped" in done:
+        out["packets_dropped"] = done["packets_dropped"]
     if "peer_acknowledged" in a.get("done", {}):
         out["acked"] = a["done"]["peer_acknowledged"]
     if kind not in ("punchdg", "plaindg"):
-        if err:
+        if rc == "124":
+            out.update(status="fail", note="killed at PUNCH_BENCH_TIMEOUT")
+        elif err:
             out.update(status="fail", note=err.get("code", "?"))
         elif rc != "0":
             out.update(status="fail", note="exit %s" % rc)
@@ -326,7 +330,9 @@ if kind in ("punch", "punchdg", "plaindg"):
             out.update(status="fail", note="SHA-256 mismatch (%d of %d bytes)" % (got, sent))
     else:
         out["delivered"] = got / sent if sent else 0
-        if err:
+        if rc == "124":
+            out.update(status="fail", note="killed at PUNCH_BENCH_TIMEOUT (%.1f %% in B's file)" % (100 * out["delivered"]))
+        elif err:
             out.update(status="fail", note=err.get("code", "?"))
 else:
     ra, rb = a.get("send", a.get("send-tls", a.get("udp-send", {}))), b.get("recv", b.get("recv-tls", b.get("udp-recv", {})))
@@ -462,7 +468,9 @@ for c in conds:
         enc = sorted(set(str(r.get("encrypted")) for r in rs if "encrypted" in r))
         if enc: notes.append("encrypted=" + "/".join(enc))
         drops = [r["dropped"] for r in rs if "dropped" in r]
-        if drops: notes.append("dropped %s" % "/".join(str(x) for x in drops))
+        if drops: notes.append("B dropped %s" % "/".join(str(x) for x in drops))
+        pdrops = [r["packets_dropped"] for r in rs if "packets_dropped" in r]
+        if any(pdrops): notes.append("B packets_dropped %s" % "/".join(str(x) for x in pdrops))
         acks = [r["acked"] for r in rs if "acked" in r]
         if acks: notes.append("peer_acknowledged %s" % "/".join(str(x).lower() for x in acks))
         summ[(c, t)] = dict(m=m, cpu_a=cpu_a, cpu_b=cpu_b, ttfb=ttfb, deliv=deliv, n=len(ok), total=len(rs))

@@ -194,6 +194,17 @@ for line in open(sys.argv[1], errors="replace"):
     if isinstance(e, dict) and e.get("event") == "error":
         print(e["data"].get("code", "?")); break' "$1" 2>/dev/null
 }
+done_field() { # FILE FIELD PREFIX: PREFIX and the field of the done event, if there is one
+  python3 -c '
+import json, sys
+for line in open(sys.argv[1], errors="replace"):
+    try:
+        e = json.loads(line)
+    except ValueError:
+        continue
+    if isinstance(e, dict) and e.get("event") == "done" and sys.argv[2] in e["data"]:
+        print(sys.argv[3] + str(e["data"][sys.argv[2]]), end=""); break' "$1" "$2" "$3" 2>/dev/null
+}
 sha() { sha256sum <"$1" | cut -d' ' -f1; }
 marker_in() { grep -c -a -F -- "$MARKER" "$1" 2>/dev/null || true; }
 # capture NS IFACE FILE FILTER: tcpdump in the background until killed
@@ -248,7 +259,7 @@ print("yes" if all(r.get(k, [0])[0] > 0 for k in ("random-spoofed", "replay-spoo
   check "$mode: spoofed datagrams (source B's public address and port) crossed A's NAT to A's host: $reached ($(head -n 1 "$WORK/$name/attack.err" | sed 's/^hygiene-attack: //'))" yes "$spoof_ok"
   got=$(sha "$WORK/$name/a.out")
   size=$(stat -c %s "$WORK/$name/a.out")
-  res="exit A=$RC_A B=$RC_B${ERR_A:+ A:$ERR_A}${ERR_B:+ B:$ERR_B}, $size of $((3 * 1024 * 1024)) bytes"
+  res="exit A=$RC_A B=$RC_B${ERR_A:+ A:$ERR_A}${ERR_B:+ B:$ERR_B}, $size of $((3 * 1024 * 1024)) bytes$(done_field "$WORK/$name/a.err" packets_dropped ", A's packets_dropped ")"
   [ "$got" = "$want" ] && res="$res, SHA-256 equal" || res="$res, SHA-256 differs"
   intact=no
   [ "$got" = "$want" ] && [ "$RC_A$RC_B" = 00 ] && intact=yes
@@ -335,7 +346,7 @@ else
     "$([ "${altered:-0}" -gt 0 ] && echo yes || echo no)"
   intact=no
   [ "$(sha "$WORK/$name/a.out")" = "$(sha "$WORK/file-mangle")" ] && [ "$RC_A$RC_B" = 00 ] && intact=yes
-  check "altered packets are dropped: the copy arrives intact, both exit 0 (exit $RC_A/$RC_B${ERR_A:+ A:$ERR_A}${ERR_B:+ B:$ERR_B}, $(stat -c %s "$WORK/$name/a.out") bytes)" yes "$intact"
+  check "altered packets are dropped: the copy arrives intact, both exit 0 (exit $RC_A/$RC_B${ERR_A:+ A:$ERR_A}${ERR_B:+ B:$ERR_B}, $(stat -c %s "$WORK/$name/a.out") bytes$(done_field "$WORK/$name/a.err" packets_dropped ", A's packets_dropped "))" yes "$intact"
   [ $intact = yes ] || why "$name"
 fi
 
