@@ -40,7 +40,7 @@
 #   PUNCH_BENCH_LOSS=0.01        P
 #   PUNCH_BENCH_DGRAM_MIB=32     MiB offered in datagram mode
 #   PUNCH_BENCH_DGRAM_RATES="0 200"  Mbit/s offered (0: flat out)
-#   PUNCH_BENCH_TIMEOUT=150      seconds a transfer may take (then killed, counted as failed)
+#   PUNCH_BENCH_TIMEOUT=90       seconds a transfer may take (then killed, counted as failed)
 #   PUNCH_BENCH_PLAINTEXT=1      add punch --insecure-plaintext datagrams (if it exists)
 #   PUNCH_BENCH_KEEP=1           keep every run's files (the path is printed)
 #
@@ -75,7 +75,7 @@ delay_ms=${PUNCH_BENCH_DELAY_MS:-25}
 loss=${PUNCH_BENCH_LOSS:-0.01}
 dgram_mib=${PUNCH_BENCH_DGRAM_MIB:-32}
 dgram_rates=${PUNCH_BENCH_DGRAM_RATES:-0 200}
-xfer_timeout=${PUNCH_BENCH_TIMEOUT:-150}
+xfer_timeout=${PUNCH_BENCH_TIMEOUT:-90}
 declare -A mib=([clean]=${PUNCH_BENCH_MIB_CLEAN:-64} [delay]=${PUNCH_BENCH_MIB_DELAY:-16}
   [loss]=${PUNCH_BENCH_MIB_LOSS:-16} [lossdelay]=${PUNCH_BENCH_MIB_LOSSDELAY:-4})
 
