@@ -10,6 +10,15 @@
 
 G_BEGIN_DECLS
 
+/**
+ * PunchCandidateType:
+ * @PUNCH_CANDIDATE_HOST: an address of a local interface
+ * @PUNCH_CANDIDATE_SRFLX: server reflexive: our address as a STUN server saw it
+ * @PUNCH_CANDIDATE_PRFLX: peer reflexive: our address as the peer saw it
+ * @PUNCH_CANDIDATE_RELAY: an address allocated on a TURN server
+ *
+ * The `typ` of a candidate line.
+ */
 typedef enum
 {
   PUNCH_CANDIDATE_HOST,
@@ -18,6 +27,15 @@ typedef enum
   PUNCH_CANDIDATE_RELAY,
 } PunchCandidateType;
 
+/**
+ * PunchTcpType:
+ * @PUNCH_TCP_TYPE_NONE: not a TCP candidate
+ * @PUNCH_TCP_TYPE_ACTIVE: opens the connection
+ * @PUNCH_TCP_TYPE_PASSIVE: accepts the connection
+ * @PUNCH_TCP_TYPE_SO: simultaneous open
+ *
+ * The `tcptype` of a TCP candidate (RFC 6544).
+ */
 typedef enum
 {
   PUNCH_TCP_TYPE_NONE,
@@ -66,12 +84,33 @@ PUNCH_EXPORT GType punch_candidate_get_type (void);
  */
 PUNCH_EXPORT PunchCandidate *punch_candidate_parse (const char *line, GError **error);
 
-/** Returns: (transfer full): `candidate:…` without `a=` */
+/**
+ * punch_candidate_to_string:
+ * @candidate: a candidate
+ *
+ * Returns: (transfer full): `candidate:…` without `a=`
+ */
 PUNCH_EXPORT char *punch_candidate_to_string (const PunchCandidate *candidate);
+/**
+ * punch_candidate_copy:
+ * @candidate: a candidate
+ *
+ * Returns: (transfer full): a deep copy of @candidate
+ */
 PUNCH_EXPORT PunchCandidate *punch_candidate_copy (const PunchCandidate *candidate);
+/**
+ * punch_candidate_free:
+ * @candidate: (nullable) (transfer full): a candidate
+ */
 PUNCH_EXPORT void punch_candidate_free (PunchCandidate *candidate);
 
-/** Returns: (transfer none): "host", "srflx", "prflx" or "relay" */
+/**
+ * punch_candidate_type_to_string:
+ * @type: a candidate type
+ *
+ * Returns: (transfer none): "host", "srflx", "prflx" or "relay" ("unknown"
+ *   otherwise), the value's nick in %PUNCH_TYPE_CANDIDATE_TYPE
+ */
 PUNCH_EXPORT const char *punch_candidate_type_to_string (PunchCandidateType type);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PunchCandidate, punch_candidate_free)

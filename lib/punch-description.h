@@ -37,25 +37,73 @@ typedef struct
 #define PUNCH_TYPE_DESCRIPTION (punch_description_get_type ())
 PUNCH_EXPORT GType punch_description_get_type (void);
 
+/**
+ * punch_description_new:
+ * @ufrag: the ICE username fragment
+ * @pwd: the ICE password
+ *
+ * Returns: (transfer full): a description with no candidates yet
+ */
 PUNCH_EXPORT PunchDescription *punch_description_new (const char *ufrag, const char *pwd);
+/**
+ * punch_description_copy:
+ * @desc: a description
+ *
+ * Returns: (transfer full): a deep copy of @desc
+ */
 PUNCH_EXPORT PunchDescription *punch_description_copy (const PunchDescription *desc);
+/**
+ * punch_description_free:
+ * @desc: (nullable) (transfer full): a description
+ */
 PUNCH_EXPORT void punch_description_free (PunchDescription *desc);
 
-/** Returns: (transfer full): a floating-free `a{sv}` variant (see #PunchDescription) */
+/**
+ * punch_description_to_variant:
+ * @desc: a description
+ *
+ * Returns: (transfer full): a floating-free `a{sv}` variant (see #PunchDescription)
+ */
 PUNCH_EXPORT GVariant *punch_description_to_variant (const PunchDescription *desc);
-/** Returns: (transfer full) (nullable): the description, or %NULL with @error set. Pure. */
+/**
+ * punch_description_from_variant:
+ * @variant: an `a{sv}` variant as punch_description_to_variant() makes it
+ * @error: return location for a #GError
+ *
+ * A pure function.
+ *
+ * Returns: (transfer full) (nullable): the description, or %NULL with @error set
+ */
 PUNCH_EXPORT PunchDescription *punch_description_from_variant (GVariant *variant, GError **error);
 
-/** Returns: (transfer full): SDP attribute lines (`a=ice-ufrag:`, `a=ice-pwd:`, `a=fingerprint:`
- * when set, `a=candidate:`, `a=end-of-candidates`), CRLF-separated */
+/**
+ * punch_description_to_sdp:
+ * @desc: a description
+ *
+ * Returns: (transfer full): SDP attribute lines (`a=ice-ufrag:`, `a=ice-pwd:`,
+ *   `a=fingerprint:` when set, `a=candidate:`, `a=end-of-candidates`), CRLF-separated
+ */
 PUNCH_EXPORT char *punch_description_to_sdp (const PunchDescription *desc);
-/** Returns: (transfer full) (nullable): the description, or %NULL with @error set. Pure. */
+/**
+ * punch_description_parse_sdp:
+ * @sdp: SDP attribute lines, as punch_description_to_sdp() writes them
+ * @error: return location for a #GError
+ *
+ * A pure function.
+ *
+ * Returns: (transfer full) (nullable): the description, or %NULL with @error set
+ */
 PUNCH_EXPORT PunchDescription *punch_description_parse_sdp (const char *sdp, GError **error);
 
 /**
  * punch_ice_credentials_validate:
+ * @ufrag: the ICE username fragment
+ * @pwd: the ICE password
+ * @error: return location for a #GError
  *
  * Checks the RFC 8839 grammar: ufrag 4 to 256 ice-chars, pwd 22 to 256 ice-chars.
+ *
+ * Returns: %TRUE when both are valid, otherwise %FALSE with @error set
  */
 PUNCH_EXPORT gboolean punch_ice_credentials_validate (const char *ufrag, const char *pwd,
                                                       GError **error);

@@ -41,11 +41,20 @@ typedef enum
   PUNCH_ERROR_WOULD_BLOCK,
 } PunchErrorCode;
 
+/**
+ * punch_error_quark:
+ *
+ * Returns: the quark of the %PUNCH_ERROR domain
+ */
 PUNCH_EXPORT GQuark punch_error_quark (void);
 
 /**
  * punch_error_code_to_string:
- * Returns: (transfer none): a short stable name such as "timeout", used in JSON output
+ * @code: an error code
+ *
+ * Returns: (transfer none): a short stable name such as "timeout", used in JSON
+ *   output; "unknown" for a value that is not a #PunchErrorCode. It equals the
+ *   value's nick in %PUNCH_TYPE_ERROR_CODE.
  */
 PUNCH_EXPORT const char *punch_error_code_to_string (PunchErrorCode code);
 

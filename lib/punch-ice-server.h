@@ -9,6 +9,14 @@
 
 G_BEGIN_DECLS
 
+/**
+ * PunchIceServerKind:
+ * @PUNCH_ICE_SERVER_STUN: `stun:`
+ * @PUNCH_ICE_SERVER_TURN: `turn:`
+ * @PUNCH_ICE_SERVER_TURNS: `turns:` (TURN over TLS)
+ *
+ * The URI scheme of a #PunchIceServer.
+ */
 typedef enum
 {
   PUNCH_ICE_SERVER_STUN,
@@ -16,6 +24,14 @@ typedef enum
   PUNCH_ICE_SERVER_TURNS,
 } PunchIceServerKind;
 
+/**
+ * PunchTransport:
+ * @PUNCH_TRANSPORT_UDP: UDP
+ * @PUNCH_TRANSPORT_TCP: TCP
+ * @PUNCH_TRANSPORT_TLS: TLS over TCP (`turns:`)
+ *
+ * How a server or a candidate is reached.
+ */
 typedef enum
 {
   PUNCH_TRANSPORT_UDP,
@@ -60,11 +76,33 @@ PUNCH_EXPORT GType punch_ice_server_get_type (void);
 PUNCH_EXPORT PunchIceServer *punch_ice_server_parse (const char *uri, const char *username,
                                                      const char *credential, GError **error);
 
-/** Returns: (transfer full): the canonical URI, without credentials */
+/**
+ * punch_ice_server_to_uri:
+ * @server: a server
+ *
+ * Returns: (transfer full): the canonical URI, without credentials
+ */
 PUNCH_EXPORT char *punch_ice_server_to_uri (const PunchIceServer *server);
+/**
+ * punch_ice_server_copy:
+ * @server: a server
+ *
+ * Returns: (transfer full): a deep copy of @server
+ */
 PUNCH_EXPORT PunchIceServer *punch_ice_server_copy (const PunchIceServer *server);
+/**
+ * punch_ice_server_free:
+ * @server: (nullable) (transfer full): a server
+ */
 PUNCH_EXPORT void punch_ice_server_free (PunchIceServer *server);
 
+/**
+ * punch_transport_to_string:
+ * @transport: a transport
+ *
+ * Returns: (transfer none): "udp", "tcp" or "tls" ("unknown" otherwise), the
+ *   value's nick in %PUNCH_TYPE_TRANSPORT
+ */
 PUNCH_EXPORT const char *punch_transport_to_string (PunchTransport transport);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PunchIceServer, punch_ice_server_free)

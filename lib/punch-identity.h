@@ -64,6 +64,12 @@ PUNCH_EXPORT PunchIdentity *punch_identity_load (const char *path, gboolean crea
  */
 PUNCH_EXPORT char *punch_identity_default_path (void);
 
+/**
+ * punch_identity_ref:
+ * @id: an identity
+ *
+ * Returns: (transfer full): @id, with one more reference
+ */
 PUNCH_EXPORT PunchIdentity *punch_identity_ref (PunchIdentity *id);
 PUNCH_EXPORT void punch_identity_unref (PunchIdentity *id);
 

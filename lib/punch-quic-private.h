@@ -25,8 +25,10 @@ typedef struct _PunchQuic PunchQuic;
 
 typedef struct
 {
-  /* one QUIC packet for the path; it may be lost, QUIC recovers */
-  void (*send) (gpointer user_data, const guint8 *data, gsize len);
+  /* QUIC packets for the path, @len bytes: packets of @segment bytes each,
+   * the last one possibly shorter (one packet when @len <= @segment). They
+   * may be lost; QUIC recovers. */
+  void (*send) (gpointer user_data, const guint8 *data, gsize len, gsize segment);
   /* the handshake completed and the peer proved the key it announced */
   void (*established) (gpointer user_data);
   /* the connection is over: @error is NULL when the peer closed it cleanly */
@@ -94,8 +96,8 @@ void punch_quic_close (PunchQuic *q, guint64 app_error_code, const char *reason)
 void punch_quic_get_stats (PunchQuic *q, PunchQuicStats *stats);
 /* The path is gone (the session failed): fail every stream with @error, send nothing. */
 void punch_quic_abort (PunchQuic *q, const GError *error);
-/* %TRUE when every stream the peer opened or wrote has ended (FIN received):
- * closing with code 0 then tells the truth ("I have everything"). */
+/* %FALSE when a stream the peer wrote on has not ended (no FIN yet): closing
+ * then abandons it, and says so (code 1 instead of 0). */
 gboolean punch_quic_all_received (PunchQuic *q);
 /* the connection sent or received a packet at all (worth lingering after close) */
 gboolean punch_quic_has_connection (PunchQuic *q);
@@ -130,7 +132,8 @@ gboolean punch_quic_stream_wants_write (PunchQuicStream *s);
 void punch_quic_stream_announce (PunchQuicStream *s);
 /* @n bytes (and FIN if @fin) went into a packet */
 void punch_quic_stream_sent (PunchQuicStream *s, gsize n, gboolean fin);
-gboolean punch_quic_stream_got_fin (PunchQuicStream *s);
+/* the peer started sending on it, and its end has not come */
+gboolean punch_quic_stream_is_half_received (PunchQuicStream *s);
 guint64 punch_quic_stream_get_bytes_read (PunchQuicStream *s);
 guint64 punch_quic_stream_get_bytes_written (PunchQuicStream *s);
 

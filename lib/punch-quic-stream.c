@@ -63,6 +63,7 @@ struct _PunchQuicStream
   GByteArray *rx;
   gsize rx_pos;
   gboolean rx_fin;
+  guint64 rx_total; /* delivered by ngtcp2, read or not */
   guint64 bytes_read;
   GPtrArray *read_waiters; /* GSource */
 
@@ -140,8 +141,11 @@ make_source (GObject *stream, GPtrArray *waiters, gboolean ready, GCancellable *
 static gboolean
 all_acknowledged (PunchQuicStream *self)
 {
-  if (self->peer_done)
-    return self->fin_wanted;
+  /* the peer closed saying it is done: the data it acknowledged is what it
+   * has; our FIN's own acknowledgement may not have come back */
+  if (self->peer_done && self->fin_wanted && self->tx_sent == self->tx_end
+      && self->tx_acked == self->tx_end)
+    return TRUE;
   return self->fin_sent && self->tx_acked == self->tx_end
          && (self->fin_with_data || self->fin_acked);
 }
@@ -551,6 +555,7 @@ punch_quic_stream_receive (PunchQuicStream *s, const guint8 *data, gsize len, gb
 {
   if (len)
     g_byte_array_append (s->rx, data, len);
+  s->rx_total += len;
   if (fin)
     s->rx_fin = TRUE;
   wake (s->read_waiters);
@@ -664,9 +669,9 @@ punch_quic_stream_sent (PunchQuicStream *s, gsize n, gboolean fin)
 }
 
 gboolean
-punch_quic_stream_got_fin (PunchQuicStream *s)
+punch_quic_stream_is_half_received (PunchQuicStream *s)
 {
-  return s->rx_fin;
+  return s->rx_total > 0 && !s->rx_fin;
 }
 
 guint64

@@ -42,6 +42,8 @@
 #define MAX_UDP_PAYLOAD 1452
 /* answer late packets with our CONNECTION_CLOSE at most this often */
 #define CLOSE_RESEND_US (100 * 1000)
+/* packets handed to the owner in one send (UDP GSO allows 64) */
+#define BATCH_MAX 32
 
 struct _PunchQuic
 {
@@ -73,6 +75,7 @@ struct _PunchQuic
   gboolean established;
   gboolean closing; /* we sent CONNECTION_CLOSE */
   gboolean over;    /* closed: callbacks.closed was called */
+  guint8 *batch;    /* BATCH_MAX packets for one send */
   guint8 *close_pkt;
   gsize close_pkt_len;
   gint64 close_sent_us;
@@ -205,7 +208,7 @@ send_close_packet (PunchQuic *q)
   if (q->close_pkt_len == 0)
     return;
   q->close_sent_us = g_get_monotonic_time ();
-  q->cb.send (q->user_data, q->close_pkt, q->close_pkt_len);
+  q->cb.send (q->user_data, q->close_pkt, q->close_pkt_len, q->close_pkt_len);
 }
 
 /* Writes our CONNECTION_CLOSE (once) and sends it. */
@@ -335,6 +338,14 @@ get_new_connection_id (ngtcp2_conn *conn, ngtcp2_cid *cid, uint8_t *token, size_
   return 0;
 }
 
+static void
+established (PunchQuic *q)
+{
+  q->established = TRUE;
+  q->stats.handshake_ms = (g_get_monotonic_time () - q->start_us) / 1000;
+  q->cb.established (q->user_data);
+}
+
 static int
 handshake_completed (ngtcp2_conn *conn, void *user_data)
 {
@@ -342,10 +353,11 @@ handshake_completed (ngtcp2_conn *conn, void *user_data)
 
   if (q->peer_fingerprint == NULL)
     return NGTCP2_ERR_CALLBACK_FAILURE; /* cannot happen: the verify callback ran */
-  q->established = TRUE;
-  q->stats.handshake_ms = (g_get_monotonic_time () - q->start_us) / 1000;
   if (q->client)
     {
+      /* Data may flow now, but in TLS 1.3 the client finishes before the
+       * server has checked the client's key: established waits for the
+       * server's HANDSHAKE_DONE (handshake_confirmed). */
       gint64 id;
       int rv = ngtcp2_conn_open_bidi_stream (conn, &id, q->default_stream);
       if (rv != 0)
@@ -353,8 +365,19 @@ handshake_completed (ngtcp2_conn *conn, void *user_data)
       punch_quic_stream_set_id (q->default_stream, id);
       punch_quic_stream_announce (q->default_stream);
       punch_quic_schedule_write (q, q->default_stream);
+      return 0;
     }
-  q->cb.established (q->user_data);
+  established (q);
+  return 0;
+}
+
+static int
+handshake_confirmed (ngtcp2_conn *conn, void *user_data)
+{
+  PunchQuic *q = user_data;
+
+  if (q->client)
+    established (q);
   return 0;
 }
 
@@ -376,9 +399,10 @@ stream_open (ngtcp2_conn *conn, int64_t stream_id, void *user_data)
 
   if (!ngtcp2_is_bidi_stream (stream_id))
     return 0; /* none are allowed: initial_max_streams_uni is 0 */
-  if (!q->client && punch_quic_stream_get_id (q->default_stream) < 0)
+  g_debug ("quic %p: the peer opened stream %" G_GINT64_FORMAT, q, stream_id);
+  if (!q->client && stream_id == 0)
     {
-      /* the client's first stream is the default one */
+      /* the client's first stream (0) is the default one */
       punch_quic_stream_set_id (q->default_stream, stream_id);
       ngtcp2_conn_set_stream_user_data (conn, stream_id, q->default_stream);
       punch_quic_schedule_write (q, q->default_stream);
@@ -528,6 +552,7 @@ static const ngtcp2_callbacks callbacks_template = {
   .get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb,
   .stream_stop_sending = stream_stop_sending,
   .version_negotiation = ngtcp2_crypto_version_negotiation_cb,
+  .handshake_confirmed = handshake_confirmed,
 };
 
 /* ---- TLS: who the peer is ------------------------------------------------ */
@@ -636,6 +661,8 @@ setup_tls (PunchQuic *q, GError **error)
 
 /* ---- the connection ------------------------------------------------------- */
 
+static void log_printf (void *user_data, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+
 static void
 log_printf (void *user_data, const char *fmt, ...)
 {
@@ -648,16 +675,33 @@ log_printf (void *user_data, const char *fmt, ...)
   va_end (ap);
 }
 
+/* CUBIC unless PUNCH_QUIC_CC names another (for measurements: docs/bench.md) */
+static ngtcp2_cc_algo
+cc_algo (void)
+{
+  const char *name = g_getenv ("PUNCH_QUIC_CC");
+
+  if (g_strcmp0 (name, "reno") == 0)
+    return NGTCP2_CC_ALGO_RENO;
+  if (g_strcmp0 (name, "bbr") == 0)
+    return NGTCP2_CC_ALGO_BBR;
+  if (g_strcmp0 (name, "bbr2") == 0)
+    return NGTCP2_CC_ALGO_BBR2;
+  return NGTCP2_CC_ALGO_CUBIC;
+}
+
 static void
 init_settings (ngtcp2_settings *settings, ngtcp2_transport_params *params)
 {
   ngtcp2_settings_default (settings);
   settings->initial_ts = now_ns ();
-  settings->cc_algo = NGTCP2_CC_ALGO_CUBIC;
+  settings->cc_algo = cc_algo ();
   settings->max_tx_udp_payload_size = MAX_UDP_PAYLOAD;
   settings->max_window = MAX_CONN_WINDOW;
   settings->max_stream_window = MAX_STREAM_WINDOW;
   settings->handshake_timeout = 10 * NGTCP2_SECONDS;
+  if (g_getenv ("PUNCH_QUIC_ACK_THRESH"))
+    settings->ack_thresh = (size_t)g_ascii_strtoull (g_getenv ("PUNCH_QUIC_ACK_THRESH"), NULL, 10);
   if (g_getenv ("PUNCH_QUIC_DEBUG"))
     settings->log_printf = log_printf;
 
@@ -716,6 +760,7 @@ create_server (PunchQuic *q, const guint8 *data, gsize len)
 
   if (ngtcp2_accept (&hd, data, len) != 0)
     return FALSE;
+  q->start_us = g_get_monotonic_time (); /* the handshake starts with the client's Initial */
   init_settings (&settings, &params);
   params.original_dcid = hd.dcid;
   random_cid (&scid, SCID_LEN);
@@ -751,6 +796,7 @@ punch_quic_new (PunchIdentity *identity, const char *const *pins, GMainContext *
   q->context = g_main_context_ref (context);
   q->cb = *callbacks;
   q->user_data = user_data;
+  q->batch = g_malloc (BATCH_MAX * MAX_UDP_PAYLOAD);
   q->streams = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_object_unref);
   q->default_stream = punch_quic_stream_new (q, -1);
   q->stats.rtt_ms = -1;
@@ -994,12 +1040,11 @@ punch_quic_all_received (PunchQuic *q)
   GHashTableIter iter;
   gpointer value;
 
-  if (punch_quic_stream_get_id (q->default_stream) >= 0
-      && !punch_quic_stream_got_fin (q->default_stream))
+  if (punch_quic_stream_is_half_received (q->default_stream))
     return FALSE;
   g_hash_table_iter_init (&iter, q->streams);
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (!punch_quic_stream_got_fin (value))
+    if (punch_quic_stream_is_half_received (value))
       return FALSE;
   return TRUE;
 }
@@ -1071,6 +1116,7 @@ really_free (PunchQuic *q)
   if (q->tls)
     gnutls_deinit (q->tls);
   g_free (q->close_pkt);
+  g_free (q->batch);
   g_clear_error (&q->auth_error);
   g_free (q->expected);
   g_free (q->peer_fingerprint);
@@ -1183,8 +1229,8 @@ write_one (PunchQuic *q, guint8 *buf, gsize buflen, ngtcp2_tstamp ts, gsize *out
               g_queue_remove (&q->active, s);
               continue;
             }
-          if (nwrite > 0 && g_queue_remove (&q->active, s))
-            g_queue_push_tail (&q->active, s); /* round robin */
+          if (nwrite > 0 && ndatalen > 0 && g_queue_remove (&q->active, s))
+            g_queue_push_tail (&q->active, s); /* round robin among streams with data */
         }
       else
         nwrite = ngtcp2_conn_writev_stream (q->conn, &ps.path, &pi, buf, buflen, NULL,
@@ -1201,12 +1247,22 @@ write_one (PunchQuic *q, guint8 *buf, gsize buflen, ngtcp2_tstamp ts, gsize *out
     }
 }
 
+/* Packets of one size go out together: the owner can hand them to the
+ * kernel in one call (UDP GSO), which cuts the sender's system time. */
+static void
+flush_batch (PunchQuic *q, gsize *off, gsize *nseg, gsize seg)
+{
+  if (*off)
+    q->cb.send (q->user_data, q->batch, *off, seg);
+  *off = 0;
+  *nseg = 0;
+}
+
 static void
 quic_write (PunchQuic *q)
 {
-  guint8 buf[MAX_UDP_PAYLOAD];
   ngtcp2_tstamp ts;
-  gsize max_pkts, sent = 0;
+  gsize max_pkts, sent = 0, off = 0, nseg = 0, seg = 0;
   gboolean was_blocked = q->dgram_blocked;
 
   q->write_pending = FALSE;
@@ -1220,14 +1276,26 @@ quic_write (PunchQuic *q)
   while (sent < max_pkts)
     {
       gsize len = 0;
-      if (!write_one (q, buf, sizeof buf, ts, &len))
-        break;
-      if (len == 0)
+      if (!write_one (q, q->batch + off, MAX_UDP_PAYLOAD, ts, &len) || len == 0)
         break;
       q->stats.packets_sent++;
-      q->cb.send (q->user_data, buf, len);
       sent++;
+      if (nseg > 0 && len > seg)
+        {
+          /* larger than the batch's packets: it starts the next batch */
+          gsize start = off;
+          flush_batch (q, &off, &nseg, seg);
+          memmove (q->batch, q->batch + start, len);
+        }
+      if (nseg == 0)
+        seg = len;
+      off += len;
+      nseg++;
+      if (len < seg || nseg == BATCH_MAX)
+        flush_batch (q, &off, &nseg, seg);
     }
+  if (!q->over)
+    flush_batch (q, &off, &nseg, seg);
   if (!q->over)
     ngtcp2_conn_update_pkt_tx_time (q->conn, ts);
   /* more to send than pacing allows now: the expiry says when */

@@ -22,7 +22,13 @@
 #include "punch-quic-private.h"
 
 #include <string.h>
+#include <errno.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
 #include <nice/agent.h>
 #include <nice/interfaces.h>
 
@@ -93,6 +99,10 @@ struct _PunchSession
   gboolean ice_connected;
   gint64 ice_connected_time;
   GSource *linger_source;
+  GSocket *direct_socket; /* the selected pair's socket, when QUIC may send on it */
+  struct sockaddr_storage direct_addr;
+  socklen_t direct_addrlen;
+  gboolean gso_off;
 
   GList *connect_tasks; /* GTask, waiting for connected or failed */
 };
@@ -414,7 +424,7 @@ on_deadline (gpointer user_data)
 
 /* ---- libnice callbacks --------------------------------------------------- */
 
-static void size_socket_buffers (PunchSession *self);
+static void use_selected_socket (PunchSession *self);
 
 static void
 update_selected_pair (PunchSession *self)
@@ -441,7 +451,7 @@ update_selected_pair (PunchSession *self)
   punch_pair_free (self->selected);
   self->selected = g_steal_pointer (&pair);
   if (self->quic)
-    size_socket_buffers (self);
+    use_selected_socket (self);
   {
     g_autofree char *text = punch_pair_describe (self->selected);
     if (self->selected->relayed && self->config->policy == PUNCH_POLICY_ALL)
@@ -466,13 +476,67 @@ quic_is_client (PunchSession *self)
   return g_strcmp0 (self->local_ufrag, self->remote_ufrag) < 0;
 }
 
+/* One sendmsg() for a batch of equal packets (UDP GSO) on the selected
+ * pair's own socket. FALSE when that cannot be done: the caller sends them
+ * one by one through libnice. */
+static gboolean
+send_direct (PunchSession *self, const guint8 *data, gsize len, gsize segment)
+{
+  struct iovec iov = { (void *)data, len };
+  union
+  {
+    char buf[CMSG_SPACE (sizeof (guint16))];
+    struct cmsghdr align;
+  } control;
+  struct msghdr msg = { 0 };
+  ssize_t n;
+
+  if (self->direct_socket == NULL)
+    return FALSE;
+  msg.msg_name = &self->direct_addr;
+  msg.msg_namelen = self->direct_addrlen;
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (len > segment)
+    {
+      struct cmsghdr *cm;
+      guint16 seg = (guint16)segment;
+
+      if (self->gso_off)
+        return FALSE;
+      memset (&control, 0, sizeof control);
+      msg.msg_control = control.buf;
+      msg.msg_controllen = sizeof control.buf;
+      cm = CMSG_FIRSTHDR (&msg);
+      cm->cmsg_level = SOL_UDP;
+      cm->cmsg_type = UDP_SEGMENT;
+      cm->cmsg_len = CMSG_LEN (sizeof seg);
+      memcpy (CMSG_DATA (cm), &seg, sizeof seg);
+    }
+  n = sendmsg (g_socket_get_fd (self->direct_socket), &msg, MSG_DONTWAIT);
+  if (n >= 0 || errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+    return TRUE; /* sent, or lost in a full buffer: QUIC recovers either way */
+  if (len > segment)
+    {
+      g_debug ("session %p: UDP GSO unavailable (%s): one packet per send", self,
+               g_strerror (errno));
+      self->gso_off = TRUE;
+    }
+  return FALSE;
+}
+
 static void
-on_quic_send (gpointer user_data, const guint8 *data, gsize len)
+on_quic_send (gpointer user_data, const guint8 *data, gsize len, gsize segment)
 {
   PunchSession *self = user_data;
 
-  if (self->agent)
-    nice_agent_send (self->agent, self->stream_id, 1, len, (const gchar *)data);
+  if (self->agent == NULL)
+    return;
+  if (send_direct (self, data, len, segment))
+    return;
+  for (gsize off = 0; off < len; off += segment)
+    nice_agent_send (self->agent, self->stream_id, 1, MIN (segment, len - off),
+                     (const gchar *)data + off);
 }
 
 static void
@@ -578,16 +642,34 @@ start_secure_channel (PunchSession *self)
     }
 }
 
-/* Bigger socket buffers on the path in use: a burst at a few hundred Mbit/s
- * overflows Linux's default 208 KiB receive buffer. Best effort. */
+/* The selected pair's socket: bigger buffers (a burst at a few hundred
+ * Mbit/s overflows Linux's default 208 KiB receive buffer), and, when the
+ * local candidate is not a relay (TURN framing is libnice's), QUIC's batches
+ * go straight to it. Best effort. */
 static void
-size_socket_buffers (PunchSession *self)
+use_selected_socket (PunchSession *self)
 {
   g_autoptr (GSocket) socket = nice_agent_get_selected_socket (self->agent, self->stream_id, 1);
+  g_autoptr (GSocketAddress) remote = NULL;
   int fd, size = 4 * 1024 * 1024;
 
+  g_clear_object (&self->direct_socket);
   if (socket == NULL)
     return;
+  if (self->selected->local->type != PUNCH_CANDIDATE_RELAY
+      && self->selected->local->transport == PUNCH_TRANSPORT_UDP
+      && g_socket_get_socket_type (socket) == G_SOCKET_TYPE_DATAGRAM && !g_getenv ("PUNCH_NO_GSO"))
+    {
+      remote = g_inet_socket_address_new_from_string (self->selected->remote->address,
+                                                      self->selected->remote->port);
+      if (remote
+          && g_socket_address_to_native (remote, &self->direct_addr, sizeof self->direct_addr,
+                                         NULL))
+        {
+          self->direct_addrlen = g_socket_address_get_native_size (remote);
+          self->direct_socket = g_object_ref (socket);
+        }
+    }
   fd = g_socket_get_fd (socket);
   if (setsockopt (fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
     setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
@@ -839,6 +921,7 @@ shutdown_agent (PunchSession *self)
   if (self->agent == NULL)
     return;
   g_signal_handlers_disconnect_by_data (self->agent, self);
+  g_clear_object (&self->direct_socket);
   if (self->stream_id)
     nice_agent_attach_recv (self->agent, self->stream_id, 1, self->context, NULL, NULL);
 }
@@ -858,6 +941,7 @@ punch_session_dispose (GObject *object)
       g_clear_object (&self->agent);
     }
   punch_source_clear (&self->linger_source);
+  g_clear_object (&self->direct_socket);
   g_clear_pointer (&self->quic, punch_quic_free);
   if (self->bridges)
     g_ptr_array_set_size (self->bridges, 0);
@@ -1340,7 +1424,6 @@ punch_session_get_stats (PunchSession *self, PunchStats *stats)
       stats->rtt_ms = qs.rtt_ms;
       stats->handshake_ms = qs.handshake_ms;
       stats->datagrams_lost = qs.datagrams_lost;
-      stats->packets_dropped = qs.packets_dropped;
       stats->stream_bytes_sent = punch_quic_stream_get_bytes_written (stream);
       stats->stream_bytes_received = punch_quic_stream_get_bytes_read (stream);
     }
@@ -1727,7 +1810,8 @@ punch_session_close_async (PunchSession *self, GCancellable *cancellable,
   if (self->quic && self->linger_source == NULL && self->agent
       && punch_quic_has_connection (self->quic))
     {
-      /* Code 0 tells the peer "I have everything you sent": only when true.
+      /* Code 0 is a normal close; code 1 says a stream the peer was
+       * writing is abandoned before its end (the peer's session fails).
        * Then keep the path a moment, so that a late packet still gets our
        * CONNECTION_CLOSE (RFC 9000 section 10.2). */
       gboolean done = punch_quic_all_received (self->quic);

@@ -12,6 +12,17 @@
 
 G_BEGIN_DECLS
 
+/**
+ * PunchState:
+ * @PUNCH_STATE_NEW: made, not started
+ * @PUNCH_STATE_GATHERING: gathering local candidates
+ * @PUNCH_STATE_CHECKING: connectivity checks under way
+ * @PUNCH_STATE_CONNECTED: a pair is selected and data can flow
+ * @PUNCH_STATE_FAILED: no path (see punch_session_get_error()); final
+ * @PUNCH_STATE_CLOSED: closed by punch_session_close_async(); final
+ *
+ * A session's state; %PUNCH_TYPE_STATE is its GType.
+ */
 typedef enum
 {
   PUNCH_STATE_NEW,
@@ -22,6 +33,13 @@ typedef enum
   PUNCH_STATE_CLOSED,
 } PunchState;
 
+/**
+ * punch_state_to_string:
+ * @state: a state
+ *
+ * Returns: (transfer none): its name, e.g. "connected" ("unknown" for no
+ *   state), the value's nick in %PUNCH_TYPE_STATE
+ */
 PUNCH_EXPORT const char *punch_state_to_string (PunchState state);
 
 /**
@@ -39,10 +57,25 @@ typedef struct
 
 #define PUNCH_TYPE_PAIR (punch_pair_get_type ())
 PUNCH_EXPORT GType punch_pair_get_type (void);
+/**
+ * punch_pair_copy:
+ * @pair: a pair
+ *
+ * Returns: (transfer full): a deep copy of @pair
+ */
 PUNCH_EXPORT PunchPair *punch_pair_copy (const PunchPair *pair);
+/**
+ * punch_pair_free:
+ * @pair: (nullable) (transfer full): a pair
+ */
 PUNCH_EXPORT void punch_pair_free (PunchPair *pair);
-/** Returns: (transfer full): e.g. "direct: srflx <-> srflx over udp" or "RELAYED via TURN: relay
- * <-> srflx over udp" */
+/**
+ * punch_pair_describe:
+ * @pair: a pair
+ *
+ * Returns: (transfer full): e.g. "direct: srflx <-> srflx over udp" or
+ *   "RELAYED via TURN: relay <-> srflx over udp"
+ */
 PUNCH_EXPORT char *punch_pair_describe (const PunchPair *pair);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PunchPair, punch_pair_free)
 
@@ -63,8 +96,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PunchPair, punch_pair_free)
  * @datagrams_lost: datagrams the network lost (sent, never acknowledged)
  * @datagrams_dropped: datagrams received that the session had to drop (too
  *   many before the application could be told)
- * @packets_dropped: packets that were not the peer's and were thrown away
- *   (forged, altered, replayed or stale: they fail QUIC's authentication)
+ *
+ * Packets that are not the peer's (forged, altered, replayed) fail QUIC's
+ * authentication and are discarded inside QUIC without a trace here.
  */
 typedef struct
 {
@@ -80,7 +114,6 @@ typedef struct
   guint64 stream_bytes_received;
   guint64 datagrams_lost;
   guint64 datagrams_dropped;
-  guint64 packets_dropped;
 } PunchStats;
 
 #define PUNCH_TYPE_SESSION (punch_session_get_type ())
@@ -117,14 +150,37 @@ G_DECLARE_FINAL_TYPE (PunchSession, punch_session, PUNCH, SESSION, GObject)
  */
 PUNCH_EXPORT PunchSession *punch_session_new (const PunchConfig *config, GError **error);
 
-/** Resolves the servers and starts gathering. Later failures arrive as %PUNCH_STATE_FAILED. */
+/**
+ * punch_session_start:
+ * @self: a session
+ * @error: return location for a #GError
+ *
+ * Resolves the servers and starts gathering. Later failures arrive as %PUNCH_STATE_FAILED.
+ *
+ * Returns: %FALSE with @error set when it cannot start
+ */
 PUNCH_EXPORT gboolean punch_session_start (PunchSession *self, GError **error);
 
-/** Returns: (transfer none): the local ICE username fragment, valid from creation */
+/**
+ * punch_session_get_local_ufrag:
+ * @self: a session
+ *
+ * Returns: (transfer none): the local ICE username fragment, valid from creation
+ */
 PUNCH_EXPORT const char *punch_session_get_local_ufrag (PunchSession *self);
-/** Returns: (transfer none): the local ICE password, valid from creation */
+/**
+ * punch_session_get_local_pwd:
+ * @self: a session
+ *
+ * Returns: (transfer none): the local ICE password, valid from creation
+ */
 PUNCH_EXPORT const char *punch_session_get_local_pwd (PunchSession *self);
-/** Returns: (transfer full): the credentials and the candidates gathered so far */
+/**
+ * punch_session_get_local_description:
+ * @self: a session
+ *
+ * Returns: (transfer full): the credentials and the candidates gathered so far
+ */
 PUNCH_EXPORT PunchDescription *punch_session_get_local_description (PunchSession *self);
 PUNCH_EXPORT gboolean punch_session_is_controlling (PunchSession *self);
 
@@ -144,19 +200,45 @@ PUNCH_EXPORT gboolean punch_session_set_role (PunchSession *self, PunchRole role
 
 PUNCH_EXPORT gboolean punch_session_set_remote_credentials (PunchSession *self, const char *ufrag,
                                                             const char *pwd, GError **error);
-/** @line: `candidate:…` (with or without `a=`) */
+/**
+ * punch_session_add_remote_candidate:
+ * @self: a session
+ * @line: `candidate:…` (with or without `a=`)
+ * @error: return location for a #GError
+ *
+ * Returns: %FALSE with @error set when @line is not a candidate or the session is over
+ */
 PUNCH_EXPORT gboolean punch_session_add_remote_candidate (PunchSession *self, const char *line,
                                                           GError **error);
 PUNCH_EXPORT void punch_session_set_remote_end_of_candidates (PunchSession *self);
-/** Credentials, every candidate and the end-of-candidates flag at once. */
+/**
+ * punch_session_set_remote_description:
+ * @self: a session
+ * @desc: the peer's description
+ * @error: return location for a #GError
+ *
+ * Credentials, every candidate and the end-of-candidates flag at once.
+ *
+ * Returns: %FALSE with @error set when the session refused them
+ */
 PUNCH_EXPORT gboolean punch_session_set_remote_description (PunchSession *self,
                                                             const PunchDescription *desc,
                                                             GError **error);
 
 PUNCH_EXPORT PunchState punch_session_get_state (PunchSession *self);
-/** Returns: (transfer none) (nullable): why the session failed */
+/**
+ * punch_session_get_error:
+ * @self: a session
+ *
+ * Returns: (transfer none) (nullable): why the session failed
+ */
 PUNCH_EXPORT const GError *punch_session_get_error (PunchSession *self);
-/** Returns: (transfer none) (nullable): the selected pair once connected */
+/**
+ * punch_session_get_selected_pair:
+ * @self: a session
+ *
+ * Returns: (transfer none) (nullable): the selected pair once connected
+ */
 PUNCH_EXPORT const PunchPair *punch_session_get_selected_pair (PunchSession *self);
 PUNCH_EXPORT void punch_session_get_stats (PunchSession *self, PunchStats *stats);
 
@@ -170,7 +252,12 @@ PUNCH_EXPORT void punch_session_get_stats (PunchSession *self, PunchStats *stats
  */
 PUNCH_EXPORT gboolean punch_session_send (PunchSession *self, const void *data, gsize len,
                                           GError **error);
-/** The largest datagram the path carries now; 0 before connected. */
+/**
+ * punch_session_get_max_datagram_size:
+ * @self: a session
+ *
+ * Returns: the largest datagram payload the path carries now; 0 before connected
+ */
 PUNCH_EXPORT gsize punch_session_get_max_datagram_size (PunchSession *self);
 
 /**
@@ -195,10 +282,27 @@ PUNCH_EXPORT GIOStream *punch_session_get_io_stream (PunchSession *self);
  */
 PUNCH_EXPORT GIOStream *punch_session_open_stream (PunchSession *self, GError **error);
 
+/**
+ * punch_session_get_security:
+ * @self: a session
+ *
+ * Returns: how the session's data is protected (from its config)
+ */
 PUNCH_EXPORT PunchSecurity punch_session_get_security (PunchSession *self);
-/** Returns: (transfer none) (nullable): this side's fingerprint ("sha-256 AB:…") */
+/**
+ * punch_session_get_local_fingerprint:
+ * @self: a session
+ *
+ * Returns: (transfer none) (nullable): this side's fingerprint ("sha-256 AB:…"),
+ *   %NULL with %PUNCH_SECURITY_NONE
+ */
 PUNCH_EXPORT const char *punch_session_get_local_fingerprint (PunchSession *self);
-/** Returns: (transfer none) (nullable): the peer's verified fingerprint, once connected */
+/**
+ * punch_session_get_peer_fingerprint:
+ * @self: a session
+ *
+ * Returns: (transfer none) (nullable): the peer's verified fingerprint, once connected
+ */
 PUNCH_EXPORT const char *punch_session_get_peer_fingerprint (PunchSession *self);
 /**
  * punch_session_set_remote_fingerprint:
@@ -221,8 +325,8 @@ PUNCH_EXPORT gboolean punch_session_connect_finish (PunchSession *self, GAsyncRe
 
 /**
  * punch_session_close_async:
- * Closes the secure channel (telling the peer it has everything only when
- * every stream the peer wrote has ended), keeps answering late packets for
+ * Closes the secure channel (saying so when a stream the peer was writing
+ * on had not ended: the peer's session then fails), keeps answering late packets for
  * about three round trips, then closes the path and releases TURN
  * allocations. The state becomes %PUNCH_STATE_CLOSED at once; the callback
  * runs when the agent is gone.

@@ -1,9 +1,9 @@
 /* punch-tls-bridge.h: real TLS for turns: servers (private)
  *
- * libnice 0.1.21 does not speak TLS to a TURN server in RFC 5245 mode (see
- * FACTS.md). The bridge listens on 127.0.0.1 and, for every connection libnice
- * makes to it as a TURN-TCP server, opens a verified TLS connection to the
- * real server and splices the two.
+ * libnice 0.1.21 does not speak TLS to a TURN server in RFC 5245 mode (its socket/pseudossl.c
+ * replays canned handshake bytes, and only in the Google and OC2007 compatibility modes). The
+ * bridge listens on 127.0.0.1 and, for every connection libnice makes to it as a TURN-TCP server,
+ * opens a verified TLS connection to the real server and splices the two.
  *
  * SPDX-License-Identifier: MIT
  */

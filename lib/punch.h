@@ -13,4 +13,5 @@
 #include "punch-identity.h"
 #include "punch-config.h"
 #include "punch-session.h"
+#include "punch-enum-types.h"
 #undef PUNCH_INSIDE

@@ -349,3 +349,17 @@ punch_signal_binding_get_remote_id (PunchSignalBinding *self)
   g_return_val_if_fail (PUNCH_IS_SIGNAL_BINDING (self), NULL);
   return self->remote_id;
 }
+
+PunchSession *
+punch_signal_binding_get_session (PunchSignalBinding *self)
+{
+  g_return_val_if_fail (PUNCH_IS_SIGNAL_BINDING (self), NULL);
+  return self->session;
+}
+
+PunchSignalClient *
+punch_signal_binding_get_client (PunchSignalBinding *self)
+{
+  g_return_val_if_fail (PUNCH_IS_SIGNAL_BINDING (self), NULL);
+  return self->client;
+}

@@ -44,9 +44,10 @@ struct _PunchSignalClient
   GPtrArray *ice_servers;
   PunchRole role;
 
+  GMainContext *context; /* the creator's thread-default: every source goes there */
   guint backoff_ms;
-  guint retry_id;
-  guint keepalive_id;
+  GSource *retry_source;
+  GSource *keepalive_source;
   gint64 last_seen;
 };
 
@@ -62,6 +63,7 @@ enum
   SIGNAL_SERVER_ERROR,
   SIGNAL_DISCONNECTED,
   SIGNAL_RECONNECTED,
+  SIGNAL_SESSION_CREATED,
   N_SIGNALS
 };
 
@@ -71,12 +73,34 @@ G_DEFINE_FINAL_TYPE (PunchSignalClient, punch_signal_client, G_TYPE_OBJECT)
 
 static void connect_now (PunchSignalClient *self);
 
+/* ---- sources, on the client's context (not the global default) ---- */
+
+/* Attaches @source (consumed) to the client's context; returns it, unowned. */
+static GSource *
+attach (PunchSignalClient *self, GSource *source, GSourceFunc func, gpointer data,
+        GDestroyNotify notify)
+{
+  g_source_set_callback (source, func, data, notify);
+  g_source_attach (source, self->context);
+  return source;
+}
+
+/* Stops a source we hold (g_source_remove() would look in the global context). */
+static void
+clear_source (GSource **source)
+{
+  if (*source == NULL)
+    return;
+  g_source_destroy (*source);
+  g_clear_pointer (source, g_source_unref);
+}
+
 /* ---- connection ---- */
 
 static void
 drop_connection (PunchSignalClient *self, gushort code)
 {
-  g_clear_handle_id (&self->keepalive_id, g_source_remove);
+  clear_source (&self->keepalive_source);
   if (self->conn == NULL)
     return;
   g_signal_handlers_disconnect_by_data (self->conn, self);
@@ -115,7 +139,7 @@ retry_cb (gpointer data)
 {
   PunchSignalClient *self = data;
 
-  self->retry_id = 0;
+  g_clear_pointer (&self->retry_source, g_source_unref);
   connect_now (self);
   return G_SOURCE_REMOVE;
 }
@@ -131,7 +155,8 @@ schedule_reconnect (PunchSignalClient *self)
   /* ±25 % jitter, so many clients of one restarted server do not come back at once */
   delay = self->backoff_ms * 3 / 4 + g_random_int_range (0, (gint32)self->backoff_ms / 2 + 1);
   g_debug ("reconnecting to %s in %u ms", self->url, delay);
-  self->retry_id = g_timeout_add (delay, retry_cb, self);
+  clear_source (&self->retry_source);
+  self->retry_source = attach (self, g_timeout_source_new (delay), retry_cb, self, NULL);
 }
 
 static void
@@ -159,7 +184,7 @@ keepalive_cb (gpointer data)
       g_autoptr (GError) error
           = g_error_new (PUNCH_ERROR, PUNCH_ERROR_SIGNALING,
                          "the signaling server %s stopped answering", self->url);
-      self->keepalive_id = 0;
+      g_clear_pointer (&self->keepalive_source, g_source_unref);
       lost (self, error, TRUE);
       return G_SOURCE_REMOVE;
     }
@@ -360,7 +385,9 @@ on_connected (GObject *source, GAsyncResult *result, gpointer user_data)
   g_signal_connect (self->conn, "message", G_CALLBACK (on_message), self);
   g_signal_connect (self->conn, "closed", G_CALLBACK (on_closed), self);
   g_signal_connect (self->conn, "pong", G_CALLBACK (on_pong), self);
-  self->keepalive_id = g_timeout_add_seconds (KEEPALIVE_S, keepalive_cb, self);
+  clear_source (&self->keepalive_source);
+  self->keepalive_source
+      = attach (self, g_timeout_source_new_seconds (KEEPALIVE_S), keepalive_cb, self, NULL);
 
   hello = punch_signal_message_new (PUNCH_SIGNAL_MESSAGE_HELLO);
   hello->room = g_strdup (self->room);
@@ -406,7 +433,12 @@ join_cancelled_idle (gpointer data)
 static void
 on_join_cancelled (GCancellable *cancellable, gpointer data)
 {
-  g_idle_add_full (G_PRIORITY_DEFAULT, join_cancelled_idle, g_object_ref (data), g_object_unref);
+  PunchSignalClient *self = data;
+  GSource *idle = g_idle_source_new ();
+
+  /* before the welcome that may already be on its way (I/O is G_PRIORITY_DEFAULT) */
+  g_source_set_priority (idle, G_PRIORITY_DEFAULT);
+  g_source_unref (attach (self, idle, join_cancelled_idle, g_object_ref (self), g_object_unref));
 }
 
 void
@@ -588,7 +620,7 @@ punch_signal_client_close (PunchSignalClient *self)
 {
   g_return_if_fail (PUNCH_IS_SIGNAL_CLIENT (self));
 
-  g_clear_handle_id (&self->retry_id, g_source_remove);
+  clear_source (&self->retry_source);
   if (self->cancellable)
     g_cancellable_cancel (self->cancellable);
   if (self->join_task)
@@ -630,9 +662,9 @@ punch_signal_client_set_reconnect (PunchSignalClient *self, gboolean reconnect)
 {
   g_return_if_fail (PUNCH_IS_SIGNAL_CLIENT (self));
   self->reconnect = reconnect;
-  if (!reconnect && self->retry_id)
+  if (!reconnect && self->retry_source)
     {
-      g_clear_handle_id (&self->retry_id, g_source_remove);
+      clear_source (&self->retry_source);
       self->state = STATE_IDLE;
     }
 }
@@ -644,12 +676,13 @@ punch_signal_client_dispose (GObject *object)
 {
   PunchSignalClient *self = PUNCH_SIGNAL_CLIENT (object);
 
-  g_clear_handle_id (&self->retry_id, g_source_remove);
+  clear_source (&self->retry_source);
   if (self->cancellable)
     g_cancellable_cancel (self->cancellable);
   drop_connection (self, SOUP_WEBSOCKET_CLOSE_GOING_AWAY);
   g_clear_object (&self->session);
   g_clear_object (&self->cancellable);
+  clear_source (&self->keepalive_source);
   G_OBJECT_CLASS (punch_signal_client_parent_class)->dispose (object);
 }
 
@@ -665,6 +698,7 @@ punch_signal_client_finalize (GObject *object)
   g_free (self->id);
   g_ptr_array_unref (self->peers);
   g_ptr_array_unref (self->ice_servers);
+  g_main_context_unref (self->context);
   G_OBJECT_CLASS (punch_signal_client_parent_class)->finalize (object);
 }
 
@@ -702,11 +736,16 @@ punch_signal_client_class_init (PunchSignalClientClass *klass)
                       G_TYPE_ERROR, G_TYPE_BOOLEAN);
   signals[SIGNAL_RECONNECTED]
       = g_signal_new ("reconnected", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  /* emitted by punch_signal_client_join_session_async() (punch-signal-join.c) */
+  signals[SIGNAL_SESSION_CREATED]
+      = g_signal_new ("session-created", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
+                      1, PUNCH_TYPE_SESSION);
 }
 
 static void
 punch_signal_client_init (PunchSignalClient *self)
 {
+  self->context = g_main_context_ref_thread_default ();
   self->reconnect = TRUE;
   self->role = PUNCH_ROLE_AUTO;
   self->peers = g_ptr_array_new_with_free_func (g_free);

@@ -23,7 +23,8 @@ struct _PunchSignalFrameGuard
   gboolean tripped;
   gushort close_code;
   const char *reason;
-  guint idle_id;
+  GMainContext *context; /* the creator's thread-default: the callback runs there */
+  GSource *idle;
   PunchSignalFrameGuardFunc func;
   gpointer user_data;
 };
@@ -40,7 +41,7 @@ notify_idle (gpointer data)
 {
   PunchSignalFrameGuard *self = data;
 
-  self->idle_id = 0;
+  g_clear_pointer (&self->idle, g_source_unref);
   if (self->func)
     self->func (self->close_code, self->reason, self->user_data);
   return G_SOURCE_REMOVE;
@@ -52,9 +53,13 @@ trip (PunchSignalFrameGuard *self, gushort code, const char *reason)
   self->tripped = TRUE;
   self->close_code = code;
   self->reason = reason;
-  if (self->func && self->idle_id == 0)
-    self->idle_id
-        = g_idle_add_full (G_PRIORITY_DEFAULT, notify_idle, g_object_ref (self), g_object_unref);
+  if (self->func && self->idle == NULL)
+    {
+      self->idle = g_idle_source_new ();
+      g_source_set_priority (self->idle, G_PRIORITY_DEFAULT);
+      g_source_set_callback (self->idle, notify_idle, g_object_ref (self), g_object_unref);
+      g_source_attach (self->idle, self->context);
+    }
 }
 
 /* Returns FALSE when the frame whose header just completed must not pass. */
@@ -247,19 +252,35 @@ punch_signal_frame_guard_dispose (GObject *object)
   PunchSignalFrameGuard *self = PUNCH_SIGNAL_FRAME_GUARD (object);
 
   self->func = NULL;
+  if (self->idle)
+    {
+      g_source_destroy (self->idle);
+      g_clear_pointer (&self->idle, g_source_unref);
+    }
   G_OBJECT_CLASS (punch_signal_frame_guard_parent_class)->dispose (object);
+}
+
+static void
+punch_signal_frame_guard_finalize (GObject *object)
+{
+  PunchSignalFrameGuard *self = PUNCH_SIGNAL_FRAME_GUARD (object);
+
+  g_main_context_unref (self->context);
+  G_OBJECT_CLASS (punch_signal_frame_guard_parent_class)->finalize (object);
 }
 
 static void
 punch_signal_frame_guard_class_init (PunchSignalFrameGuardClass *klass)
 {
   G_OBJECT_CLASS (klass)->dispose = punch_signal_frame_guard_dispose;
+  G_OBJECT_CLASS (klass)->finalize = punch_signal_frame_guard_finalize;
   G_INPUT_STREAM_CLASS (klass)->read_fn = guard_read;
 }
 
 static void
 punch_signal_frame_guard_init (PunchSignalFrameGuard *self)
 {
+  self->context = g_main_context_ref_thread_default ();
 }
 
 GInputStream *

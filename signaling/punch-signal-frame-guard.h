@@ -10,6 +10,9 @@
  * seconds' worth). Once tripped it holds back the offending frame and all
  * input after it, so libsoup buffers nothing more, and calls @func from an
  * idle callback so the caller can close the connection with a proper code.
+ * That idle runs on the thread-default #GMainContext of the caller of
+ * punch_signal_frame_guard_new() (a server shard's context), never on the
+ * global default context.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -27,11 +30,25 @@ typedef void (*PunchSignalFrameGuardFunc) (gushort close_code, const char *reaso
 G_DECLARE_FINAL_TYPE (PunchSignalFrameGuard, punch_signal_frame_guard, PUNCH, SIGNAL_FRAME_GUARD,
                       GFilterInputStream)
 
-/** @base: a pollable input stream, e.g. the input of a stolen HTTP connection */
+/**
+ * punch_signal_frame_guard_new:
+ * @base: a pollable input stream, e.g. the input of a stolen HTTP connection
+ * @max_message: the largest frame or fragmented message, in bytes
+ * @frames_per_second: the sustained frame rate allowed
+ * @func: called once, from an idle on the caller's thread-default context, when tripped
+ * @user_data: for @func
+ *
+ * Returns: (transfer full): the guarded stream to give libsoup instead of @base
+ */
 GInputStream *punch_signal_frame_guard_new (GInputStream *base, guint64 max_message,
                                             guint frames_per_second, PunchSignalFrameGuardFunc func,
                                             gpointer user_data);
-/** Stops calling the callback (call it before the callback's data goes away). */
+/**
+ * punch_signal_frame_guard_disarm:
+ * @self: a guard
+ *
+ * Stops calling the callback (call it before the callback's data goes away).
+ */
 void punch_signal_frame_guard_disarm (PunchSignalFrameGuard *self);
 
 G_END_DECLS

@@ -4,16 +4,40 @@
  */
 #pragma once
 
-#include <punch.h>
+#include "punch.h"
+#include "punch-signal-export.h"
 
 G_BEGIN_DECLS
 
-/** The protocol version carried by `hello` and `welcome`. */
+/**
+ * PUNCH_SIGNAL_PROTOCOL_VERSION:
+ *
+ * The protocol version carried by `hello` and `welcome`.
+ */
 #define PUNCH_SIGNAL_PROTOCOL_VERSION 1
 
-/** The largest text frame either side accepts, in bytes. */
+/**
+ * PUNCH_SIGNAL_MAX_FRAME:
+ *
+ * The largest text frame either side accepts, in bytes.
+ */
 #define PUNCH_SIGNAL_MAX_FRAME (64 * 1024)
 
+/**
+ * PunchSignalMessageType:
+ * @PUNCH_SIGNAL_MESSAGE_HELLO: client to server: join a room
+ * @PUNCH_SIGNAL_MESSAGE_WELCOME: server to client: joined; our id, the peers, ICE servers
+ * @PUNCH_SIGNAL_MESSAGE_PEER_JOINED: server to client: a peer came into the room
+ * @PUNCH_SIGNAL_MESSAGE_PEER_LEFT: server to client: a peer left the room
+ * @PUNCH_SIGNAL_MESSAGE_DESCRIPTION: relayed: ICE credentials and candidates
+ * @PUNCH_SIGNAL_MESSAGE_CANDIDATE: relayed: one trickled candidate
+ * @PUNCH_SIGNAL_MESSAGE_END_OF_CANDIDATES: relayed: no more candidates
+ * @PUNCH_SIGNAL_MESSAGE_BYE: relayed: the sender is done
+ * @PUNCH_SIGNAL_MESSAGE_ERROR: server to client: something we sent was refused
+ *
+ * The `type` member of a message; punch_signal_message_type_to_string() gives
+ * its wire name.
+ */
 typedef enum
 {
   PUNCH_SIGNAL_MESSAGE_HELLO,
@@ -65,20 +89,53 @@ typedef struct
 } PunchSignalMessage;
 
 #define PUNCH_TYPE_SIGNAL_MESSAGE (punch_signal_message_get_type ())
-GType punch_signal_message_get_type (void);
+PUNCH_SIGNAL_EXPORT GType punch_signal_message_get_type (void);
 
-/** Returns: (transfer full): an empty message of @type */
-PunchSignalMessage *punch_signal_message_new (PunchSignalMessageType type);
-/** Returns: (transfer full): an `error` message */
-PunchSignalMessage *punch_signal_message_new_error (const char *code, const char *format, ...)
+/**
+ * punch_signal_message_new:
+ * @type: which message
+ *
+ * Returns: (transfer full): an empty message of @type
+ */
+PUNCH_SIGNAL_EXPORT PunchSignalMessage *punch_signal_message_new (PunchSignalMessageType type);
+/**
+ * punch_signal_message_new_error:
+ * @code: a short stable code such as "room-full"
+ * @format: printf-style format of the sentence for humans
+ *
+ * Returns: (transfer full): an `error` message
+ */
+PUNCH_SIGNAL_EXPORT PunchSignalMessage *punch_signal_message_new_error (const char *code,
+                                                                        const char *format, ...)
     G_GNUC_PRINTF (2, 3);
-PunchSignalMessage *punch_signal_message_copy (const PunchSignalMessage *msg);
-void punch_signal_message_free (PunchSignalMessage *msg);
+/**
+ * punch_signal_message_copy:
+ * @msg: a message
+ *
+ * Returns: (transfer full): a deep copy of @msg
+ */
+PUNCH_SIGNAL_EXPORT PunchSignalMessage *punch_signal_message_copy (const PunchSignalMessage *msg);
+/**
+ * punch_signal_message_free:
+ * @msg: (nullable) (transfer full): a message
+ */
+PUNCH_SIGNAL_EXPORT void punch_signal_message_free (PunchSignalMessage *msg);
 
-/** Returns: (transfer none): the wire name, e.g. "end-of-candidates" */
-const char *punch_signal_message_type_to_string (PunchSignalMessageType type);
-/** %TRUE for the messages a peer sends to a peer: description, candidate, end-of-candidates, bye */
-gboolean punch_signal_message_type_is_relayed (PunchSignalMessageType type);
+/**
+ * punch_signal_message_type_to_string:
+ * @type: a message type
+ *
+ * Returns: (transfer none): the wire name, e.g. "end-of-candidates"
+ */
+PUNCH_SIGNAL_EXPORT const char *punch_signal_message_type_to_string (PunchSignalMessageType type);
+/**
+ * punch_signal_message_type_is_relayed:
+ * @type: a message type
+ *
+ * Returns: %TRUE for the messages a peer sends to a peer: description,
+ *   candidate, end-of-candidates, bye
+ */
+PUNCH_SIGNAL_EXPORT gboolean punch_signal_message_type_is_relayed (PunchSignalMessageType type);
 
 /**
  * punch_signal_message_parse:
@@ -93,18 +150,30 @@ gboolean punch_signal_message_type_is_relayed (PunchSignalMessageType type);
  * Returns: (transfer full) (nullable): the message, or %NULL with @error set
  *   (%PUNCH_ERROR_PROTOCOL)
  */
-PunchSignalMessage *punch_signal_message_parse (const char *text, gsize len, const char **wire_code,
-                                                GError **error);
-
-/** Returns: (transfer full): the message as one line of JSON */
-char *punch_signal_message_to_json (const PunchSignalMessage *msg);
+PUNCH_SIGNAL_EXPORT PunchSignalMessage *
+punch_signal_message_parse (const char *text, gsize len, const char **wire_code, GError **error);
 
 /**
- * punch_signal_id_validate:
+ * punch_signal_message_to_json:
+ * @msg: a message
+ *
+ * Returns: (transfer full): the message as one line of JSON
+ */
+PUNCH_SIGNAL_EXPORT char *punch_signal_message_to_json (const PunchSignalMessage *msg);
+
+/**
+ * punch_signal_name_validate:
+ * @name: a peer id or a room name
+ * @what: what it is, for the error message (e.g. "room name")
+ *
  * Peer ids and room names: 1 to 64 characters from `[A-Za-z0-9_.-]`, not
  * starting with `.` (so a name is safe in logs, paths and the token).
+ *
+ * Returns: %TRUE when @name is valid, otherwise %FALSE with @error set
+ *   (%PUNCH_ERROR_INVALID_ARGUMENT)
  */
-gboolean punch_signal_name_validate (const char *name, const char *what, GError **error);
+PUNCH_SIGNAL_EXPORT gboolean punch_signal_name_validate (const char *name, const char *what,
+                                                         GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PunchSignalMessage, punch_signal_message_free)
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <glib.h>
+#include "punch-signal-export.h"
 
 G_BEGIN_DECLS
 
@@ -15,21 +16,22 @@ G_BEGIN_DECLS
  * Returns: (transfer full) (nullable): the secret, or %NULL with @error set
  *   when the file cannot be read or is empty
  */
-GBytes *punch_signal_secret_load (const char *path, GError **error);
+PUNCH_SIGNAL_EXPORT GBytes *punch_signal_secret_load (const char *path, GError **error);
 
 /**
  * punch_signal_token_new:
- * @secret: the HMAC key
+ * @secret: the HMAC key (punch_signal_secret_load())
  * @room: a valid room name (see punch_signal_name_validate())
  * @expiry: when the token stops working, in seconds since the Unix epoch
  *
  * Returns: (transfer full): `<expiry>:<room>:<base64url(HMAC-SHA256(secret, "<expiry>:<room>"))>`
  *   with no padding
  */
-char *punch_signal_token_new (GBytes *secret, const char *room, gint64 expiry);
+PUNCH_SIGNAL_EXPORT char *punch_signal_token_new (GBytes *secret, const char *room, gint64 expiry);
 
 /**
  * punch_signal_token_verify:
+ * @secret: the HMAC key
  * @token: (nullable): what the client sent
  * @room: the room it asks to join
  * @now: the current time, in seconds since the Unix epoch
@@ -42,8 +44,9 @@ char *punch_signal_token_new (GBytes *secret, const char *room, gint64 expiry);
  * Returns: %TRUE when @token admits the bearer to @room at @now; otherwise
  *   %FALSE with @error set (%PUNCH_ERROR_AUTHENTICATION)
  */
-gboolean punch_signal_token_verify (GBytes *secret, const char *token, const char *room, gint64 now,
-                                    const char **wire_code, GError **error);
+PUNCH_SIGNAL_EXPORT gboolean punch_signal_token_verify (GBytes *secret, const char *token,
+                                                        const char *room, gint64 now,
+                                                        const char **wire_code, GError **error);
 
 /**
  * punch_signal_turn_credentials:
@@ -56,7 +59,7 @@ gboolean punch_signal_token_verify (GBytes *secret, const char *token, const cha
  *
  * Returns: (transfer full): the username, `<expiry>:<user>`
  */
-char *punch_signal_turn_credentials (GBytes *secret, const char *user, gint64 expiry,
-                                     char **password);
+PUNCH_SIGNAL_EXPORT char *punch_signal_turn_credentials (GBytes *secret, const char *user,
+                                                         gint64 expiry, char **password);
 
 G_END_DECLS

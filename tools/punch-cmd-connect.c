@@ -149,7 +149,6 @@ emit_done (Connect *c)
                          punch_pipe_get_acknowledged (c->pipe));
       punch_output_int (c->events, "rtt_ms", "; rtt %" G_GINT64_FORMAT " ms", stats.rtt_ms);
       punch_output_uint (c->events, "datagrams_lost", NULL, stats.datagrams_lost);
-      punch_output_uint (c->events, "packets_dropped", NULL, stats.packets_dropped);
     }
   else
     punch_output_bool (c->events, "peer_bye", NULL, c->peer_bye);
@@ -227,7 +226,6 @@ on_session_closed (GObject *source, GAsyncResult *result, gpointer user_data)
   Connect *c = user_data;
 
   punch_session_close_finish (PUNCH_SESSION (source), result, NULL);
-  emit_done (c);
   finish (c, PUNCH_EXIT_OK);
 }
 
@@ -246,7 +244,8 @@ on_pipe_done (PunchPipe *pipe, const GError *error, gpointer user_data)
   if (c->secure)
     {
       /* the peer has everything we sent (acknowledged), we have everything it
-       * sent: close, telling it so, and leave */
+       * sent: say so, close, and leave */
+      emit_done (c);
       punch_session_close_async (c->session, NULL, on_session_closed, c);
       return;
     }

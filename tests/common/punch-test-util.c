@@ -153,7 +153,10 @@ coturn_start (const char *secret, const char *cert, const char *key)
   g_ptr_array_add (argv, g_strdup ("--no-multicast-peers"));
   /* Test-only: the peers are on loopback. Never in a production config. */
   g_ptr_array_add (argv, g_strdup ("--allow-loopback-peers"));
-  /* See FACTS.md: keep private ranges away from the relay. */
+  /* Keep private ranges away from the relay: coturn 4.6.1 tears down the
+   * whole allocation when a relayed send fails with "Network is unreachable"
+   * (a check toward a peer's 10.x host candidate); denied, only that
+   * permission fails (403) and the allocation survives. */
   g_ptr_array_add (argv, g_strdup ("--denied-peer-ip=10.0.0.0-10.255.255.255"));
   g_ptr_array_add (argv, g_strdup ("--denied-peer-ip=172.16.0.0-172.31.255.255"));
   g_ptr_array_add (argv, g_strdup ("--denied-peer-ip=192.168.0.0-192.168.255.255"));

@@ -39,8 +39,15 @@ forward_eoc (PunchSession *from, gpointer user_data)
 void
 session_pair_init (SessionPair *pair, const PunchConfig *config)
 {
-  g_autoptr (PunchConfig) ca = punch_config_copy (config);
-  g_autoptr (PunchConfig) cb = punch_config_copy (config);
+  session_pair_init_full (pair, config, config, NULL, NULL);
+}
+
+void
+session_pair_init_full (SessionPair *pair, const PunchConfig *config_a, const PunchConfig *config_b,
+                        const char *a_expects, const char *b_expects)
+{
+  g_autoptr (PunchConfig) ca = punch_config_copy (config_a);
+  g_autoptr (PunchConfig) cb = punch_config_copy (config_b);
   g_autoptr (GError) error = NULL;
 
   memset (pair, 0, sizeof *pair);
@@ -70,10 +77,10 @@ session_pair_init (SessionPair *pair, const PunchConfig *config)
   if (punch_session_get_security (pair->a) == PUNCH_SECURITY_QUIC)
     {
       g_assert_true (punch_session_set_remote_fingerprint (
-          pair->a, punch_session_get_local_fingerprint (pair->b), &error));
+          pair->a, a_expects ? a_expects : punch_session_get_local_fingerprint (pair->b), &error));
       g_assert_no_error (error);
       g_assert_true (punch_session_set_remote_fingerprint (
-          pair->b, punch_session_get_local_fingerprint (pair->a), &error));
+          pair->b, b_expects ? b_expects : punch_session_get_local_fingerprint (pair->a), &error));
       g_assert_no_error (error);
     }
 }

@@ -23,6 +23,11 @@ typedef struct
 
 /* Creates both sessions from @config (roles set here) and wires them. */
 void session_pair_init (SessionPair *pair, const PunchConfig *config);
+/* The same with a config each, and (when not NULL) the fingerprint each side
+ * is told the other announced, instead of the real one. */
+void session_pair_init_full (SessionPair *pair, const PunchConfig *config_a,
+                             const PunchConfig *config_b, const char *a_expects,
+                             const char *b_expects);
 void session_pair_start (SessionPair *pair);
 /* Waits until both are connected; fails the test with their errors otherwise. */
 void session_pair_wait_connected (SessionPair *pair, guint timeout_ms);

@@ -384,14 +384,82 @@ test_credentials_mismatch (Fixture *f, gconstpointer data)
   g_assert_null (punch_session_get_selected_pair (f->pair.a));
 }
 
+typedef struct
+{
+  gboolean done;
+  gboolean ok;
+  GError *error;
+  GPtrArray *states; /* PunchState, from state-changed after the close */
+} CloseWait;
+
+static void
+on_close_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  CloseWait *w = user_data;
+
+  w->ok = punch_session_close_finish (PUNCH_SESSION (source), result, &w->error);
+  w->done = TRUE;
+}
+
+static void
+on_connect_after_close (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  CloseWait *w = user_data;
+
+  w->ok = punch_session_connect_finish (PUNCH_SESSION (source), result, &w->error);
+  w->done = TRUE;
+}
+
+static gboolean
+close_waited (gpointer data)
+{
+  return ((CloseWait *)data)->done;
+}
+
+static void
+on_state_after_close (PunchSession *session, guint state, CloseWait *w)
+{
+  g_ptr_array_add (w->states, GUINT_TO_POINTER (state));
+}
+
+/* A connected session closed: CLOSED at once and for good; nothing works on it. */
 static void
 test_close_is_final (Fixture *f, gconstpointer data)
 {
+  CloseWait w = { FALSE, FALSE, NULL, g_ptr_array_new () };
+  g_autoptr (GError) error = NULL;
+
   session_pair_init (&f->pair, f->config);
   session_pair_start (&f->pair);
   session_pair_wait_connected (&f->pair, 10000);
+  g_signal_connect (f->pair.a, "state-changed", G_CALLBACK (on_state_after_close), &w);
+
+  punch_session_close_async (f->pair.a, NULL, on_close_done, &w);
+  g_assert_cmpint (punch_session_get_state (f->pair.a), ==, PUNCH_STATE_CLOSED);
+  g_assert_true (punch_test_wait (close_waited, &w, 5000));
+  g_assert_no_error (w.error);
+  g_assert_true (w.ok);
+
+  /* nothing moves it out of CLOSED, and it said CLOSED exactly once */
+  punch_test_spin (200);
+  g_assert_cmpint (punch_session_get_state (f->pair.a), ==, PUNCH_STATE_CLOSED);
+  g_assert_cmpuint (w.states->len, ==, 1);
+  g_assert_cmpuint (GPOINTER_TO_UINT (w.states->pdata[0]), ==, PUNCH_STATE_CLOSED);
+
+  /* no data goes out, and connecting again fails at once */
+  g_assert_false (punch_session_send (f->pair.a, "late", 4, &error));
+  g_assert_error (error, PUNCH_ERROR, PUNCH_ERROR_CLOSED);
+  w.done = FALSE;
+  punch_session_connect_async (f->pair.a, NULL, on_connect_after_close, &w);
+  g_assert_true (punch_test_wait (close_waited, &w, 1000));
+  g_assert_false (w.ok);
+  g_assert_error (w.error, PUNCH_ERROR, PUNCH_ERROR_CLOSED);
+  g_clear_error (&w.error);
+
+  g_signal_handlers_disconnect_by_data (f->pair.a, &w);
+  g_clear_object (&f->pair.a); /* closed already: session_pair_clear() closes b only */
   session_pair_clear (&f->pair);
-  g_assert_null (f->pair.a);
+  g_ptr_array_unref (w.states);
 }
 
 typedef struct

@@ -397,6 +397,54 @@ test_cancel (Fixture *f, gconstpointer data)
   g_assert_cmpuint (other->events->len, ==, 1);
 }
 
+/* The client's header says it lives on the caller's thread-default context.
+ * Run one on a private context while the global default context is never
+ * iterated: the join's cancellation (an idle), the reconnect backoff (a
+ * timeout) and everything else must still happen. */
+static void
+test_private_context (Fixture *f, gconstpointer data)
+{
+  GMainContext *global = g_main_context_default ();
+  GMainContext *ctx = g_main_context_new ();
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  Outcome o = { FALSE, NULL };
+  Peer *p, *a, *b;
+
+  while (g_main_context_iteration (global, FALSE))
+    ; /* what earlier tests left there */
+  g_main_context_push_thread_default (ctx);
+
+  /* a cancelled join completes, through the client's own idle */
+  p = peer_new (f, NULL);
+  g_cancellable_cancel (cancellable);
+  punch_signal_client_join_async (p->client, "private", NULL, cancellable, on_join_cancelled, &o);
+  g_assert_true (punch_test_wait (outcome_done, &o, 5000));
+  g_assert_error (o.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&o.error);
+  punch_test_spin (100);
+  g_assert_false (punch_signal_client_is_joined (p->client));
+
+  /* two peers meet; after the server restarts, the backoff timer brings them back */
+  a = peer_join (f, "private");
+  b = peer_join (f, "private");
+  expect_event (a, "peer-joined:%s", punch_signal_client_get_id (b->client));
+  signal_server_kill (f->server);
+  expect_event (a, "disconnected:1");
+  expect_event (b, "disconnected:1");
+  signal_server_restart (f->server, NULL);
+  expect_event (a, "reconnected:*");
+  expect_event (b, "reconnected:*");
+  g_assert_true (punch_signal_client_is_joined (a->client));
+
+  /* nothing of theirs is waiting on the global context */
+  g_assert_false (g_main_context_pending (global));
+
+  g_ptr_array_set_size (f->peers, 0);
+  punch_test_spin (50);
+  g_main_context_pop_thread_default (ctx);
+  g_main_context_unref (ctx);
+}
+
 static void
 test_reconnect (Fixture *f, gconstpointer data)
 {
@@ -519,6 +567,7 @@ main (int argc, char **argv)
   ADD ("/punch/signal/client/unreachable", NULL, test_unreachable);
   ADD ("/punch/signal/client/cancel", NULL, test_cancel);
   ADD ("/punch/signal/client/reconnect", NULL, test_reconnect);
+  ADD ("/punch/signal/client/private-context", NULL, test_private_context);
   ADD ("/punch/signal/client/turn-credentials", NULL, test_turn_credentials);
   ADD ("/punch/signal/client/wss", NULL, test_wss);
 #undef ADD

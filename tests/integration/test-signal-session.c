@@ -16,6 +16,11 @@ typedef struct
   GPtrArray *received; /* datagrams, as strings */
   guint errors;
   gboolean closed;
+  /* join_session_async() */
+  GPtrArray *created;       /* PunchSession*, as `session-created` announced them */
+  guint created_candidates; /* `local-candidate` of the last one, followed from the start */
+  gboolean joined;
+  GError *join_error;
 } Side;
 
 typedef struct
@@ -52,16 +57,23 @@ side_join (Fixture *f, Side *side, const char *room)
   side->received = g_ptr_array_new_with_free_func (g_free);
 }
 
-static void
-side_make_session (Side *side)
+static PunchConfig *
+loopback_config (void)
 {
   static const char *const loopback[] = { "127.0.0.1", NULL };
-  g_autoptr (PunchConfig) config = punch_config_new ();
-  g_autoptr (GError) error = NULL;
+  PunchConfig *config = punch_config_new ();
 
   g_strfreev (config->local_addresses);
   config->local_addresses = g_strdupv ((char **)loopback);
   config->upnp = FALSE;
+  return config;
+}
+
+static void
+side_make_session (Side *side)
+{
+  g_autoptr (PunchConfig) config = loopback_config ();
+  g_autoptr (GError) error = NULL;
   g_assert_true (punch_signal_client_apply_to_config (side->client, config, &error));
   g_assert_no_error (error);
   side->session = punch_session_new (config, &error);
@@ -83,6 +95,79 @@ side_start (Side *side)
 
   g_assert_true (punch_session_start (side->session, &error));
   g_assert_no_error (error);
+}
+
+/* ---- punch_signal_client_join_session_async() ---- */
+
+static void
+on_created_candidate (PunchSession *session, const char *line, Side *side)
+{
+  if (session == g_ptr_array_index (side->created, side->created->len - 1))
+    side->created_candidates++;
+}
+
+static void
+on_session_created (PunchSignalClient *client, PunchSession *session, Side *side)
+{
+  /* not started yet: every candidate is still to come */
+  g_assert_cmpint (punch_session_get_state (session), ==, PUNCH_STATE_NEW);
+  g_ptr_array_add (side->created, g_object_ref (session));
+  side->created_candidates = 0;
+  g_signal_connect (session, "local-candidate", G_CALLBACK (on_created_candidate), side);
+}
+
+static void
+on_joined_session (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Side *side = data;
+
+  side->binding = punch_signal_client_join_session_finish (PUNCH_SIGNAL_CLIENT (source), result,
+                                                           &side->join_error);
+  side->joined = TRUE;
+}
+
+static gboolean
+side_joined (gpointer data)
+{
+  return ((Side *)data)->joined;
+}
+
+/* Joins with join_session_async(): the session gathers while the client joins. */
+static void
+side_join_session (Fixture *f, Side *side, const char *room)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchConfig) config = loopback_config ();
+
+  side->client = punch_signal_client_new (f->server->url, &error);
+  g_assert_no_error (error);
+  side->received = g_ptr_array_new_with_free_func (g_free);
+  side->created = g_ptr_array_new_with_free_func (g_object_unref);
+  g_signal_connect (side->client, "session-created", G_CALLBACK (on_session_created), side);
+  punch_signal_client_join_session_async (side->client, room, NULL, config, NULL, on_joined_session,
+                                          side);
+  g_assert_true (punch_test_wait (side_joined, side, 10000));
+  g_assert_no_error (side->join_error);
+  g_assert_nonnull (side->binding);
+  g_assert_true (punch_signal_client_is_joined (side->client));
+  g_assert_true (punch_signal_binding_get_client (side->binding) == side->client);
+  side->session = g_object_ref (punch_signal_binding_get_session (side->binding));
+  g_signal_connect (side->session, "datagram", G_CALLBACK (on_datagram), side);
+  g_signal_connect (side->binding, "error", G_CALLBACK (on_binding_error), side);
+  /* the session that counts is the last one announced */
+  g_assert_cmpuint (side->created->len, >=, 1);
+  g_assert_true (g_ptr_array_index (side->created, side->created->len - 1) == side->session);
+}
+
+/* Every candidate of the returned session was seen by a handler connected at
+ * `session-created`, including those gathered before the join completed. */
+static void
+assert_candidates_followed (Side *side)
+{
+  g_autoptr (PunchDescription) desc = punch_session_get_local_description (side->session);
+
+  g_assert_cmpuint (desc->candidates->len, >, 0);
+  g_assert_cmpuint (side->created_candidates, ==, desc->candidates->len);
 }
 
 static void
@@ -114,6 +199,8 @@ side_clear (Side *side)
     punch_signal_client_close (side->client);
   g_clear_object (&side->client);
   g_clear_pointer (&side->received, g_ptr_array_unref);
+  g_clear_pointer (&side->created, g_ptr_array_unref);
+  g_clear_error (&side->join_error);
 }
 
 static void
@@ -231,6 +318,67 @@ test_missed_description (Fixture *f, gconstpointer data)
   assert_connected (f);
 }
 
+/* The early-gathering join: one session each, made and started before the
+ * join completed, its role set by the room, bound, connected. */
+static void
+test_join_session (Fixture *f, gconstpointer data)
+{
+  side_join_session (f, &f->a, "early");
+  side_join_session (f, &f->b, "early");
+  /* no ICE servers in welcome: the early session is the one returned */
+  g_assert_cmpuint (f->a.created->len, ==, 1);
+  g_assert_cmpuint (f->b.created->len, ==, 1);
+  g_assert_cmpint (punch_session_get_state (f->b.session), !=, PUNCH_STATE_NEW);
+  assert_connected (f);
+  assert_candidates_followed (&f->a);
+  assert_candidates_followed (&f->b);
+}
+
+/* welcome brings a STUN server (punch-signal --turn-uri): the early session
+ * cannot take it, so it is closed and a second one, with it, is returned. */
+static void
+test_join_session_room_servers (Fixture *f, gconstpointer data)
+{
+  g_autofree char *stun = g_strdup_printf ("stun:127.0.0.1:%u", punch_test_free_port ());
+  const char *extra[] = { "--turn-uri", stun, NULL };
+
+  signal_server_stop (f->server);
+  f->server = signal_server_start (NULL, NULL, extra);
+  side_join_session (f, &f->a, "servers");
+  side_join_session (f, &f->b, "servers");
+  for (int i = 0; i < 2; i++)
+    {
+      Side *s = i == 0 ? &f->a : &f->b;
+      g_assert_cmpuint (s->created->len, ==, 2);
+      g_assert_cmpint (punch_session_get_state (s->created->pdata[0]), ==, PUNCH_STATE_CLOSED);
+      g_assert_cmpuint (punch_signal_client_get_ice_servers (s->client)->len, ==, 1);
+    }
+  assert_connected (f);
+  assert_candidates_followed (&f->a);
+  assert_candidates_followed (&f->b);
+}
+
+/* A refused join fails the operation and closes the early session. */
+static void
+test_join_session_refused (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchConfig) config = loopback_config ();
+  Side *side = &f->a;
+
+  side->client = punch_signal_client_new (f->server->url, &error);
+  g_assert_no_error (error);
+  side->created = g_ptr_array_new_with_free_func (g_object_unref);
+  g_signal_connect (side->client, "session-created", G_CALLBACK (on_session_created), side);
+  punch_signal_client_join_session_async (side->client, ".bad", NULL, config, NULL,
+                                          on_joined_session, side);
+  g_assert_true (punch_test_wait (side_joined, side, 10000));
+  g_assert_error (side->join_error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT);
+  g_assert_null (side->binding);
+  g_assert_cmpuint (side->created->len, ==, 1);
+  g_assert_cmpint (punch_session_get_state (side->created->pdata[0]), ==, PUNCH_STATE_CLOSED);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -242,5 +390,11 @@ main (int argc, char **argv)
               fixture_tear_down);
   g_test_add ("/punch/signal/session/missed-description", Fixture, NULL, fixture_set_up,
               test_missed_description, fixture_tear_down);
+  g_test_add ("/punch/signal/session/join-session", Fixture, NULL, fixture_set_up,
+              test_join_session, fixture_tear_down);
+  g_test_add ("/punch/signal/session/join-session-room-servers", Fixture, NULL, fixture_set_up,
+              test_join_session_room_servers, fixture_tear_down);
+  g_test_add ("/punch/signal/session/join-session-refused", Fixture, NULL, fixture_set_up,
+              test_join_session_refused, fixture_tear_down);
   return g_test_run ();
 }

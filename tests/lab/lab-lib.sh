@@ -28,7 +28,8 @@ lab_coturn_start() {
   [ -n "${2:-}" ] && auth=(--use-auth-secret --static-auth-secret="$(cat "$2")")
   # --denied-peer-ip for every private range: relayed checks toward a
   # peer's private host candidate would otherwise tear down the whole
-  # allocation in coturn 4.6.1 (FACTS.md), and it is the right policy for
+  # allocation in coturn 4.6.1 (one relayed send failing with "Network is
+  # unreachable" ends it), and it is the right policy for
   # any TURN server that faces the internet.
   ip netns exec "$NATLAB_NS_SRV" turnserver -n --no-cli --log-file=stdout --simple-log \
     --listening-ip="$NATLAB_STUN_IP1" --listening-ip="$NATLAB_STUN_IP2" \

@@ -364,6 +364,24 @@ test_names (Fixture *f, gconstpointer data)
   g_assert_false (punch_signal_name_validate (over, "room name", NULL));
 }
 
+/* The GType's nicks are the wire names (and its macro is the generated one). */
+static void
+test_type_gtype (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GEnumClass) klass = g_type_class_ref (PUNCH_TYPE_SIGNAL_MESSAGE_TYPE);
+
+  g_assert_cmpstr (g_type_name (PUNCH_TYPE_SIGNAL_MESSAGE_TYPE), ==, "PunchSignalMessageType");
+  g_assert_cmpuint (klass->n_values, ==, PUNCH_SIGNAL_MESSAGE_ERROR + 1);
+  for (guint i = 0; i < klass->n_values; i++)
+    {
+      g_assert_cmpint (klass->values[i].value, ==, (int)i);
+      g_assert_cmpstr (klass->values[i].value_nick, ==,
+                       punch_signal_message_type_to_string (klass->values[i].value));
+    }
+  g_assert_cmpstr (g_enum_get_value (klass, PUNCH_SIGNAL_MESSAGE_END_OF_CANDIDATES)->value_nick, ==,
+                   "end-of-candidates");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -381,6 +399,7 @@ main (int argc, char **argv)
   ADD ("/punch/signal/message/bad", test_bad);
   ADD ("/punch/signal/message/limits", test_limits);
   ADD ("/punch/signal/names", test_names);
+  ADD ("/punch/signal/message/type-gtype", test_type_gtype);
 #undef ADD
   return g_test_run ();
 }
