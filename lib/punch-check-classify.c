@@ -30,6 +30,7 @@ punch_check_method_to_string (PunchCheckMethod m)
     {
     case PUNCH_CHECK_METHOD_RFC5780: return "rfc5780";
     case PUNCH_CHECK_METHOD_COMPARISON: return "comparison";
+    case PUNCH_CHECK_METHOD_RFC3489: return "rfc3489";
     case PUNCH_CHECK_METHOD_NONE:
     default: return "none";
     }
@@ -255,16 +256,30 @@ other_usable (const PunchCheckObservations *obs)
          && o->port != p->port;
 }
 
+/* The standard whose tests ran: RFC 3489 servers have the same two
+ * addresses (CHANGED-ADDRESS) and honour the same CHANGE-REQUEST. */
+static const char *
+std_name (const PunchCheckObservations *obs)
+{
+  return obs->other_rfc3489 ? "RFC 3489" : "RFC 5780";
+}
+
+static PunchCheckMethod
+std_method (const PunchCheckObservations *obs)
+{
+  return obs->other_rfc3489 ? PUNCH_CHECK_METHOD_RFC3489 : PUNCH_CHECK_METHOD_RFC5780;
+}
+
 static void
 classify_mapping (const PunchCheckObservations *obs, PunchCheckResult *r)
 {
   g_autofree char *m1 = addr_str (&obs->map1.mapped);
+  const char *std = std_name (obs);
 
   if (answered (&obs->map1) && punch_stun_address_equal (&obs->map1.mapped, &obs->local))
     {
       r->mapping = PUNCH_NAT_NONE;
-      r->mapping_method
-          = other_usable (obs) ? PUNCH_CHECK_METHOD_RFC5780 : PUNCH_CHECK_METHOD_COMPARISON;
+      r->mapping_method = other_usable (obs) ? std_method (obs) : PUNCH_CHECK_METHOD_COMPARISON;
       r->mapping_reason
           = g_strdup_printf ("the server sees this host's own address %s: there is no NAT", m1);
       return;
@@ -277,20 +292,21 @@ classify_mapping (const PunchCheckObservations *obs, PunchCheckResult *r)
   if (!other_usable (obs))
     {
       mapping_by_comparison (obs, r,
-                             obs->other.family ? "the first server's OTHER-ADDRESS is not usable "
+                             obs->other.family ? "the first server's other address is not usable "
                                                  "(same address or port as its primary)"
-                                               : "the first server has no RFC 5780 OTHER-ADDRESS");
+                                               : "the first server has no RFC 5780 OTHER-ADDRESS "
+                                                 "(nor RFC 3489 CHANGED-ADDRESS)");
       return;
     }
   if (!answered (&obs->map2))
     {
-      g_autofree char *why = g_strdup_printf ("the server's other address (RFC 5780 test II) %s",
+      g_autofree char *why = g_strdup_printf ("the server's other address (%s test II) %s", std,
                                               probe_failure (&obs->map2));
       mapping_by_comparison (obs, r, why);
       return;
     }
 
-  r->mapping_method = PUNCH_CHECK_METHOD_RFC5780;
+  r->mapping_method = std_method (obs);
   {
     g_autofree char *m2 = addr_str (&obs->map2.mapped);
     g_autofree char *m3 = addr_str (&obs->map3.mapped);
@@ -299,8 +315,7 @@ classify_mapping (const PunchCheckObservations *obs, PunchCheckResult *r)
       {
         r->mapping = PUNCH_NAT_ENDPOINT_INDEPENDENT;
         r->mapping_reason = g_strdup_printf (
-            "RFC 5780: the same public address %s toward the server's primary and other IP "
-            "address",
+            "%s: the same public address %s toward the server's primary and other IP address", std,
             m1);
       }
     else if (!answered (&obs->map3))
@@ -308,23 +323,23 @@ classify_mapping (const PunchCheckObservations *obs, PunchCheckResult *r)
         r->mapping = PUNCH_NAT_UNKNOWN;
         r->mapping_varies = TRUE;
         r->mapping_reason = g_strdup_printf (
-            "RFC 5780: the public address changes with the server's address (%s, then %s), and "
+            "%s: the public address changes with the server's address (%s, then %s), and "
             "test III (other address and port) %s",
-            m1, m2, probe_failure (&obs->map3));
+            std, m1, m2, probe_failure (&obs->map3));
       }
     else if (punch_stun_address_equal (&obs->map2.mapped, &obs->map3.mapped))
       {
         r->mapping = PUNCH_NAT_ADDRESS_DEPENDENT;
         r->mapping_reason = g_strdup_printf (
-            "RFC 5780: a new public address toward the other IP (%s, then %s), the same toward "
+            "%s: a new public address toward the other IP (%s, then %s), the same toward "
             "its other port",
-            m1, m2);
+            std, m1, m2);
       }
     else
       {
         r->mapping = PUNCH_NAT_ADDRESS_AND_PORT_DEPENDENT;
         r->mapping_reason = g_strdup_printf (
-            "RFC 5780: a new public address toward every server address and port (%s, %s, %s)", m1,
+            "%s: a new public address toward every server address and port (%s, %s, %s)", std, m1,
             m2, m3);
       }
   }
@@ -336,6 +351,7 @@ static void
 classify_filtering (const PunchCheckObservations *obs, PunchCheckResult *r)
 {
   const PunchCheckProbe *f2 = &obs->filt2, *f3 = &obs->filt3;
+  const char *std = std_name (obs);
 
   if (!other_usable (obs))
     {
@@ -343,18 +359,19 @@ classify_filtering (const PunchCheckObservations *obs, PunchCheckResult *r)
       r->filtering = PUNCH_NAT_UNKNOWN;
       r->filtering_reason = g_strdup (
           answered (&obs->map1)
-              ? "the first server does not support RFC 5780 (no usable OTHER-ADDRESS), and "
-                "filtering can only be tested with CHANGE-REQUEST"
+              ? "the first server does not support RFC 5780 (no usable OTHER-ADDRESS, nor an RFC "
+                "3489 CHANGED-ADDRESS), and filtering can only be tested with CHANGE-REQUEST "
+                "toward a server's second address"
               : "the first server did not answer, and filtering is tested with its RFC 5780 "
                 "CHANGE-REQUEST");
       return;
     }
-  r->filtering_method = PUNCH_CHECK_METHOD_RFC5780;
+  r->filtering_method = std_method (obs);
   if (!answered (&obs->filt1))
     {
       r->filtering = PUNCH_NAT_UNKNOWN;
       r->filtering_reason
-          = g_strdup_printf ("RFC 5780 filtering test I %s", probe_failure (&obs->filt1));
+          = g_strdup_printf ("%s filtering test I %s", std, probe_failure (&obs->filt1));
       return;
     }
   if (answered (f2))
@@ -362,11 +379,12 @@ classify_filtering (const PunchCheckObservations *obs, PunchCheckResult *r)
       gboolean no_nat = punch_stun_address_equal (&obs->map1.mapped, &obs->local);
 
       r->filtering = no_nat ? PUNCH_NAT_NONE : PUNCH_NAT_ENDPOINT_INDEPENDENT;
-      r->filtering_reason = g_strdup (
-          no_nat ? "RFC 5780: an answer from the server's other address and port arrived, and "
+      r->filtering_reason = g_strdup_printf (
+          no_nat ? "%s: an answer from the server's other address and port arrived, and "
                    "there is no NAT: nothing filters"
-                 : "RFC 5780: an answer from the server's other address and port (CHANGE-REQUEST "
-                   "change IP and port) arrived");
+                 : "%s: an answer from the server's other address and port (CHANGE-REQUEST "
+                   "change IP and port) arrived",
+          std);
       return;
     }
   if (f2->status == PUNCH_CHECK_PROBE_WRONG_SOURCE || f3->status == PUNCH_CHECK_PROBE_WRONG_SOURCE)
@@ -388,27 +406,29 @@ classify_filtering (const PunchCheckObservations *obs, PunchCheckResult *r)
   if (f2->status != PUNCH_CHECK_PROBE_TIMEOUT)
     {
       r->filtering = PUNCH_NAT_UNKNOWN;
-      r->filtering_reason = g_strdup_printf ("RFC 5780 filtering test II %s", probe_failure (f2));
+      r->filtering_reason = g_strdup_printf ("%s filtering test II %s", std, probe_failure (f2));
       return;
     }
   if (answered (f3))
     {
       r->filtering = PUNCH_NAT_ADDRESS_DEPENDENT;
-      r->filtering_reason = g_strdup (
-          "RFC 5780: no answer from the server's other address, but one from its primary "
-          "address and other port (CHANGE-REQUEST change port)");
+      r->filtering_reason = g_strdup_printf (
+          "%s: no answer from the server's other address, but one from its primary "
+          "address and other port (CHANGE-REQUEST change port)",
+          std);
     }
   else if (f3->status == PUNCH_CHECK_PROBE_TIMEOUT)
     {
       r->filtering = PUNCH_NAT_ADDRESS_AND_PORT_DEPENDENT;
-      r->filtering_reason = g_strdup (
-          "RFC 5780: only answers from the exact address and port that was asked arrived; "
-          "none from the server's other address, none from its other port");
+      r->filtering_reason = g_strdup_printf (
+          "%s: only answers from the exact address and port that was asked arrived; "
+          "none from the server's other address, none from its other port",
+          std);
     }
   else
     {
       r->filtering = PUNCH_NAT_UNKNOWN;
-      r->filtering_reason = g_strdup_printf ("RFC 5780 filtering test III %s", probe_failure (f3));
+      r->filtering_reason = g_strdup_printf ("%s filtering test III %s", std, probe_failure (f3));
     }
 }
 

@@ -1,17 +1,19 @@
-/* punch-check-classify.h: NAT behaviour from observed STUN answers (private)
+/* punch-check-classify.h: NAT behaviour from observed STUN answers
  *
- * A pure function: `punch check` fills a PunchCheckObservations with what
- * each test saw, and punch_check_classify() turns it into RFC 4787 / RFC
- * 5780 terms, each with a reason, plus a verdict (which peers can be reached
- * directly) and the exposure (who can send to a mapped port). No I/O, so the
- * unit tests feed it synthetic observations.
+ * A pure function: the NAT check (punch-nat-check.h) fills a
+ * PunchCheckObservations with what each test saw, and punch_check_classify()
+ * turns it into RFC 4787 / RFC 5780 terms, each with a reason, plus a verdict
+ * (which peers can be reached directly) and the exposure (who can send to a
+ * mapped port). No I/O: an application can feed it its own observations, and
+ * the unit tests feed it synthetic ones.
  *
  * SPDX-License-Identifier: MIT
  */
 #pragma once
 
 #include <glib.h>
-#include "punch-stun.h"
+#include "punch-export.h"
+#include "punch-stun-address.h"
 
 G_BEGIN_DECLS
 
@@ -43,7 +45,10 @@ typedef struct
  *   the first server, port of the socket)
  * @map1, @map2, @map3: RFC 5780 mapping tests I, II (to the other IP, the
  *   primary port) and III (to the other IP and port), all from one socket
- * @other: OTHER-ADDRESS from test I, when the server sent one
+ * @other: OTHER-ADDRESS (RFC 5780) or CHANGED-ADDRESS (RFC 3489) from test I,
+ *   when the server sent one
+ * @other_rfc3489: @other is an RFC 3489 CHANGED-ADDRESS (the tests are the
+ *   same; the reasons name the standard)
  * @filt1, @filt2, @filt3: RFC 5780 filtering tests I, II (CHANGE-REQUEST
  *   change IP and port) and III (change port), from a second socket that
  *   has talked to nothing else
@@ -61,6 +66,7 @@ typedef struct
   PunchStunAddress local;
   PunchCheckProbe map1, map2, map3;
   PunchStunAddress other;
+  gboolean other_rfc3489;
   PunchCheckProbe filt1, filt2, filt3;
   guint n_servers;
   PunchCheckProbe servers[PUNCH_CHECK_MAX_SERVERS];
@@ -86,6 +92,7 @@ typedef enum
   PUNCH_CHECK_METHOD_NONE,
   PUNCH_CHECK_METHOD_RFC5780,    /* OTHER-ADDRESS / CHANGE-REQUEST of one server */
   PUNCH_CHECK_METHOD_COMPARISON, /* the mappings that several servers saw */
+  PUNCH_CHECK_METHOD_RFC3489,    /* CHANGED-ADDRESS / CHANGE-REQUEST of one classic server */
 } PunchCheckMethod;
 
 typedef enum
@@ -142,9 +149,16 @@ typedef struct
   char *exposure; /* plain words */
 } PunchCheckResult;
 
-/** Fills @result from @obs; clear it with punch_check_result_clear(). */
-void punch_check_classify (const PunchCheckObservations *obs, PunchCheckResult *result);
-void punch_check_result_clear (PunchCheckResult *result);
+/**
+ * punch_check_classify:
+ * @obs: what the tests saw
+ * @result: (out caller-allocates): filled in; its strings are owned by it:
+ *   free them with punch_check_result_clear()
+ */
+PUNCH_EXPORT void punch_check_classify (const PunchCheckObservations *obs,
+                                        PunchCheckResult *result);
+/** Frees the strings of @result (not @result itself). */
+PUNCH_EXPORT void punch_check_result_clear (PunchCheckResult *result);
 
 /**
  * punch_check_direct_possible:
@@ -153,17 +167,20 @@ void punch_check_result_clear (PunchCheckResult *result);
  * address; replies go to where packets came from, as ICE does).
  * UNKNOWN in, UNKNOWN out.
  */
-PunchPath punch_check_direct_possible (PunchNatBehaviour map_a, PunchNatBehaviour filt_a,
-                                       PunchNatBehaviour map_b, PunchNatBehaviour filt_b);
+PUNCH_EXPORT PunchPath punch_check_direct_possible (PunchNatBehaviour map_a,
+                                                    PunchNatBehaviour filt_a,
+                                                    PunchNatBehaviour map_b,
+                                                    PunchNatBehaviour filt_b);
 
-const char *punch_nat_behaviour_to_string (PunchNatBehaviour b);
-const char *punch_check_method_to_string (PunchCheckMethod m);
-const char *punch_port_allocation_to_string (PunchPortAllocation p);
-const char *punch_hairpin_to_string (PunchHairpin h);
-const char *punch_path_to_string (PunchPath p);
+/* The names below are static strings, (transfer none), as JSON uses them. */
+PUNCH_EXPORT const char *punch_nat_behaviour_to_string (PunchNatBehaviour b);
+PUNCH_EXPORT const char *punch_check_method_to_string (PunchCheckMethod m);
+PUNCH_EXPORT const char *punch_port_allocation_to_string (PunchPortAllocation p);
+PUNCH_EXPORT const char *punch_hairpin_to_string (PunchHairpin h);
+PUNCH_EXPORT const char *punch_path_to_string (PunchPath p);
 /** "no NAT", "full cone", ... */
-const char *punch_peer_kind_to_string (PunchPeerKind k);
+PUNCH_EXPORT const char *punch_peer_kind_to_string (PunchPeerKind k);
 /** "no-nat", "full-cone", ... for JSON */
-const char *punch_peer_kind_to_key (PunchPeerKind k);
+PUNCH_EXPORT const char *punch_peer_kind_to_key (PunchPeerKind k);
 
 G_END_DECLS

@@ -6,6 +6,7 @@
 
 #include <nice/agent.h>
 #include "punch-session.h"
+#include <sys/socket.h>
 
 G_BEGIN_DECLS
 
@@ -48,5 +49,90 @@ punch_source_clear (GSource **source)
       g_clear_pointer (source, g_source_unref);
     }
 }
+
+/* ---- the session's insides, shared by punch-session*.c ------------------- */
+
+typedef struct _PunchQuic PunchQuic;
+typedef struct _PunchTlsBridge PunchTlsBridge;
+
+struct _PunchSession
+{
+  GObject parent_instance;
+
+  PunchConfig *config;
+  GMainContext *context;
+  NiceAgent *agent;
+  guint stream_id;
+  gboolean controlling;
+  char *local_ufrag;
+  char *local_pwd;
+
+  PunchState state;
+  GError *error;
+  gint64 start_time;
+  gint64 connected_time;
+  GSource *deadline_source;
+  GCancellable *cancellable; /* resolution, probes */
+
+  guint pending_resolves;
+  GPtrArray *resolved;    /* ResolvedServer, in config order */
+  GPtrArray *bridges;     /* PunchTlsBridge */
+  GPtrArray *local_cands; /* PunchCandidate */
+  guint n_local_relay;
+  guint n_remote_cands;
+  guint n_remote_relay;
+  gboolean gathering_done;
+  gboolean remote_credentials_set;
+  gboolean remote_eoc;
+  GQueue early_datagrams; /* GBytes that arrived before CONNECTED */
+  GQueue early_packets;   /* QUIC packets that arrived before the path was up */
+  guint pending_probes;
+  guint n_turn_usable; /* TURN servers handed to libnice */
+  guint n_turn_failed; /* of those, known to have failed */
+  GError *turn_error;  /* why a TURN server gave no relay candidate */
+
+  NiceComponentState nice_state;
+  PunchPair *selected;
+  PunchStats stats;
+
+  /* the secure channel (NULL with PUNCH_SECURITY_NONE) */
+  PunchQuic *quic;
+  PunchIdentity *identity;
+  char *remote_ufrag;
+  char *remote_fingerprint;
+  gboolean role_explicit;
+  gboolean ice_connected;
+  gint64 ice_connected_time;
+  GSource *linger_source;
+  GSocket *direct_socket; /* the selected pair's socket, when QUIC may send on it */
+  struct sockaddr_storage direct_addr;
+  socklen_t direct_addrlen;
+  gboolean gso_off;
+
+  GList *connect_tasks; /* GTask, waiting for connected or failed */
+};
+
+enum
+{
+  SIGNAL_LOCAL_CANDIDATE,
+  SIGNAL_GATHERING_DONE,
+  SIGNAL_STATE_CHANGED,
+  SIGNAL_SELECTED_PAIR,
+  SIGNAL_DATAGRAM,
+  SIGNAL_STREAM,
+  SIGNAL_WRITABLE,
+  N_SIGNALS
+};
+
+extern guint punch_session_signals[N_SIGNALS];
+
+gint64 punch_session_elapsed_ms (PunchSession *self);
+void punch_session_set_state (PunchSession *self, PunchState state);
+void punch_session_fail_with_error (PunchSession *self, const GError *error, const char *prefix);
+
+/* punch-session-secure.c: the QUIC channel over the selected pair */
+PunchQuic *punch_session_new_quic (PunchSession *self);
+void punch_session_start_secure_channel (PunchSession *self);
+void punch_session_use_selected_socket (PunchSession *self);
 
 G_END_DECLS

@@ -6,35 +6,20 @@
  * 5389 section 10.2) so the error can say which it was. A successful
  * allocation is released at once with a Refresh of lifetime 0.
  *
- * This is a diagnosis, not a client: responses are checked for the right
- * transaction id and shape, and their integrity is not verified.
+ * This is a diagnosis, not a client: responses are parsed by the strict
+ * codec (punch-stun.c) and checked for the transaction id, the method and
+ * the class; their integrity is not verified.
  *
  * SPDX-License-Identifier: MIT
  */
 #include "punch-session-private.h"
 #include "punch-error.h"
+#include "punch-stun.h"
 
 #include <string.h>
 
 #define DIAGNOSE_TIMEOUT_MS 3000
 #define UDP_RTO_MS 250
-#define STUN_HEADER 20
-#define STUN_MAGIC 0x2112A442u
-
-enum
-{
-  STUN_ALLOCATE = 0x0003,
-  STUN_REFRESH = 0x0004,
-  CLASS_SUCCESS = 0x0100,
-  CLASS_ERROR = 0x0110,
-  ATTR_USERNAME = 0x0006,
-  ATTR_MESSAGE_INTEGRITY = 0x0008,
-  ATTR_ERROR_CODE = 0x0009,
-  ATTR_LIFETIME = 0x000D,
-  ATTR_REALM = 0x0014,
-  ATTR_NONCE = 0x0015,
-  ATTR_REQUESTED_TRANSPORT = 0x0019,
-};
 
 typedef struct
 {
@@ -45,7 +30,7 @@ typedef struct
   GByteArray *request;
   GByteArray *inbuf;
   guint8 readbuf[4096];
-  guint8 txid[12];
+  guint8 txid[PUNCH_STUN_TXID_SIZE];
   char *realm;
   char *nonce;
   guint attempts; /* Allocate requests sent with credentials */
@@ -62,7 +47,7 @@ probe_free (Probe *p)
   punch_ice_server_free (p->server);
   g_free (p->uri);
   g_clear_object (&p->conn);
-  g_byte_array_unref (p->request);
+  g_clear_pointer (&p->request, g_byte_array_unref);
   g_byte_array_unref (p->inbuf);
   g_free (p->realm);
   g_free (p->nonce);
@@ -72,93 +57,36 @@ probe_free (Probe *p)
 /* ---- building requests -------------------------------------------------- */
 
 static void
-put16 (GByteArray *b, guint16 v)
-{
-  guint8 x[2] = { v >> 8, v & 0xff };
-  g_byte_array_append (b, x, 2);
-}
-
-static void
-put32 (GByteArray *b, guint32 v)
-{
-  guint8 x[4] = { v >> 24, (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff };
-  g_byte_array_append (b, x, 4);
-}
-
-static void
-put_attr (GByteArray *b, guint16 type, const void *value, gsize len)
-{
-  static const guint8 zeros[4] = { 0 };
-
-  put16 (b, type);
-  put16 (b, len);
-  g_byte_array_append (b, value, len);
-  if (len % 4)
-    g_byte_array_append (b, zeros, 4 - len % 4);
-}
-
-static void
-set_length (GByteArray *b, gsize body)
-{
-  b->data[2] = body >> 8;
-  b->data[3] = body & 0xff;
-}
-
-static void
 build_request (Probe *p, guint16 method)
 {
-  GByteArray *b = p->request;
-  guint8 transport[4] = { 17, 0, 0, 0 }; /* UDP */
+  static const guint8 udp[4] = { 17, 0, 0, 0 }; /* REQUESTED-TRANSPORT: UDP */
 
-  g_byte_array_set_size (b, 0);
-  for (gsize i = 0; i < sizeof p->txid; i++)
-    p->txid[i] = g_random_int_range (0, 256);
-  put16 (b, method);
-  put16 (b, 0);
-  put32 (b, STUN_MAGIC);
-  g_byte_array_append (b, p->txid, sizeof p->txid);
-
-  if (method == STUN_ALLOCATE)
-    put_attr (b, ATTR_REQUESTED_TRANSPORT, transport, 4);
+  g_clear_pointer (&p->request, g_byte_array_unref);
+  punch_stun_random_txid (p->txid);
+  p->request = punch_stun_message_new (method, PUNCH_STUN_CLASS_REQUEST, p->txid);
+  if (method == PUNCH_STUN_METHOD_ALLOCATE)
+    punch_stun_message_add (p->request, PUNCH_STUN_ATTR_REQUESTED_TRANSPORT, udp, 4);
   else
-    {
-      guint8 zero[4] = { 0 };
-      put_attr (b, ATTR_LIFETIME, zero, 4);
-    }
-
+    punch_stun_message_add_u32 (p->request, PUNCH_STUN_ATTR_LIFETIME, 0);
   if (p->realm && p->nonce)
     {
-      g_autofree char *key_text
-          = g_strdup_printf ("%s:%s:%s", p->server->username, p->realm, p->server->credential);
       guint8 key[16];
-      gsize key_len = sizeof key;
-      g_autoptr (GChecksum) md5 = g_checksum_new (G_CHECKSUM_MD5);
-      g_autoptr (GHmac) hmac = NULL;
-      guint8 digest[20];
-      gsize digest_len = sizeof digest;
+      const char *user = p->server->username;
 
-      put_attr (b, ATTR_USERNAME, p->server->username, strlen (p->server->username));
-      put_attr (b, ATTR_REALM, p->realm, strlen (p->realm));
-      put_attr (b, ATTR_NONCE, p->nonce, strlen (p->nonce));
-
-      /* MESSAGE-INTEGRITY: HMAC-SHA1 with key MD5(user:realm:pass), over the
-       * message with its length already counting the integrity attribute */
-      g_checksum_update (md5, (const guchar *)key_text, strlen (key_text));
-      g_checksum_get_digest (md5, key, &key_len);
-      set_length (b, b->len - STUN_HEADER + 24);
-      hmac = g_hmac_new (G_CHECKSUM_SHA1, key, key_len);
-      g_hmac_update (hmac, b->data, b->len);
-      g_hmac_get_digest (hmac, digest, &digest_len);
-      put_attr (b, ATTR_MESSAGE_INTEGRITY, digest, digest_len);
+      punch_stun_message_add (p->request, PUNCH_STUN_ATTR_USERNAME, user, strlen (user));
+      punch_stun_message_add (p->request, PUNCH_STUN_ATTR_REALM, p->realm, strlen (p->realm));
+      punch_stun_message_add (p->request, PUNCH_STUN_ATTR_NONCE, p->nonce, strlen (p->nonce));
+      /* MESSAGE-INTEGRITY with the long-term key MD5(user:realm:pass) */
+      punch_stun_long_term_key (user, p->realm, p->server->credential, key);
+      punch_stun_message_add_integrity (p->request, key, sizeof key);
     }
-  set_length (b, b->len - STUN_HEADER);
 }
 
 /* ---- parsing responses -------------------------------------------------- */
 
 typedef struct
 {
-  guint16 type;
+  PunchStunClass klass;
   guint error_code;
   char *reason;
   char *realm;
@@ -180,56 +108,43 @@ message_length (const guint8 *data, gsize len)
 {
   gsize body;
 
-  if (len < STUN_HEADER)
+  if (len < PUNCH_STUN_HEADER_SIZE)
     return 0;
-  if ((data[0] & 0xc0) != 0 || GUINT32_FROM_BE (*(guint32 *)(data + 4)) != STUN_MAGIC)
+  if ((data[0] & 0xc0) != 0 || GUINT32_FROM_BE (*(guint32 *)(data + 4)) != PUNCH_STUN_MAGIC_COOKIE)
     return -1;
   body = (data[2] << 8) | data[3];
-  if (body % 4 != 0)
+  if (body % 4 != 0 || PUNCH_STUN_HEADER_SIZE + body > PUNCH_STUN_MAX_SIZE * 4)
     return -1;
-  return len >= STUN_HEADER + body ? (gssize)(STUN_HEADER + body) : 0;
+  return len >= PUNCH_STUN_HEADER_SIZE + body ? (gssize)(PUNCH_STUN_HEADER_SIZE + body) : 0;
 }
 
-static char *
-safe_string (const guint8 *v, gsize len)
-{
-  return g_utf8_make_valid ((const char *)v, len);
-}
-
+/* FALSE when it is not the answer to the request in flight: not STUN, another
+ * transaction, another method, or not a response (a request sent back). */
 static gboolean
 parse_response (Probe *p, const guint8 *data, gsize len, Response *r)
 {
-  gsize off = STUN_HEADER;
+  PunchStunMessage m;
+  guint16 method = p->refreshing ? PUNCH_STUN_METHOD_REFRESH : PUNCH_STUN_METHOD_ALLOCATE;
+  g_autoptr (GError) error = NULL;
 
-  if (memcmp (data + 8, p->txid, sizeof p->txid) != 0)
-    return FALSE;
-  r->type = (data[0] << 8) | data[1];
-  while (off + 4 <= len)
+  if (!punch_stun_message_parse (data, len, &m, &error))
     {
-      guint16 type = (data[off] << 8) | data[off + 1];
-      guint16 alen = (data[off + 2] << 8) | data[off + 3];
-      const guint8 *v = data + off + 4;
-
-      if (off + 4 + alen > len)
-        return FALSE;
-      if (type == ATTR_ERROR_CODE && alen >= 4)
-        {
-          r->error_code = (v[2] & 0x7) * 100 + v[3];
-          g_free (r->reason);
-          r->reason = safe_string (v + 4, alen - 4);
-        }
-      else if (type == ATTR_REALM && alen <= 763)
-        {
-          g_free (r->realm);
-          r->realm = safe_string (v, alen);
-        }
-      else if (type == ATTR_NONCE && alen <= 763)
-        {
-          g_free (r->nonce);
-          r->nonce = safe_string (v, alen);
-        }
-      off += 4 + ((alen + 3) & ~3u);
+      g_debug ("%s: ignored an answer: %s", p->uri, error->message);
+      return FALSE;
     }
+  if (memcmp (m.txid, p->txid, sizeof p->txid) != 0 || m.method != method
+      || (m.klass != PUNCH_STUN_CLASS_SUCCESS && m.klass != PUNCH_STUN_CLASS_ERROR))
+    return FALSE;
+  r->klass = m.klass;
+  if (m.present & PUNCH_STUN_HAS_ERROR_CODE)
+    {
+      r->error_code = m.error_code;
+      r->reason = punch_stun_bytes_to_text (&m.reason, 763);
+    }
+  if (m.present & PUNCH_STUN_HAS_REALM)
+    r->realm = punch_stun_bytes_to_text (&m.realm, 763);
+  if (m.present & PUNCH_STUN_HAS_NONCE)
+    r->nonce = punch_stun_bytes_to_text (&m.nonce, 763);
   return TRUE;
 }
 
@@ -299,15 +214,13 @@ handle_response (GTask *task, const guint8 *data, gsize len)
       punch_source_clear (&p->deadline_source);
       g_task_return_boolean (task, TRUE);
     }
-  else if ((r.type & 0x0110) == CLASS_SUCCESS)
+  else if (r.klass == PUNCH_STUN_CLASS_SUCCESS)
     {
       p->refreshing = TRUE;
-      build_request (p, STUN_REFRESH);
+      build_request (p, PUNCH_STUN_METHOD_REFRESH);
       send_request (task);
       read_more (task);
     }
-  else if ((r.type & 0x0110) != CLASS_ERROR)
-    finish_error (task, PUNCH_ERROR_PROTOCOL, "unexpected STUN message type 0x%04x", r.type);
   else if ((r.error_code == 401 || r.error_code == 438) && r.realm && r.nonce && p->attempts < 2
            && !(r.error_code == 401 && p->attempts == 1))
     {
@@ -317,7 +230,7 @@ handle_response (GTask *task, const guint8 *data, gsize len)
       p->realm = g_steal_pointer (&r.realm);
       p->nonce = g_steal_pointer (&r.nonce);
       p->attempts++;
-      build_request (p, STUN_ALLOCATE);
+      build_request (p, PUNCH_STUN_METHOD_ALLOCATE);
       send_request (task);
       read_more (task);
     }
@@ -410,9 +323,23 @@ on_retransmit (gpointer user_data)
   GTask *task = user_data;
   Probe *p = g_task_get_task_data (task);
 
-  g_output_stream_write (g_io_stream_get_output_stream (G_IO_STREAM (p->conn)), p->request->data,
-                         p->request->len, NULL, NULL);
+  /* a failed send is like a loss: the schedule and the deadline go on */
+  (void)g_socket_send (g_socket_connection_get_socket (p->conn), (const char *)p->request->data,
+                       p->request->len, NULL, NULL);
   return G_SOURCE_CONTINUE;
+}
+
+static void
+on_written (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error))
+    return;
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return; /* the pending read reports the cancellation */
+  finish_error (task, PUNCH_ERROR_UNREACHABLE, "cannot send to the server: %s", error->message);
 }
 
 static void
@@ -421,20 +348,26 @@ send_request (GTask *task)
   Probe *p = g_task_get_task_data (task);
   g_autoptr (GError) error = NULL;
 
-  /* small and non-blocking in practice: one datagram or a few hundred bytes */
-  if (!g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (p->conn)),
-                                  p->request->data, p->request->len, NULL, NULL, &error))
+  if (p->stream)
+    {
+      /* TCP or the TLS bridge: the request may be written in pieces */
+      g_output_stream_write_all_async (
+          g_io_stream_get_output_stream (G_IO_STREAM (p->conn)), p->request->data, p->request->len,
+          G_PRIORITY_DEFAULT, g_task_get_cancellable (task), on_written, g_object_ref (task));
+      return;
+    }
+  /* one datagram on a non-blocking socket: never waits */
+  if (g_socket_send (g_socket_connection_get_socket (p->conn), (const char *)p->request->data,
+                     p->request->len, NULL, &error)
+          < 0
+      && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
     {
       finish_error (task, PUNCH_ERROR_UNREACHABLE, "cannot send to the server: %s", error->message);
       return;
     }
-  if (!p->stream)
-    {
-      punch_source_clear (&p->retransmit_source);
-      p->retransmit_source
-          = punch_timeout_attach (g_task_get_context (task), UDP_RTO_MS, on_retransmit,
-                                  g_object_ref (task), g_object_unref);
-    }
+  punch_source_clear (&p->retransmit_source);
+  p->retransmit_source = punch_timeout_attach (g_task_get_context (task), UDP_RTO_MS, on_retransmit,
+                                               g_object_ref (task), g_object_unref);
 }
 
 static gboolean
@@ -465,7 +398,7 @@ on_connected (GObject *source, GAsyncResult *result, gpointer user_data)
         finish_error (task, PUNCH_ERROR_UNREACHABLE, "cannot connect over TCP: %s", error->message);
       return;
     }
-  build_request (p, STUN_ALLOCATE);
+  build_request (p, PUNCH_STUN_METHOD_ALLOCATE);
   send_request (task);
   read_more (task);
 }
@@ -484,7 +417,6 @@ punch_session_diagnose_turn_async (const PunchIceServer *server, const char *ip,
   p->server = punch_ice_server_copy (server);
   p->uri = punch_ice_server_to_uri (server);
   p->stream = server->transport != PUNCH_TRANSPORT_UDP;
-  p->request = g_byte_array_new ();
   p->inbuf = g_byte_array_new ();
   g_task_set_task_data (task, p, (GDestroyNotify)probe_free);
 
@@ -516,8 +448,9 @@ punch_session_diagnose_turn_async (const PunchIceServer *server, const char *ip,
                         error->message);
           return;
         }
+      g_socket_set_blocking (sock, FALSE);
       p->conn = g_socket_connection_factory_create_connection (sock);
-      build_request (p, STUN_ALLOCATE);
+      build_request (p, PUNCH_STUN_METHOD_ALLOCATE);
       send_request (task);
       read_more (task);
     }

@@ -20,6 +20,7 @@
 #include "punch-session-private.h"
 #include "punch-tls-bridge.h"
 #include "punch-quic-private.h"
+#include "punch-enum-types.h"
 
 #include <string.h>
 #include <errno.h>
@@ -50,76 +51,17 @@
  * sides have all their candidates (see on_component_state_changed). */
 #define PUNCH_IDLE_TIMEOUT_MS 1000
 
-struct _PunchSession
-{
-  GObject parent_instance;
-
-  PunchConfig *config;
-  GMainContext *context;
-  NiceAgent *agent;
-  guint stream_id;
-  gboolean controlling;
-  char *local_ufrag;
-  char *local_pwd;
-
-  PunchState state;
-  GError *error;
-  gint64 start_time;
-  gint64 connected_time;
-  GSource *deadline_source;
-  GCancellable *cancellable; /* resolution, probes */
-
-  guint pending_resolves;
-  GPtrArray *resolved;    /* ResolvedServer, in config order */
-  GPtrArray *bridges;     /* PunchTlsBridge */
-  GPtrArray *local_cands; /* PunchCandidate */
-  guint n_local_relay;
-  guint n_remote_cands;
-  guint n_remote_relay;
-  gboolean gathering_done;
-  gboolean remote_credentials_set;
-  gboolean remote_eoc;
-  GQueue early_datagrams; /* GBytes that arrived before CONNECTED */
-  GQueue early_packets;   /* QUIC packets that arrived before the path was up */
-  guint pending_probes;
-  guint n_turn_usable; /* TURN servers handed to libnice */
-  guint n_turn_failed; /* of those, known to have failed */
-  GError *turn_error;  /* why a TURN server gave no relay candidate */
-
-  NiceComponentState nice_state;
-  PunchPair *selected;
-  PunchStats stats;
-
-  /* the secure channel (NULL with PUNCH_SECURITY_NONE) */
-  PunchQuic *quic;
-  PunchIdentity *identity;
-  char *remote_ufrag;
-  char *remote_fingerprint;
-  gboolean role_explicit;
-  gboolean ice_connected;
-  gint64 ice_connected_time;
-  GSource *linger_source;
-  GSocket *direct_socket; /* the selected pair's socket, when QUIC may send on it */
-  struct sockaddr_storage direct_addr;
-  socklen_t direct_addrlen;
-  gboolean gso_off;
-
-  GList *connect_tasks; /* GTask, waiting for connected or failed */
-};
+guint punch_session_signals[N_SIGNALS];
 
 enum
 {
-  SIGNAL_LOCAL_CANDIDATE,
-  SIGNAL_GATHERING_DONE,
-  SIGNAL_STATE_CHANGED,
-  SIGNAL_SELECTED_PAIR,
-  SIGNAL_DATAGRAM,
-  SIGNAL_STREAM,
-  SIGNAL_WRITABLE,
-  N_SIGNALS
+  PROP_0,
+  PROP_STATE,
+  PROP_SELECTED_PAIR,
+  N_PROPS
 };
 
-static guint signals[N_SIGNALS];
+static GParamSpec *props[N_PROPS];
 
 G_DEFINE_FINAL_TYPE (PunchSession, punch_session, G_TYPE_OBJECT)
 
@@ -154,129 +96,36 @@ punch_state_to_string (PunchState state)
     }
 }
 
-/* ---- PunchPair ---------------------------------------------------------- */
-
-G_DEFINE_BOXED_TYPE (PunchPair, punch_pair, punch_pair_copy, punch_pair_free)
-
-PunchPair *
-punch_pair_copy (const PunchPair *pair)
-{
-  PunchPair *copy;
-
-  g_return_val_if_fail (pair != NULL, NULL);
-  copy = g_new0 (PunchPair, 1);
-  copy->local = punch_candidate_copy (pair->local);
-  copy->remote = punch_candidate_copy (pair->remote);
-  copy->relayed = pair->relayed;
-  return copy;
-}
-
-void
-punch_pair_free (PunchPair *pair)
-{
-  if (pair == NULL)
-    return;
-  punch_candidate_free (pair->local);
-  punch_candidate_free (pair->remote);
-  g_free (pair);
-}
-
-char *
-punch_pair_describe (const PunchPair *pair)
-{
-  g_return_val_if_fail (pair != NULL, NULL);
-  return g_strdup_printf (
-      "%s: %s %s:%u <-> %s %s:%u over %s", pair->relayed ? "RELAYED via TURN" : "direct",
-      punch_candidate_type_to_string (pair->local->type), pair->local->address, pair->local->port,
-      punch_candidate_type_to_string (pair->remote->type), pair->remote->address,
-      pair->remote->port, punch_transport_to_string (pair->local->transport));
-}
-
-/* ---- NiceCandidate <-> PunchCandidate ----------------------------------- */
-
-PunchCandidate *
-punch_candidate_from_nice (const NiceCandidate *nc)
-{
-  PunchCandidate *c = g_new0 (PunchCandidate, 1);
-  char buf[NICE_ADDRESS_STRING_LEN];
-
-  c->foundation = g_strdup (nc->foundation[0] ? nc->foundation : "0");
-  c->component = nc->component_id;
-  c->priority = nc->priority;
-  nice_address_to_string (&nc->addr, buf);
-  c->address = g_strdup (buf);
-  c->port = nice_address_get_port (&nc->addr);
-  switch (nc->type)
-    {
-    case NICE_CANDIDATE_TYPE_HOST: c->type = PUNCH_CANDIDATE_HOST; break;
-    case NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE: c->type = PUNCH_CANDIDATE_SRFLX; break;
-    case NICE_CANDIDATE_TYPE_PEER_REFLEXIVE: c->type = PUNCH_CANDIDATE_PRFLX; break;
-    case NICE_CANDIDATE_TYPE_RELAYED: c->type = PUNCH_CANDIDATE_RELAY; break;
-    default: c->type = PUNCH_CANDIDATE_HOST; break;
-    }
-  switch (nc->transport)
-    {
-    case NICE_CANDIDATE_TRANSPORT_TCP_ACTIVE:
-      c->transport = PUNCH_TRANSPORT_TCP;
-      c->tcp_type = PUNCH_TCP_TYPE_ACTIVE;
-      break;
-    case NICE_CANDIDATE_TRANSPORT_TCP_PASSIVE:
-      c->transport = PUNCH_TRANSPORT_TCP;
-      c->tcp_type = PUNCH_TCP_TYPE_PASSIVE;
-      break;
-    case NICE_CANDIDATE_TRANSPORT_TCP_SO:
-      c->transport = PUNCH_TRANSPORT_TCP;
-      c->tcp_type = PUNCH_TCP_TYPE_SO;
-      break;
-    default: c->transport = PUNCH_TRANSPORT_UDP; break;
-    }
-  if (nc->type != NICE_CANDIDATE_TYPE_HOST && nice_address_is_valid (&nc->base_addr))
-    {
-      nice_address_to_string (&nc->base_addr, buf);
-      c->related_address = g_strdup (buf);
-      c->related_port = nice_address_get_port (&nc->base_addr);
-    }
-  return c;
-}
-
-NiceCandidate *
-punch_candidate_to_nice (const PunchCandidate *c, guint stream_id)
-{
-  static const NiceCandidateType types[] = {
-    [PUNCH_CANDIDATE_HOST] = NICE_CANDIDATE_TYPE_HOST,
-    [PUNCH_CANDIDATE_SRFLX] = NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE,
-    [PUNCH_CANDIDATE_PRFLX] = NICE_CANDIDATE_TYPE_PEER_REFLEXIVE,
-    [PUNCH_CANDIDATE_RELAY] = NICE_CANDIDATE_TYPE_RELAYED,
-  };
-  NiceCandidate *nc = nice_candidate_new (types[c->type]);
-
-  nc->stream_id = stream_id;
-  nc->component_id = c->component;
-  nc->priority = c->priority;
-  g_strlcpy (nc->foundation, c->foundation, NICE_CANDIDATE_MAX_FOUNDATION);
-  if (c->transport == PUNCH_TRANSPORT_TCP)
-    nc->transport = c->tcp_type == PUNCH_TCP_TYPE_ACTIVE    ? NICE_CANDIDATE_TRANSPORT_TCP_ACTIVE
-                    : c->tcp_type == PUNCH_TCP_TYPE_PASSIVE ? NICE_CANDIDATE_TRANSPORT_TCP_PASSIVE
-                                                            : NICE_CANDIDATE_TRANSPORT_TCP_SO;
-  else
-    nc->transport = NICE_CANDIDATE_TRANSPORT_UDP;
-  if (!nice_address_set_from_string (&nc->addr, c->address))
-    {
-      nice_candidate_free (nc);
-      return NULL;
-    }
-  nice_address_set_port (&nc->addr, c->port);
-  if (c->related_address && nice_address_set_from_string (&nc->base_addr, c->related_address))
-    nice_address_set_port (&nc->base_addr, c->related_port);
-  return nc;
-}
-
 /* ---- state -------------------------------------------------------------- */
 
-static gint64
-elapsed_ms (PunchSession *self)
+gint64
+punch_session_elapsed_ms (PunchSession *self)
 {
   return self->start_time ? (g_get_monotonic_time () - self->start_time) / 1000 : 0;
+}
+
+static void
+destroy_source (GSource *source)
+{
+  g_source_destroy (source);
+  g_source_unref (source);
+}
+
+/* A connect task's cancellation, on the session's context. */
+static gboolean
+on_connect_cancelled (GCancellable *cancellable, gpointer user_data)
+{
+  GTask *task = user_data;
+  PunchSession *self = g_task_get_source_object (task);
+  GList *link = g_list_find (self->connect_tasks, task);
+
+  if (link)
+    {
+      self->connect_tasks = g_list_delete_link (self->connect_tasks, link);
+      g_task_return_error_if_cancelled (task);
+      g_object_unref (task);
+    }
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -287,7 +136,9 @@ complete_connect_tasks (PunchSession *self)
   for (GList *l = tasks; l; l = l->next)
     {
       GTask *task = l->data;
-      if (self->state == PUNCH_STATE_CONNECTED)
+      if (g_task_return_error_if_cancelled (task))
+        ;
+      else if (self->state == PUNCH_STATE_CONNECTED)
         g_task_return_boolean (task, TRUE);
       else if (self->error)
         g_task_return_error (task, g_error_copy (self->error));
@@ -299,8 +150,8 @@ complete_connect_tasks (PunchSession *self)
   g_list_free (tasks);
 }
 
-static void
-set_state (PunchSession *self, PunchState state)
+void
+punch_session_set_state (PunchSession *self, PunchState state)
 {
   if (self->state == state)
     return;
@@ -310,14 +161,16 @@ set_state (PunchSession *self, PunchState state)
     return;
 
   g_debug ("session %p: %s -> %s after %" G_GINT64_FORMAT " ms", self,
-           punch_state_to_string (self->state), punch_state_to_string (state), elapsed_ms (self));
+           punch_state_to_string (self->state), punch_state_to_string (state),
+           punch_session_elapsed_ms (self));
   self->state = state;
 
   if (state == PUNCH_STATE_CONNECTED || state == PUNCH_STATE_FAILED || state == PUNCH_STATE_CLOSED)
     punch_source_clear (&self->deadline_source);
 
   g_object_ref (self);
-  g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0, state);
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_STATE]);
+  g_signal_emit (self, punch_session_signals[SIGNAL_STATE_CHANGED], 0, state);
   if (state == PUNCH_STATE_CONNECTED || state == PUNCH_STATE_FAILED || state == PUNCH_STATE_CLOSED)
     complete_connect_tasks (self);
   /* datagrams the peer sent as soon as it was connected, before we were:
@@ -326,7 +179,7 @@ set_state (PunchSession *self, PunchState state)
     {
       g_autoptr (GBytes) bytes = g_queue_pop_head (&self->early_datagrams);
       if (self->state == PUNCH_STATE_CONNECTED)
-        g_signal_emit (self, signals[SIGNAL_DATAGRAM], 0, bytes);
+        g_signal_emit (self, punch_session_signals[SIGNAL_DATAGRAM], 0, bytes);
     }
   g_object_unref (self);
 }
@@ -349,11 +202,11 @@ fail (PunchSession *self, PunchErrorCode code, const char *fmt, ...)
   g_info ("session %p failed: %s", self, self->error->message);
   if (self->quic)
     punch_quic_abort (self->quic, self->error);
-  set_state (self, PUNCH_STATE_FAILED);
+  punch_session_set_state (self, PUNCH_STATE_FAILED);
 }
 
-static void
-fail_with_error (PunchSession *self, const GError *error, const char *prefix)
+void
+punch_session_fail_with_error (PunchSession *self, const GError *error, const char *prefix)
 {
   fail (self, error->domain == PUNCH_ERROR ? (PunchErrorCode)error->code : PUNCH_ERROR_FAILED,
         "%s%s", prefix, error->message);
@@ -424,8 +277,6 @@ on_deadline (gpointer user_data)
 
 /* ---- libnice callbacks --------------------------------------------------- */
 
-static void use_selected_socket (PunchSession *self);
-
 static void
 update_selected_pair (PunchSession *self)
 {
@@ -451,7 +302,7 @@ update_selected_pair (PunchSession *self)
   punch_pair_free (self->selected);
   self->selected = g_steal_pointer (&pair);
   if (self->quic)
-    use_selected_socket (self);
+    punch_session_use_selected_socket (self);
   {
     g_autofree char *text = punch_pair_describe (self->selected);
     if (self->selected->relayed && self->config->policy == PUNCH_POLICY_ALL)
@@ -460,221 +311,8 @@ update_selected_pair (PunchSession *self)
     else
       g_info ("selected path: %s", text);
   }
-  g_signal_emit (self, signals[SIGNAL_SELECTED_PAIR], 0, self->selected);
-}
-
-/* ---- the secure channel ---------------------------------------------------- */
-
-/* Which side starts the QUIC handshake: the controlling one. With the role
- * left to ICE (auto, both sides controlling until a conflict is resolved
- * inside libnice, which does not tell), both sides compare the two ufrags. */
-static gboolean
-quic_is_client (PunchSession *self)
-{
-  if (self->role_explicit || self->config->role != PUNCH_ROLE_AUTO)
-    return self->controlling;
-  return g_strcmp0 (self->local_ufrag, self->remote_ufrag) < 0;
-}
-
-/* One sendmsg() for a batch of equal packets (UDP GSO) on the selected
- * pair's own socket. FALSE when that cannot be done: the caller sends them
- * one by one through libnice. */
-static gboolean
-send_direct (PunchSession *self, const guint8 *data, gsize len, gsize segment)
-{
-  struct iovec iov = { (void *)data, len };
-  union
-  {
-    char buf[CMSG_SPACE (sizeof (guint16))];
-    struct cmsghdr align;
-  } control;
-  struct msghdr msg = { 0 };
-  ssize_t n;
-
-  if (self->direct_socket == NULL)
-    return FALSE;
-  msg.msg_name = &self->direct_addr;
-  msg.msg_namelen = self->direct_addrlen;
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  if (len > segment)
-    {
-      struct cmsghdr *cm;
-      guint16 seg = (guint16)segment;
-
-      if (self->gso_off)
-        return FALSE;
-      memset (&control, 0, sizeof control);
-      msg.msg_control = control.buf;
-      msg.msg_controllen = sizeof control.buf;
-      cm = CMSG_FIRSTHDR (&msg);
-      cm->cmsg_level = SOL_UDP;
-      cm->cmsg_type = UDP_SEGMENT;
-      cm->cmsg_len = CMSG_LEN (sizeof seg);
-      memcpy (CMSG_DATA (cm), &seg, sizeof seg);
-    }
-  n = sendmsg (g_socket_get_fd (self->direct_socket), &msg, MSG_DONTWAIT);
-  if (n >= 0 || errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
-    return TRUE; /* sent, or lost in a full buffer: QUIC recovers either way */
-  if (len > segment)
-    {
-      g_debug ("session %p: UDP GSO unavailable (%s): one packet per send", self,
-               g_strerror (errno));
-      self->gso_off = TRUE;
-    }
-  return FALSE;
-}
-
-static void
-on_quic_send (gpointer user_data, const guint8 *data, gsize len, gsize segment)
-{
-  PunchSession *self = user_data;
-
-  if (self->agent == NULL)
-    return;
-  if (send_direct (self, data, len, segment))
-    return;
-  for (gsize off = 0; off < len; off += segment)
-    nice_agent_send (self->agent, self->stream_id, 1, MIN (segment, len - off),
-                     (const gchar *)data + off);
-}
-
-static void
-on_quic_established (gpointer user_data)
-{
-  PunchSession *self = user_data;
-  PunchQuicStats qs;
-
-  punch_quic_get_stats (self->quic, &qs);
-  self->stats.handshake_ms = qs.handshake_ms;
-  g_info ("session %p: secure channel (QUIC, TLS 1.3) to peer %s after %" G_GINT64_FORMAT
-          " ms of handshake",
-          self, punch_quic_get_peer_fingerprint (self->quic), qs.handshake_ms);
-  if (self->state != PUNCH_STATE_GATHERING && self->state != PUNCH_STATE_CHECKING)
-    return;
-  self->connected_time = g_get_monotonic_time ();
-  self->stats.time_to_connected_ms = elapsed_ms (self);
-  set_state (self, PUNCH_STATE_CONNECTED);
-}
-
-static void
-on_quic_closed (gpointer user_data, const GError *error)
-{
-  PunchSession *self = user_data;
-
-  if (error)
-    {
-      fail_with_error (self, error, "");
-      return;
-    }
-  g_info ("session %p: the peer closed the connection", self);
-  set_state (self, PUNCH_STATE_CLOSED);
-}
-
-static void
-on_quic_datagram (gpointer user_data, GBytes *bytes)
-{
-  PunchSession *self = user_data;
-
-  self->stats.bytes_received += g_bytes_get_size (bytes);
-  self->stats.packets_received++;
-  if (self->state == PUNCH_STATE_CONNECTED)
-    {
-      g_signal_emit (self, signals[SIGNAL_DATAGRAM], 0, bytes);
-      return;
-    }
-  /* 1-RTT data can overtake the end of the handshake: deliver at CONNECTED */
-  if (g_queue_get_length (&self->early_datagrams) < 256)
-    g_queue_push_tail (&self->early_datagrams, g_bytes_ref (bytes));
-  else
-    self->stats.datagrams_dropped++;
-}
-
-static void
-on_quic_stream (gpointer user_data, GIOStream *stream)
-{
-  PunchSession *self = user_data;
-
-  g_signal_emit (self, signals[SIGNAL_STREAM], 0, stream);
-}
-
-static void
-on_quic_writable (gpointer user_data)
-{
-  PunchSession *self = user_data;
-
-  g_signal_emit (self, signals[SIGNAL_WRITABLE], 0);
-}
-
-static const PunchQuicCallbacks quic_callbacks = {
-  .send = on_quic_send,
-  .established = on_quic_established,
-  .closed = on_quic_closed,
-  .datagram = on_quic_datagram,
-  .stream = on_quic_stream,
-  .writable = on_quic_writable,
-};
-
-static void
-start_secure_channel (PunchSession *self)
-{
-  g_autoptr (GError) error = NULL;
-  gboolean client = quic_is_client (self);
-
-  self->ice_connected = TRUE;
-  self->ice_connected_time = g_get_monotonic_time ();
-  self->stats.time_to_path_ms = elapsed_ms (self);
-  if (self->state == PUNCH_STATE_GATHERING)
-    set_state (self, PUNCH_STATE_CHECKING);
-  g_debug ("session %p: path up after %" G_GINT64_FORMAT " ms; QUIC %s", self,
-           self->stats.time_to_path_ms, client ? "client" : "server");
-  if (!punch_quic_start (self->quic, client, &error))
-    {
-      fail_with_error (self, error, "");
-      return;
-    }
-  while (!g_queue_is_empty (&self->early_packets) && self->quic)
-    {
-      g_autoptr (GBytes) packet = g_queue_pop_head (&self->early_packets);
-      gsize len;
-      const guint8 *data = g_bytes_get_data (packet, &len);
-      punch_quic_receive (self->quic, data, len);
-    }
-}
-
-/* The selected pair's socket: bigger buffers (a burst at a few hundred
- * Mbit/s overflows Linux's default 208 KiB receive buffer), and, when the
- * local candidate is not a relay (TURN framing is libnice's), QUIC's batches
- * go straight to it. Best effort. */
-static void
-use_selected_socket (PunchSession *self)
-{
-  g_autoptr (GSocket) socket = nice_agent_get_selected_socket (self->agent, self->stream_id, 1);
-  g_autoptr (GSocketAddress) remote = NULL;
-  int fd, size = 4 * 1024 * 1024;
-
-  g_clear_object (&self->direct_socket);
-  if (socket == NULL)
-    return;
-  if (self->selected->local->type != PUNCH_CANDIDATE_RELAY
-      && self->selected->local->transport == PUNCH_TRANSPORT_UDP
-      && g_socket_get_socket_type (socket) == G_SOCKET_TYPE_DATAGRAM && !g_getenv ("PUNCH_NO_GSO"))
-    {
-      remote = g_inet_socket_address_new_from_string (self->selected->remote->address,
-                                                      self->selected->remote->port);
-      if (remote
-          && g_socket_address_to_native (remote, &self->direct_addr, sizeof self->direct_addr,
-                                         NULL))
-        {
-          self->direct_addrlen = g_socket_address_get_native_size (remote);
-          self->direct_socket = g_object_ref (socket);
-        }
-    }
-  fd = g_socket_get_fd (socket);
-  if (setsockopt (fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
-    setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-  if (setsockopt (fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0)
-    setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_SELECTED_PAIR]);
+  g_signal_emit (self, punch_session_signals[SIGNAL_SELECTED_PAIR], 0, self->selected);
 }
 
 static void
@@ -692,12 +330,12 @@ maybe_connected (PunchSession *self)
     {
       /* the path is up: the secure handshake decides when we are connected */
       if (!self->ice_connected)
-        start_secure_channel (self);
+        punch_session_start_secure_channel (self);
       return;
     }
   self->connected_time = g_get_monotonic_time ();
-  self->stats.time_to_connected_ms = elapsed_ms (self);
-  set_state (self, PUNCH_STATE_CONNECTED);
+  self->stats.time_to_connected_ms = punch_session_elapsed_ms (self);
+  punch_session_set_state (self, PUNCH_STATE_CONNECTED);
 }
 
 static void
@@ -712,7 +350,7 @@ on_component_state_changed (NiceAgent *agent, guint stream_id, guint component_i
     {
     case NICE_COMPONENT_STATE_CONNECTING:
       if (self->state == PUNCH_STATE_GATHERING)
-        set_state (self, PUNCH_STATE_CHECKING);
+        punch_session_set_state (self, PUNCH_STATE_CHECKING);
       break;
     case NICE_COMPONENT_STATE_CONNECTED:
     case NICE_COMPONENT_STATE_READY:
@@ -763,7 +401,7 @@ on_new_candidate (NiceAgent *agent, NiceCandidate *nc, gpointer user_data)
   if (c->type == PUNCH_CANDIDATE_RELAY)
     self->n_local_relay++;
   g_debug ("session %p: local %s", self, line);
-  g_signal_emit (self, signals[SIGNAL_LOCAL_CANDIDATE], 0, line);
+  g_signal_emit (self, punch_session_signals[SIGNAL_LOCAL_CANDIDATE], 0, line);
 }
 
 static void
@@ -786,9 +424,9 @@ finish_gathering (PunchSession *self)
       return;
     }
   g_debug ("session %p: gathering done after %" G_GINT64_FORMAT " ms, %u candidates", self,
-           elapsed_ms (self), self->local_cands->len);
+           punch_session_elapsed_ms (self), self->local_cands->len);
   g_object_ref (self);
-  g_signal_emit (self, signals[SIGNAL_GATHERING_DONE], 0);
+  g_signal_emit (self, punch_session_signals[SIGNAL_GATHERING_DONE], 0);
   maybe_fail_no_path (self);
   g_object_unref (self);
 }
@@ -898,7 +536,7 @@ on_recv (NiceAgent *agent, guint stream_id, guint component_id, guint len, gchar
         g_queue_push_tail (&self->early_datagrams, g_steal_pointer (&bytes));
       return;
     }
-  g_signal_emit (self, signals[SIGNAL_DATAGRAM], 0, bytes);
+  g_signal_emit (self, punch_session_signals[SIGNAL_DATAGRAM], 0, bytes);
 }
 
 /* ---- GObject ------------------------------------------------------------ */
@@ -974,31 +612,56 @@ punch_session_finalize (GObject *object)
 }
 
 static void
+punch_session_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  PunchSession *self = PUNCH_SESSION (object);
+
+  switch (prop_id)
+    {
+    case PROP_STATE: g_value_set_enum (value, self->state); break;
+    case PROP_SELECTED_PAIR:
+      g_value_set_boxed (value, punch_session_get_selected_pair (self));
+      break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
 punch_session_class_init (PunchSessionClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
   object_class->dispose = punch_session_dispose;
   object_class->finalize = punch_session_finalize;
+  object_class->get_property = punch_session_get_property;
 
-  signals[SIGNAL_LOCAL_CANDIDATE]
+  props[PROP_STATE] = g_param_spec_enum ("state", NULL, NULL, PUNCH_TYPE_STATE, PUNCH_STATE_NEW,
+                                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  props[PROP_SELECTED_PAIR] = g_param_spec_boxed ("selected-pair", NULL, NULL, PUNCH_TYPE_PAIR,
+                                                  G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, props);
+
+  punch_session_signals[SIGNAL_LOCAL_CANDIDATE]
       = g_signal_new ("local-candidate", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
                       NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
-  signals[SIGNAL_GATHERING_DONE]
+  punch_session_signals[SIGNAL_GATHERING_DONE]
       = g_signal_new ("gathering-done", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                       NULL, G_TYPE_NONE, 0);
-  signals[SIGNAL_STATE_CHANGED]
+  punch_session_signals[SIGNAL_STATE_CHANGED]
       = g_signal_new ("state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                      NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
-  signals[SIGNAL_SELECTED_PAIR]
+                      NULL, G_TYPE_NONE, 1, PUNCH_TYPE_STATE);
+  punch_session_signals[SIGNAL_SELECTED_PAIR]
       = g_signal_new ("selected-pair", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                       NULL, G_TYPE_NONE, 1, PUNCH_TYPE_PAIR | G_SIGNAL_TYPE_STATIC_SCOPE);
-  signals[SIGNAL_DATAGRAM] = g_signal_new ("datagram", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                                           0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_BYTES);
-  signals[SIGNAL_STREAM] = g_signal_new ("stream", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                                         NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_IO_STREAM);
-  signals[SIGNAL_WRITABLE] = g_signal_new ("writable", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                                           0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  punch_session_signals[SIGNAL_DATAGRAM]
+      = g_signal_new ("datagram", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                      G_TYPE_NONE, 1, G_TYPE_BYTES);
+  punch_session_signals[SIGNAL_STREAM]
+      = g_signal_new ("stream", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                      G_TYPE_NONE, 1, G_TYPE_IO_STREAM);
+  punch_session_signals[SIGNAL_WRITABLE]
+      = g_signal_new ("writable", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                      G_TYPE_NONE, 0);
 }
 
 /* ---- construction and start --------------------------------------------- */
@@ -1024,8 +687,7 @@ punch_session_new (const PunchConfig *config, GError **error)
                                         : punch_identity_new_ephemeral (error);
       if (self->identity == NULL)
         return NULL;
-      self->quic = punch_quic_new (self->identity, (const char *const *)config->pinned_peers,
-                                   self->context, &quic_callbacks, self);
+      self->quic = punch_session_new_quic (self);
     }
   else
     g_message ("WARNING: insecure plaintext session: anyone on the path can read, forge and "
@@ -1212,14 +874,15 @@ begin_gathering (PunchSession *self)
     }
   if (self->config->policy == PUNCH_POLICY_RELAY && turn > 0 && usable_turn == 0)
     {
-      fail_with_error (self, self->turn_error, "relay-only policy, but no TURN server is usable: ");
+      punch_session_fail_with_error (self, self->turn_error,
+                                     "relay-only policy, but no TURN server is usable: ");
       return;
     }
 
   add_local_addresses (self);
   if (!configure_servers (self, &error))
     {
-      fail_with_error (self, error, "");
+      punch_session_fail_with_error (self, error, "");
       return;
     }
   if (!nice_agent_gather_candidates (self->agent, self->stream_id))
@@ -1290,7 +953,7 @@ punch_session_start (PunchSession *self, GError **error)
   self->deadline_source = punch_timeout_attach (self->context, self->config->connect_timeout_ms,
                                                 on_deadline, self, NULL);
   g_source_set_name (self->deadline_source, "[punch] connect deadline");
-  set_state (self, PUNCH_STATE_GATHERING);
+  punch_session_set_state (self, PUNCH_STATE_GATHERING);
 
   for (guint i = 0; i < self->config->ice_servers->len; i++)
     {
@@ -1736,6 +1399,16 @@ punch_session_connect_async (PunchSession *self, GCancellable *cancellable,
         g_task_return_new_error (task, PUNCH_ERROR, PUNCH_ERROR_CLOSED, "the session is closed");
       break;
     default:
+      if (cancellable)
+        {
+          /* cancelled: the task returns at once (on our context), not at the deadline */
+          GSource *cancel = g_cancellable_source_new (cancellable);
+          g_source_set_callback (cancel, (GSourceFunc)(void (*) (void))on_connect_cancelled, task,
+                                 NULL);
+          g_source_attach (cancel, self->context);
+          /* goes with the task: no callback after the task is gone */
+          g_task_set_task_data (task, cancel, (GDestroyNotify)destroy_source);
+        }
       self->connect_tasks = g_list_append (self->connect_tasks, g_steal_pointer (&task));
       break;
     }
@@ -1818,12 +1491,12 @@ punch_session_close_async (PunchSession *self, GCancellable *cancellable,
       guint linger = punch_quic_get_linger_ms (self->quic);
 
       punch_quic_close (self->quic, done ? 0 : 1, done ? NULL : "closed by the application");
-      set_state (self, PUNCH_STATE_CLOSED);
+      punch_session_set_state (self, PUNCH_STATE_CLOSED);
       self->linger_source
           = punch_timeout_attach (self->context, linger, on_linger_over, task, NULL);
       return;
     }
-  set_state (self, PUNCH_STATE_CLOSED);
+  punch_session_set_state (self, PUNCH_STATE_CLOSED);
   close_agent (self, task);
 }
 

@@ -229,6 +229,13 @@ parse_address (const guint8 *v, gsize len, gboolean xor, const guint8 *txid, Pun
 gboolean
 punch_stun_message_parse (const guint8 *data, gsize len, PunchStunMessage *msg, GError **error)
 {
+  return punch_stun_message_parse_full (data, len, PUNCH_STUN_PARSE_DEFAULT, msg, error);
+}
+
+gboolean
+punch_stun_message_parse_full (const guint8 *data, gsize len, PunchStunParseFlags flags,
+                               PunchStunMessage *msg, GError **error)
+{
   guint16 type;
   gsize body, off;
   gboolean after_integrity = FALSE;
@@ -237,8 +244,12 @@ punch_stun_message_parse (const guint8 *data, gsize len, PunchStunMessage *msg, 
   if (len < PUNCH_STUN_HEADER_SIZE)
     return reject (error, PUNCH_STUN_REJECT_SHORT, "%" G_GSIZE_FORMAT " bytes, less than a header",
                    len);
-  if ((data[0] & 0xc0) != 0 || get32 (data + 4) != PUNCH_STUN_MAGIC_COOKIE)
-    return reject (error, PUNCH_STUN_REJECT_NOT_STUN, "no STUN header or magic cookie");
+  if ((data[0] & 0xc0) != 0)
+    return reject (error, PUNCH_STUN_REJECT_NOT_STUN, "no STUN header");
+  msg->cookie = get32 (data + 4);
+  msg->classic = msg->cookie != PUNCH_STUN_MAGIC_COOKIE;
+  if (msg->classic && !(flags & PUNCH_STUN_PARSE_RFC3489))
+    return reject (error, PUNCH_STUN_REJECT_NOT_STUN, "no STUN magic cookie");
   body = get16 (data + 2);
   if (body % 4 != 0)
     return reject (error, PUNCH_STUN_REJECT_MALFORMED,
@@ -283,20 +294,47 @@ punch_stun_message_parse (const guint8 *data, gsize len, PunchStunMessage *msg, 
 
       switch (atype)
         {
-        case PUNCH_STUN_ATTR_MAPPED_ADDRESS:
         case PUNCH_STUN_ATTR_XOR_MAPPED_ADDRESS:
+          if (msg->classic)
+            break; /* XOR with a cookie the message does not have: meaningless */
+          G_GNUC_FALLTHROUGH;
+        case PUNCH_STUN_ATTR_MAPPED_ADDRESS:
         case PUNCH_STUN_ATTR_OTHER_ADDRESS:
         case PUNCH_STUN_ATTR_RESPONSE_ORIGIN:
+        case PUNCH_STUN_ATTR_SOURCE_ADDRESS:
+        case PUNCH_STUN_ATTR_CHANGED_ADDRESS:
           {
-            guint32 bit = atype == PUNCH_STUN_ATTR_MAPPED_ADDRESS       ? PUNCH_STUN_HAS_MAPPED
-                          : atype == PUNCH_STUN_ATTR_XOR_MAPPED_ADDRESS ? PUNCH_STUN_HAS_XOR_MAPPED
-                          : atype == PUNCH_STUN_ATTR_OTHER_ADDRESS ? PUNCH_STUN_HAS_OTHER_ADDRESS
-                                                                   : PUNCH_STUN_HAS_RESPONSE_ORIGIN;
-            PunchStunAddress *a = atype == PUNCH_STUN_ATTR_MAPPED_ADDRESS       ? &msg->mapped
-                                  : atype == PUNCH_STUN_ATTR_XOR_MAPPED_ADDRESS ? &msg->xor_mapped
-                                  : atype == PUNCH_STUN_ATTR_OTHER_ADDRESS ? &msg->other_address
-                                                                           : &msg->response_origin;
+            guint32 bit;
+            PunchStunAddress *a;
             PunchStunAddress tmp;
+
+            switch (atype)
+              {
+              case PUNCH_STUN_ATTR_MAPPED_ADDRESS:
+                bit = PUNCH_STUN_HAS_MAPPED;
+                a = &msg->mapped;
+                break;
+              case PUNCH_STUN_ATTR_XOR_MAPPED_ADDRESS:
+                bit = PUNCH_STUN_HAS_XOR_MAPPED;
+                a = &msg->xor_mapped;
+                break;
+              case PUNCH_STUN_ATTR_OTHER_ADDRESS:
+                bit = PUNCH_STUN_HAS_OTHER_ADDRESS;
+                a = &msg->other_address;
+                break;
+              case PUNCH_STUN_ATTR_RESPONSE_ORIGIN:
+                bit = PUNCH_STUN_HAS_RESPONSE_ORIGIN;
+                a = &msg->response_origin;
+                break;
+              case PUNCH_STUN_ATTR_SOURCE_ADDRESS:
+                bit = PUNCH_STUN_HAS_SOURCE_ADDRESS;
+                a = &msg->source_address;
+                break;
+              default:
+                bit = PUNCH_STUN_HAS_CHANGED_ADDRESS;
+                a = &msg->changed_address;
+                break;
+              }
 
             if (!parse_address (v, alen, atype == PUNCH_STUN_ATTR_XOR_MAPPED_ADDRESS, msg->txid,
                                 &tmp, atype, error))
@@ -380,8 +418,6 @@ punch_stun_message_parse (const guint8 *data, gsize len, PunchStunMessage *msg, 
             msg->present |= PUNCH_STUN_HAS_FINGERPRINT;
             break;
           }
-        case PUNCH_STUN_ATTR_SOURCE_ADDRESS:
-        case PUNCH_STUN_ATTR_CHANGED_ADDRESS:
         case PUNCH_STUN_ATTR_UNKNOWN_ATTRIBUTES:
         case PUNCH_STUN_ATTR_USERHASH:
         case PUNCH_STUN_ATTR_PADDING:
@@ -394,6 +430,18 @@ punch_stun_message_parse (const guint8 *data, gsize len, PunchStunMessage *msg, 
       off += 4 + padded;
     }
   return TRUE;
+}
+
+char *
+punch_stun_bytes_to_text (const PunchStunBytes *bytes, gsize max_bytes)
+{
+  gsize len = MIN (bytes->len, max_bytes);
+
+  while (len > 0 && bytes->data[len - 1] == '\0')
+    len--;
+  if (len == 0)
+    return g_strdup ("");
+  return g_utf8_make_valid ((const char *)bytes->data, len);
 }
 
 gboolean

@@ -5,14 +5,21 @@
  * Parsing never allocates: a PunchStunMessage points into the caller's
  * buffer, which must outlive it.
  *
- * Used by `punch check`; unit-tested with the RFC 5769 vectors and fuzzed by
- * tests/fuzz/fuzz-stun.c.
+ * RFC 3489 (classic STUN) answers are understood too: MAPPED-ADDRESS,
+ * SOURCE-ADDRESS and CHANGED-ADDRESS, and, with PUNCH_STUN_PARSE_RFC3489,
+ * headers without the magic cookie.
+ *
+ * Used by the NAT check (lib/punch-nat-check*.c) and the TURN diagnosis
+ * (lib/punch-session-turn.c); unit-tested with the RFC 5769 vectors and
+ * fuzzed by tests/fuzz/fuzz-stun.c. The address type is public
+ * (punch-stun-address.h); the codec is not.
  *
  * SPDX-License-Identifier: MIT
  */
 #pragma once
 
 #include <glib.h>
+#include "punch-stun-address.h"
 
 G_BEGIN_DECLS
 
@@ -40,12 +47,14 @@ typedef enum
 typedef enum
 {
   PUNCH_STUN_ATTR_MAPPED_ADDRESS = 0x0001,
-  PUNCH_STUN_ATTR_SOURCE_ADDRESS = 0x0004,  /* RFC 3489, ignored */
-  PUNCH_STUN_ATTR_CHANGED_ADDRESS = 0x0005, /* RFC 3489, ignored */
+  PUNCH_STUN_ATTR_SOURCE_ADDRESS = 0x0004,  /* RFC 3489: where the answer was sent from */
+  PUNCH_STUN_ATTR_CHANGED_ADDRESS = 0x0005, /* RFC 3489: the other IP and port */
   PUNCH_STUN_ATTR_CHANGE_REQUEST = 0x0003,
   PUNCH_STUN_ATTR_USERNAME = 0x0006,
   PUNCH_STUN_ATTR_MESSAGE_INTEGRITY = 0x0008,
   PUNCH_STUN_ATTR_ERROR_CODE = 0x0009,
+  PUNCH_STUN_ATTR_LIFETIME = 0x000D,
+  PUNCH_STUN_ATTR_REQUESTED_TRANSPORT = 0x0019,
   PUNCH_STUN_ATTR_UNKNOWN_ATTRIBUTES = 0x000A,
   PUNCH_STUN_ATTR_REALM = 0x0014,
   PUNCH_STUN_ATTR_NONCE = 0x0015,
@@ -68,21 +77,6 @@ enum
   PUNCH_STUN_CHANGE_IP = 0x4,
 };
 
-/** An IPv4 or IPv6 transport address, in network byte order. */
-typedef struct
-{
-  guint8 family; /* 0 (none), 4 or 6 */
-  guint16 port;
-  guint8 addr[16]; /* IPv4 in the first 4 bytes */
-} PunchStunAddress;
-
-gboolean punch_stun_address_equal (const PunchStunAddress *a, const PunchStunAddress *b);
-gboolean punch_stun_address_same_ip (const PunchStunAddress *a, const PunchStunAddress *b);
-/** "192.0.2.1:3478" or "[2001:db8::1]:3478"; "-" when @a has no family */
-char *punch_stun_address_to_string (const PunchStunAddress *a);
-/** Parses "IP:PORT" or "[IPv6]:PORT"; returns %FALSE if it is not one */
-gboolean punch_stun_address_parse (const char *text, PunchStunAddress *a);
-
 /* Present bits in PunchStunMessage.present */
 enum
 {
@@ -98,6 +92,8 @@ enum
   PUNCH_STUN_HAS_REALM = 1 << 9,
   PUNCH_STUN_HAS_NONCE = 1 << 10,
   PUNCH_STUN_HAS_CHANGE_REQUEST = 1 << 11,
+  PUNCH_STUN_HAS_SOURCE_ADDRESS = 1 << 12,
+  PUNCH_STUN_HAS_CHANGED_ADDRESS = 1 << 13,
 };
 
 /** A byte string inside the parsed buffer (not NUL-terminated). */
@@ -118,12 +114,16 @@ typedef struct
   guint16 method;
   PunchStunClass klass;
   guint8 txid[PUNCH_STUN_TXID_SIZE];
-  gsize length; /* the whole message, header included */
+  guint32 cookie;   /* the header's bytes 4..7: the magic cookie, or (RFC 3489) txid bytes */
+  gboolean classic; /* RFC 3489 header, without the magic cookie */
+  gsize length;     /* the whole message, header included */
   guint32 present;
   PunchStunAddress mapped;
   PunchStunAddress xor_mapped;
   PunchStunAddress other_address;
   PunchStunAddress response_origin;
+  PunchStunAddress source_address;  /* RFC 3489 SOURCE-ADDRESS */
+  PunchStunAddress changed_address; /* RFC 3489 CHANGED-ADDRESS */
   guint32 change_request;
   guint error_code; /* 300..699 */
   PunchStunBytes reason;
@@ -154,6 +154,30 @@ typedef struct
  */
 gboolean punch_stun_message_parse (const guint8 *data, gsize len, PunchStunMessage *msg,
                                    GError **error);
+
+typedef enum
+{
+  PUNCH_STUN_PARSE_DEFAULT = 0,
+  /* also accept an RFC 3489 header without the magic cookie (its 16-byte
+   * transaction id is @cookie then @txid); XOR-MAPPED-ADDRESS, meaningless
+   * there, is then ignored */
+  PUNCH_STUN_PARSE_RFC3489 = 1 << 0,
+} PunchStunParseFlags;
+
+/** punch_stun_message_parse() with @flags. */
+gboolean punch_stun_message_parse_full (const guint8 *data, gsize len, PunchStunParseFlags flags,
+                                        PunchStunMessage *msg, GError **error);
+
+/**
+ * punch_stun_bytes_to_text:
+ * A text attribute (SOFTWARE, a reason phrase) as valid UTF-8 of at most
+ * @max_bytes: trailing NULs are dropped (RFC 3489 servers count their
+ * padding in the length), invalid sequences become U+FFFD. Control
+ * characters are kept: escape them when showing the text (punch_text_escape()).
+ *
+ * Returns: (transfer full): the text; "" for an empty attribute
+ */
+char *punch_stun_bytes_to_text (const PunchStunBytes *bytes, gsize max_bytes);
 
 /** Returns: the reason word (PUNCH_STUN_REJECT_*) of a parse error */
 const char *punch_stun_reject_reason (const GError *error);

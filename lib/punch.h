@@ -14,4 +14,8 @@
 #include "punch-config.h"
 #include "punch-session.h"
 #include "punch-enum-types.h"
+#include "punch-text.h"
+#include "punch-stun-address.h"
+#include "punch-check-classify.h"
+#include "punch-nat-check.h"
 #undef PUNCH_INSIDE

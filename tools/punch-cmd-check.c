@@ -1,17 +1,18 @@
 /* punch-cmd-check.c: `punch check`, what this network does to UDP
  *
- * Parses the options, runs the probes (punch-check.c), classifies what they
- * saw (lib/punch-check-classify.c) and prints one report, as text or as one
- * JSON document, from one field list (punch-output.h). Progress goes to
- * stderr. See docs/check.md.
+ * Parses the options, runs libpunch's NAT check (punch_nat_check_async(),
+ * lib/punch-nat-check.h) on a main loop, and prints its report, as text or
+ * as one JSON document, from one field list (punch-output.h). Progress goes
+ * to stderr. See docs/check.md.
  *
  * SPDX-License-Identifier: MIT
  */
 #include <stdio.h>
 #include <string.h>
+#include <glib-unix.h>
+#include <punch.h>
 
 #include "punch-cmd.h"
-#include "punch-check.h"
 #include "punch-output.h"
 
 #define DEFAULT_TIMEOUT_S 15
@@ -30,15 +31,25 @@ static const char check_description[]
       "  verdict          which kinds of peer are reachable directly, which need a relay\n"
       "  exposure         who can send to a port your NAT has mapped\n"
       "\n"
-      "Mapping uses the first server's RFC 5780 OTHER-ADDRESS when it has one (coturn\n"
-      "listening on two IP addresses); otherwise the mappings seen by the servers\n"
-      "are compared, and the report says which method it used. Filtering needs\n"
-      "RFC 5780. A turn: server is also asked for Binding on its UDP port.\n"
+      "Every kind of STUN server works; the report names each one's family:\n"
+      "  rfc5780  OTHER-ADDRESS and CHANGE-REQUEST (coturn on two IP addresses)\n"
+      "  rfc3489  classic STUN: CHANGED-ADDRESS and CHANGE-REQUEST (stund)\n"
+      "  rfc5389  one address only (RFC 5389/8489): mapping by comparing servers,\n"
+      "           filtering unknown\n"
+      "Mapping and filtering use the first server's second address when it has one;\n"
+      "otherwise the mappings seen by the servers are compared, and the report says\n"
+      "which method it used. A turn: server is also asked for Binding on its UDP port.\n"
+      "\n"
+      "Without --stun or --turn, a built-in list of public STUN servers is used\n"
+      "(stun.stunprotocol.org, stun.l.google.com, stun.cloudflare.com, stun.sipgate.net;\n"
+      "see docs/check.md), and the report says so. PUNCH_DEFAULT_STUN (URIs\n"
+      "separated by commas or spaces) replaces that list.\n"
       "\n"
       "--turn-user and --turn-pass pair with --turn in order; one of each applies\n"
       "to every --turn.\n"
       "\n"
       "Examples:\n"
+      "  punch check\n"
       "  punch check --stun stun:stun.example.org\n"
       "  punch check --stun stun:203.0.113.10 --stun stun:203.0.113.11:3478 --json\n"
       "  punch check --stun stun:stun.example.org \\\n"
@@ -48,23 +59,49 @@ static const char check_description[]
       "Output: a text report on stdout, or one JSON document with --json (schema in\n"
       "docs/check.md). Progress goes to stderr (NDJSON events with --json).\n"
       "\n"
+      "Text output shows every string a server sent with control characters escaped.\n"
+      "\n"
       "Exit codes: 0 the check ran (whatever it found), 1 no server could be reached\n"
       "(the message says why), 2 usage error, 130 interrupted.\n";
 
 typedef struct
 {
-  PunchOutput *progress;
-} ProgressCtx;
+  GMainLoop *loop;
+  GCancellable *cancel;
+  PunchNatCheckReport *report;
+  GError *error;
+  gboolean interrupted;
+} RunCtx;
 
 static void
 on_progress (const char *step, const char *detail, gpointer user_data)
 {
-  ProgressCtx *p = user_data;
+  PunchOutput *progress = user_data;
 
-  punch_output_begin (p->progress, "progress");
-  punch_output_string (p->progress, "step", "punch check: %s", step);
-  punch_output_string (p->progress, "detail", " %s", detail);
-  punch_output_end (p->progress);
+  punch_output_begin (progress, "progress");
+  punch_output_string (progress, "step", "punch check: %s", step);
+  punch_output_string (progress, "detail", " %s", detail);
+  punch_output_end (progress);
+}
+
+static void
+on_checked (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RunCtx *run = user_data;
+
+  (void)source;
+  run->report = punch_nat_check_finish (result, &run->error);
+  g_main_loop_quit (run->loop);
+}
+
+static gboolean
+on_signal (gpointer user_data)
+{
+  RunCtx *run = user_data;
+
+  run->interrupted = TRUE;
+  g_cancellable_cancel (run->cancel);
+  return G_SOURCE_CONTINUE;
 }
 
 static const char *
@@ -93,12 +130,12 @@ output_address (PunchOutput *out, const char *key, const char *fmt, const PunchS
 }
 
 static void
-render_servers (PunchOutput *out, PunchCheckReport *rep)
+render_servers (PunchOutput *out, const PunchNatCheckReport *rep)
 {
   punch_output_begin_array (out, "servers", NULL);
   for (guint i = 0; i < rep->servers->len; i++)
     {
-      PunchCheckServer *s = rep->servers->pdata[i];
+      const PunchNatCheckServer *s = rep->servers->pdata[i];
 
       punch_output_begin_object (out, NULL, NULL);
       punch_output_string (out, "uri", "  %s", s->uri);
@@ -108,7 +145,8 @@ render_servers (PunchOutput *out, PunchCheckReport *rep)
           punch_output_end_object (out, NULL);
           continue;
         }
-      output_address (out, "address", " (%s)\n", &s->addr);
+      output_address (out, "address", " (%s", &s->addr);
+      punch_output_string (out, "family", ", %s)\n", punch_stun_family_to_string (s->family));
       punch_output_begin_object (out, "udp", "    UDP: ");
       punch_output_string (out, "status", "%s", probe_status (&s->udp));
       if (s->udp.status == PUNCH_CHECK_PROBE_ANSWERED)
@@ -121,7 +159,7 @@ render_servers (PunchOutput *out, PunchCheckReport *rep)
         punch_output_uint (out, "error_code", " %" G_GUINT64_FORMAT, s->udp.error_code);
       else if (s->udp.status == PUNCH_CHECK_PROBE_WRONG_SOURCE)
         output_address (out, "source", " (answers came from %s)", &s->udp.source);
-      output_address (out, "other_address", ", RFC 5780 other address %s", &s->other_address);
+      output_address (out, "other_address", ", other address %s", &s->other_address);
       output_address (out, "response_origin", NULL, &s->response_origin);
       if (s->software)
         punch_output_string (out, "software", ", software \"%s\"", s->software);
@@ -174,11 +212,11 @@ render_nat (PunchOutput *out, const PunchCheckResult *r)
 }
 
 static void
-render_lifetime (PunchOutput *out, const PunchCheckConfig *cfg, const PunchCheckReport *rep)
+render_lifetime (PunchOutput *out, const PunchNatCheckReport *rep)
 {
   punch_output_begin_object (out, "lifetime", "  mapping lifetime: ");
   punch_output_bool (out, "measured", NULL, rep->lifetime_measured);
-  if (!cfg->lifetime)
+  if (!rep->lifetime_tested)
     punch_output_text (out, "not measured (add --lifetime)\n");
   else
     {
@@ -200,12 +238,12 @@ render_lifetime (PunchOutput *out, const PunchCheckConfig *cfg, const PunchCheck
 }
 
 static void
-render_turn (PunchOutput *out, const PunchCheckReport *rep)
+render_turn (PunchOutput *out, const PunchNatCheckReport *rep)
 {
   punch_output_begin_array (out, "turn", rep->turns->len ? "\nTURN\n" : NULL);
   for (guint i = 0; i < rep->turns->len; i++)
     {
-      const PunchCheckTurn *t = rep->turns->pdata[i];
+      const PunchNatCheckTurn *t = rep->turns->pdata[i];
 
       punch_output_begin_object (out, NULL, NULL);
       punch_output_string (out, "uri", "  %s\n", t->uri);
@@ -241,72 +279,26 @@ render_verdict (PunchOutput *out, const PunchCheckResult *r)
   punch_output_string (out, "exposure", "\nExposure\n  %s\n", r->exposure);
 }
 
-static guint
-render_rejected (PunchOutput *out, const PunchCheckReport *rep)
+static void
+render_rejected (PunchOutput *out, const PunchNatCheckReport *rep)
 {
   guint total = 0;
 
-  for (int i = 0; i < PUNCH_CHECK_REJECT_N; i++)
+  for (int i = 0; i < PUNCH_NAT_CHECK_REJECT_N; i++)
     total += rep->rejected[i];
   punch_output_begin_object (out, "rejected", total ? "\nRejected datagrams: " : NULL);
   punch_output_uint (out, "total", total ? "%" G_GUINT64_FORMAT : NULL, total);
-  for (int i = 0; i < PUNCH_CHECK_REJECT_N; i++)
+  for (int i = 0; i < PUNCH_NAT_CHECK_REJECT_N; i++)
     if (rep->rejected[i])
       {
         g_autofree char *fmt
-            = g_strdup_printf (", %s %%" G_GUINT64_FORMAT, punch_check_reject_to_string (i));
+            = g_strdup_printf (", %s %%" G_GUINT64_FORMAT, punch_nat_check_reject_to_string (i));
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
-        punch_output_uint (out, punch_check_reject_to_string (i), fmt, rep->rejected[i]);
+        punch_output_uint (out, punch_nat_check_reject_to_string (i), fmt, rep->rejected[i]);
 #pragma GCC diagnostic pop
       }
   punch_output_end_object (out, total ? "\n" : NULL);
-  return total;
-}
-
-/* Why nothing could be reached, server by server; NULL when something was. */
-static char *
-unreachable_message (const PunchCheckReport *rep, const PunchCheckResult *res, guint rejected)
-{
-  GString *s;
-
-  if (res->udp || rep->tcp_any)
-    return NULL;
-  for (guint i = 0; i < rep->turns->len; i++)
-    if (((PunchCheckTurn *)rep->turns->pdata[i])->allocated)
-      return NULL;
-  s = g_string_new ("no server could be reached:");
-  for (guint i = 0; i < rep->servers->len; i++)
-    {
-      const PunchCheckServer *sv = rep->servers->pdata[i];
-
-      g_string_append_printf (s, "%s %s: ", i ? ";" : "", sv->uri);
-      if (!sv->resolved)
-        g_string_append (s, sv->resolve_error);
-      else
-        g_string_append_printf (s, "UDP %s, TCP %s",
-                                sv->udp.status == PUNCH_CHECK_PROBE_WRONG_SOURCE
-                                    ? "answers came only from an unexpected address"
-                                : sv->udp.status == PUNCH_CHECK_PROBE_NOT_RUN
-                                    ? "not tried (time ran out)"
-                                    : "no valid answer",
-                                sv->tcp_error ? sv->tcp_error : "failed");
-    }
-  for (guint i = 0; i < rep->turns->len; i++)
-    {
-      const PunchCheckTurn *t = rep->turns->pdata[i];
-      g_string_append_printf (s, "; %s", t->message);
-    }
-  if (rejected)
-    {
-      g_string_append_printf (s, "; %u datagrams were rejected (", rejected);
-      for (int i = 0, n = 0; i < PUNCH_CHECK_REJECT_N; i++)
-        if (rep->rejected[i])
-          g_string_append_printf (s, "%s%s %u", n++ ? ", " : "", punch_check_reject_to_string (i),
-                                  rep->rejected[i]);
-      g_string_append (s, ")");
-    }
-  return g_string_free (s, FALSE);
 }
 
 static int usage_error (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
@@ -324,6 +316,58 @@ usage_error (const char *fmt, ...)
   return PUNCH_EXIT_USAGE;
 }
 
+/* Adds @uri (a --stun or default server) to @config; FALSE with a usage message. */
+static gboolean
+add_stun (PunchConfig *config, const char *uri, const char *what, char **message)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchIceServer) s = punch_ice_server_parse (uri, NULL, NULL, &error);
+
+  if (s == NULL)
+    {
+      *message = g_strdup_printf ("%s: %s", what, error->message);
+      return FALSE;
+    }
+  if (s->kind != PUNCH_ICE_SERVER_STUN)
+    {
+      *message = g_strdup_printf ("%s wants a stun: URI, not \"%s\" (use --turn)", what, uri);
+      return FALSE;
+    }
+  g_ptr_array_add (config->ice_servers, g_steal_pointer (&s));
+  return TRUE;
+}
+
+static void
+render (PunchOutput *out, const PunchNatCheckReport *rep, const char *defaults, gboolean json)
+{
+  const PunchCheckResult *res = &rep->result;
+  g_autofree char *failure = NULL;
+
+  punch_output_begin (out, "check");
+  if (defaults)
+    punch_output_string (out, "default_servers",
+                         "No --stun given: asked the default servers (%s list; see "
+                         "docs/check.md)\n\n",
+                         defaults);
+  punch_output_text (out, "Reachability\n");
+  punch_output_bool (out, "udp", "  UDP works:       %s\n", res->udp);
+  punch_output_bool (out, "tcp", "  TCP reaches a server: %s\n", rep->tcp_any);
+  if (res->udp)
+    output_address (out, "public_address", "  public address:  %s\n", &rep->obs.map1.mapped);
+  output_address (out, "local_address", "  local address:   %s\n", &rep->obs.local);
+  render_servers (out, rep);
+  render_nat (out, res);
+  render_lifetime (out, rep);
+  render_turn (out, rep);
+  render_verdict (out, res);
+  render_rejected (out, rep);
+  punch_output_uint (out, "elapsed_ms", "\nChecked in %" G_GUINT64_FORMAT " ms.",
+                     (guint64)rep->elapsed_ms);
+  if (!punch_nat_check_report_reachable (rep, &failure) && json)
+    punch_output_error (out, "unreachable", failure);
+  punch_output_end (out);
+}
+
 int
 punch_cmd_check (int argc, char **argv)
 {
@@ -331,7 +375,8 @@ punch_cmd_check (int argc, char **argv)
   gboolean json = FALSE, ipv4 = FALSE, ipv6 = FALSE, lifetime = FALSE;
   int timeout_s = DEFAULT_TIMEOUT_S, lifetime_max = DEFAULT_LIFETIME_MAX_S;
   GOptionEntry entries[]
-      = { { "stun", 0, 0, G_OPTION_ARG_STRING_ARRAY, &stun, "A STUN server (repeatable)", "URI" },
+      = { { "stun", 0, 0, G_OPTION_ARG_STRING_ARRAY, &stun,
+            "A STUN server (repeatable; default: the built-in list)", "URI" },
           { "turn", 0, 0, G_OPTION_ARG_STRING_ARRAY, &turn, "A TURN server (repeatable)", "URI" },
           { "turn-user", 0, 0, G_OPTION_ARG_STRING_ARRAY, &turn_user, "TURN username", "U" },
           { "turn-pass", 0, 0, G_OPTION_ARG_STRING_ARRAY, &turn_pass, "TURN password", "P" },
@@ -347,18 +392,18 @@ punch_cmd_check (int argc, char **argv)
           { NULL } };
   g_autoptr (GOptionContext) octx = g_option_context_new ("- test this network's NAT and firewall");
   g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) stun_servers
-      = g_ptr_array_new_with_free_func ((GDestroyNotify)punch_ice_server_free);
-  g_autoptr (GPtrArray) turn_servers
-      = g_ptr_array_new_with_free_func ((GDestroyNotify)punch_ice_server_free);
-  g_autoptr (PunchCheckReport) rep = NULL;
+  g_autoptr (PunchConfig) config = punch_config_new ();
   g_autoptr (PunchOutput) progress = NULL;
   g_autoptr (PunchOutput) out = NULL;
+  g_autoptr (GMainContext) context = g_main_context_new ();
+  g_autoptr (GMainLoop) loop = NULL;
+  g_autoptr (GCancellable) cancel = g_cancellable_new ();
   g_autofree char *failure = NULL;
-  PunchCheckConfig cfg = { 0 };
-  PunchCheckResult res;
-  ProgressCtx pctx;
-  guint n_turn, rejected;
+  g_autofree char *message = NULL;
+  const char *defaults = NULL;
+  RunCtx run = { 0 };
+  guint n_turn;
+  GSource *sigint, *sigterm;
 
   g_set_prgname ("punch check");
   g_option_context_add_main_entries (octx, entries, NULL);
@@ -377,14 +422,8 @@ punch_cmd_check (int argc, char **argv)
     return usage_error ("--lifetime-max must be 10 to 3600 seconds, not %d", lifetime_max);
 
   for (char **u = stun; u && *u; u++)
-    {
-      PunchIceServer *s = punch_ice_server_parse (*u, NULL, NULL, &error);
-      if (s == NULL)
-        return usage_error ("--stun: %s", error->message);
-      g_ptr_array_add (stun_servers, s);
-      if (s->kind != PUNCH_ICE_SERVER_STUN)
-        return usage_error ("--stun wants a stun: URI, not \"%s\" (use --turn)", *u);
-    }
+    if (!add_stun (config, *u, "--stun", &message))
+      return usage_error ("%s", message);
   n_turn = turn ? g_strv_length (turn) : 0;
   if (turn_user && g_strv_length (turn_user) != 1 && g_strv_length (turn_user) != n_turn)
     return usage_error ("give one --turn-user for all --turn servers, or one for each (%u)",
@@ -400,61 +439,90 @@ punch_cmd_check (int argc, char **argv)
     {
       const char *user = turn_user[g_strv_length (turn_user) == 1 ? 0 : i];
       const char *pass = turn_pass[g_strv_length (turn_pass) == 1 ? 0 : i];
-      PunchIceServer *s = punch_ice_server_parse (turn[i], user, pass, &error);
+      g_autoptr (PunchIceServer) s = punch_ice_server_parse (turn[i], user, pass, &error);
+
       if (s == NULL)
         return usage_error ("--turn: %s", error->message);
-      g_ptr_array_add (turn_servers, s);
       if (s->kind == PUNCH_ICE_SERVER_STUN)
         return usage_error ("--turn wants a turn: or turns: URI, not \"%s\" (use --stun)", turn[i]);
+      g_ptr_array_add (config->ice_servers, g_steal_pointer (&s));
     }
-  if (stun_servers->len + turn_servers->len == 0)
-    return usage_error ("give at least one server: --stun URI or --turn URI");
-  if (stun_servers->len + turn_servers->len > PUNCH_CHECK_MAX_SERVERS)
-    return usage_error ("at most %d servers", PUNCH_CHECK_MAX_SERVERS);
+  if (config->ice_servers->len == 0)
+    {
+      g_auto (GStrv) list = punch_nat_check_default_servers (&defaults);
 
-  cfg.stun = stun_servers;
-  cfg.turn = turn_servers;
-  cfg.timeout_ms = (guint)timeout_s * 1000;
-  cfg.family = ipv4 ? 4 : ipv6 ? 6 : 0;
-  cfg.lifetime = lifetime;
-  cfg.lifetime_max_s = (guint)lifetime_max;
+      for (char **u = list; *u && config->ice_servers->len < PUNCH_NAT_CHECK_MAX_SERVERS; u++)
+        if (!add_stun (config, *u, defaults, &message))
+          return usage_error ("%s", message);
+      if (config->ice_servers->len == 0)
+        return usage_error ("PUNCH_DEFAULT_STUN names no server");
+    }
+  if (config->ice_servers->len > PUNCH_NAT_CHECK_MAX_SERVERS)
+    return usage_error ("at most %d servers", PUNCH_NAT_CHECK_MAX_SERVERS);
+  config->ipv4 = !ipv6;
+  config->ipv6 = !ipv4;
 
   progress = punch_output_new_events (stderr, json);
-  pctx.progress = progress;
-  rep = punch_check_report_new ();
-  if (!punch_check_run (&cfg, rep, on_progress, &pctx, &error))
+  if (defaults)
     {
-      punch_output_error (progress, "failed", error->message);
+      g_autofree char *joined = NULL;
+      GString *list = g_string_new (NULL);
+
+      for (guint i = 0; i < config->ice_servers->len; i++)
+        {
+          g_autofree char *uri = punch_ice_server_to_uri (config->ice_servers->pdata[i]);
+          g_string_append_printf (list, "%s%s", i ? " " : "", uri);
+        }
+      joined = g_string_free (list, FALSE);
+      on_progress ("defaults", joined, progress);
+    }
+
+  /* the check runs on a private context, iterated here */
+  g_main_context_push_thread_default (context);
+  loop = g_main_loop_new (context, FALSE);
+  run.loop = loop;
+  run.cancel = cancel;
+  sigint = g_unix_signal_source_new (SIGINT);
+  sigterm = g_unix_signal_source_new (SIGTERM);
+  g_source_set_callback (sigint, on_signal, &run, NULL);
+  g_source_set_callback (sigterm, on_signal, &run, NULL);
+  g_source_attach (sigint, context);
+  g_source_attach (sigterm, context);
+  punch_nat_check_async (config, (guint)timeout_s * 1000, lifetime ? (guint)lifetime_max : 0,
+                         on_progress, progress, NULL, cancel, on_checked, &run);
+  g_main_loop_run (loop);
+  g_source_destroy (sigint);
+  g_source_destroy (sigterm);
+  g_source_unref (sigint);
+  g_source_unref (sigterm);
+  g_main_context_pop_thread_default (context);
+
+  if (run.interrupted)
+    {
+      g_clear_error (&run.error);
+      g_clear_pointer (&run.report, punch_nat_check_report_free);
+      fprintf (stderr, "punch check: interrupted\n");
+      return PUNCH_EXIT_INTERRUPTED;
+    }
+  if (run.report == NULL)
+    {
+      punch_output_error (progress, "failed", run.error->message);
+      g_clear_error (&run.error);
       return PUNCH_EXIT_FAILURE;
     }
-  punch_check_classify (&rep->obs, &res);
 
   out = punch_output_new_document (stdout, json);
-  punch_output_begin (out, "check");
-  punch_output_text (out, "Reachability\n");
-  punch_output_bool (out, "udp", "  UDP works:       %s\n", res.udp);
-  punch_output_bool (out, "tcp", "  TCP reaches a server: %s\n", rep->tcp_any);
-  if (res.udp)
-    output_address (out, "public_address", "  public address:  %s\n", &rep->obs.map1.mapped);
-  output_address (out, "local_address", "  local address:   %s\n", &rep->obs.local);
-  render_servers (out, rep);
-  render_nat (out, &res);
-  render_lifetime (out, &cfg, rep);
-  render_turn (out, rep);
-  render_verdict (out, &res);
-  rejected = render_rejected (out, rep);
-  punch_output_uint (out, "elapsed_ms", "\nChecked in %" G_GUINT64_FORMAT " ms.",
-                     (guint64)rep->elapsed_ms);
-  failure = unreachable_message (rep, &res, rejected);
-  if (failure && json)
-    punch_output_error (out, "unreachable", failure);
-  punch_output_end (out);
-  punch_check_result_clear (&res);
-  if (failure)
+  render (out, run.report, defaults, json);
+  if (!punch_nat_check_report_reachable (run.report, &failure))
     {
       if (!json)
-        fprintf (stderr, "punch check: %s\n", failure);
+        {
+          g_autofree char *safe = punch_text_escape (failure);
+          fprintf (stderr, "punch check: %s\n", safe);
+        }
+      punch_nat_check_report_free (run.report);
       return PUNCH_EXIT_FAILURE;
     }
+  punch_nat_check_report_free (run.report);
   return PUNCH_EXIT_OK;
 }

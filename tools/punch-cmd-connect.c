@@ -260,6 +260,8 @@ on_pipe_done (PunchPipe *pipe, const GError *error, gpointer user_data)
 static void
 on_local_candidate (PunchSession *session, const char *line, Connect *c)
 {
+  if (c->session && session != c->session)
+    return;
   g_autoptr (PunchCandidate) cand = punch_candidate_parse (line, NULL);
 
   if (cand == NULL)
@@ -272,6 +274,8 @@ on_local_candidate (PunchSession *session, const char *line, Connect *c)
 static void
 on_gathering_done (PunchSession *session, Connect *c)
 {
+  if (c->session && session != c->session)
+    return;
   punch_output_begin (c->events, "gathering-done");
   punch_output_int (c->events, "elapsed_ms", "gathering done after %" G_GINT64_FORMAT " ms",
                     elapsed_ms (c));
@@ -315,6 +319,8 @@ output_security (Connect *c)
 static void
 on_selected_pair (PunchSession *session, PunchPair *pair, Connect *c)
 {
+  if (c->session && session != c->session)
+    return;
   if (!c->connected)
     return;
   punch_output_begin (c->events, "path-changed");
@@ -325,8 +331,11 @@ on_selected_pair (PunchSession *session, PunchPair *pair, Connect *c)
 }
 
 static void
-on_state_changed (PunchSession *session, guint state, Connect *c)
+on_state_changed (PunchSession *session, PunchState state, Connect *c)
 {
+  /* a session the join replaced, or one closing after we are done */
+  if ((c->session && session != c->session) || (c->session == NULL && state == PUNCH_STATE_CLOSED))
+    return;
   punch_output_begin (c->events, "state");
   punch_output_string (c->events, "state", "state %s", punch_state_to_string (state));
   punch_output_int (c->events, "elapsed_ms", " (%" G_GINT64_FORMAT " ms)", elapsed_ms (c));
@@ -547,8 +556,16 @@ make_config (const Options *o, GError **error)
     if (!punch_config_add_ice_server (config, *s, NULL, NULL, error))
       return NULL;
   for (char **t = o->turn; t && *t; t++)
-    if (!punch_config_add_ice_server (config, *t, o->turn_user, o->turn_pass, error))
-      return NULL;
+    {
+      if (!punch_config_add_ice_server (config, *t, o->turn_user, o->turn_pass, error))
+        return NULL;
+      if (o->turn_user == NULL || o->turn_pass == NULL)
+        {
+          g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
+                       "--turn %s needs --turn-user and --turn-pass (or $PUNCH_TURN_PASS)", *t);
+          return NULL;
+        }
+    }
   config->policy = o->relay_only ? PUNCH_POLICY_RELAY : PUNCH_POLICY_ALL;
   config->mode = o->reliable ? PUNCH_MODE_RELIABLE : PUNCH_MODE_DATAGRAM;
   config->security = o->insecure_plaintext ? PUNCH_SECURITY_NONE : PUNCH_SECURITY_QUIC;
@@ -569,7 +586,7 @@ make_config (const Options *o, GError **error)
     }
   config->connect_timeout_ms = (guint)o->timeout_s * 1000;
   if (o->ca_file)
-    config->tls_ca_file = g_strdup (o->ca_file);
+    config->tls_ca_file = g_strdup (o->ca_file); /* made absolute and checked by the caller */
   if (o->local_addresses)
     {
       for (char **a = o->local_addresses; *a; a++)
@@ -583,22 +600,6 @@ make_config (const Options *o, GError **error)
       config->local_addresses = g_strdupv (o->local_addresses);
     }
   return g_steal_pointer (&config);
-}
-
-static void
-on_joined (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  Connect *c = user_data;
-  g_autoptr (GError) error = NULL;
-
-  if (!punch_signal_client_join_finish (PUNCH_SIGNAL_CLIENT (source), result, &error))
-    {
-      if (error->domain == PUNCH_ERROR && error->code == PUNCH_ERROR_UNREACHABLE)
-        g_prefix_error (&error, "signaling server unreachable: ");
-      fail_with (c, error);
-      return;
-    }
-  g_main_loop_quit (c->loop);
 }
 
 static void
@@ -626,46 +627,45 @@ emit_joined (Connect *c, const PunchConfig *config)
   punch_output_end (c->events);
 }
 
+/* Each session the join makes (an early one that gathers while joining, and
+ * maybe a second one with the room's ICE servers): report it as it goes. */
 static void
-connect_session (Connect *c)
+on_session_created (PunchSignalClient *client, PunchSession *session, Connect *c)
 {
-  g_signal_connect (c->session, "local-candidate", G_CALLBACK (on_local_candidate), c);
-  g_signal_connect (c->session, "gathering-done", G_CALLBACK (on_gathering_done), c);
-  g_signal_connect (c->session, "state-changed", G_CALLBACK (on_state_changed), c);
-  g_signal_connect (c->session, "selected-pair", G_CALLBACK (on_selected_pair), c);
-  c->binding = punch_signal_binding_new (c->client, c->session);
-  g_signal_connect (c->binding, "error", G_CALLBACK (on_binding_error), c);
+  g_signal_connect (session, "local-candidate", G_CALLBACK (on_local_candidate), c);
+  g_signal_connect (session, "gathering-done", G_CALLBACK (on_gathering_done), c);
+  g_signal_connect (session, "state-changed", G_CALLBACK (on_state_changed), c);
+  g_signal_connect (session, "selected-pair", G_CALLBACK (on_selected_pair), c);
 }
 
-/* Takes over the session that gathered while joining: reports what it did so
- * far as if it had started now, then binds it to the room. */
-static gboolean
-use_early_session (Connect *c, PunchSession *session)
+static void
+on_joined (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr (PunchDescription) desc = punch_session_get_local_description (session);
-  PunchState state = punch_session_get_state (session);
+  Connect *c = user_data;
+  g_autoptr (GError) error = NULL;
 
-  c->session = session;
-  on_state_changed (session, state, c);
-  if (state == PUNCH_STATE_FAILED || state == PUNCH_STATE_CLOSED)
-    return c->exit_code < 0;
-  for (guint i = 0; i < desc->candidates->len; i++)
+  c->binding
+      = punch_signal_client_join_session_finish (PUNCH_SIGNAL_CLIENT (source), result, &error);
+  if (c->binding == NULL)
     {
-      g_autofree char *line = punch_candidate_to_string (desc->candidates->pdata[i]);
-      on_local_candidate (session, line, c);
+      if (error->domain == PUNCH_ERROR && error->code == PUNCH_ERROR_UNREACHABLE)
+        g_prefix_error (&error, "signaling server unreachable: ");
+      fail_with (c, error);
+      return;
     }
-  if (desc->end_of_candidates)
-    on_gathering_done (session, c);
-  connect_session (c);
-  return TRUE;
+  c->session = g_object_ref (punch_signal_binding_get_session (c->binding));
+  g_signal_connect (c->binding, "error", G_CALLBACK (on_binding_error), c);
+  g_main_loop_quit (c->loop);
 }
 
-/* Joins, makes and binds the session. Returns FALSE with c->exit_code set. */
+/* Joins the room with a session that gathers meanwhile (libpunch-signal's
+ * join-session sequence: the STUN mapping and the TURN allocation then cost
+ * no time of their own, docs/bench.md). Returns FALSE with c->exit_code set. */
 static gboolean
 set_up (Connect *c, const Options *o, PunchConfig *config)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (PunchSession) early = NULL;
+  g_autoptr (PunchConfig) shown = NULL;
 
   c->client = punch_signal_client_new (o->signal_url, &error);
   if (c->client == NULL)
@@ -682,50 +682,52 @@ set_up (Connect *c, const Options *o, PunchConfig *config)
   g_signal_connect (c->client, "bye", G_CALLBACK (on_bye), c);
   g_signal_connect (c->client, "server-error", G_CALLBACK (on_server_error), c);
   g_signal_connect (c->client, "disconnected", G_CALLBACK (on_disconnected), c);
+  g_signal_connect (c->client, "session-created", G_CALLBACK (on_session_created), c);
 
-  /* Gather while joining: the STUN mapping and the TURN allocation then cost
-   * no time of their own (docs/bench.md). The room decides the role, set once
-   * joined. Servers from `welcome` cannot be added to a session that is
-   * gathering: if it brings any, this session is dropped and a new one made. */
-  early = punch_session_new (config, NULL);
-  if (early && !punch_session_start (early, NULL))
-    g_clear_object (&early);
-
-  punch_signal_client_join_async (c->client, o->room, o->token, NULL, on_joined, c);
+  punch_signal_client_join_session_async (c->client, o->room, o->token, config, NULL, on_joined, c);
   g_main_loop_run (c->loop);
-  if (!punch_signal_client_is_joined (c->client))
+  if (c->binding == NULL)
     {
       if (c->exit_code < 0)
         c->exit_code = PUNCH_EXIT_FAILURE;
       return FALSE;
     }
-
-  if (!punch_signal_client_apply_to_config (c->client, config, &error)
-      || !punch_config_validate (config, &error))
+  shown = punch_config_copy (config);
+  punch_signal_client_apply_to_config (c->client, shown, NULL);
+  emit_joined (c, shown);
+  /* it may have failed while we joined (a gathering failure, say) */
+  if (punch_session_get_state (c->session) == PUNCH_STATE_FAILED)
     {
-      fail_with (c, error);
+      fail_with (c, punch_session_get_error (c->session));
       return FALSE;
     }
-  emit_joined (c, config);
+  return TRUE;
+}
 
-  if (early && punch_signal_client_get_ice_servers (c->client)->len == 0
-      && punch_session_set_role (early, config->role, NULL))
-    return use_early_session (c, g_steal_pointer (&early));
-  if (early)
-    punch_session_close_async (early, NULL, NULL, NULL);
+/* --ca-file must name a readable file; a relative name is taken from the
+ * current directory (GIO's TLS database wants an absolute path). */
+static gboolean
+check_ca_file (char **path, GError **error)
+{
+  g_autofree char *absolute = g_canonicalize_filename (*path, NULL);
+  g_autofree char *contents = NULL;
+  GError *local = NULL;
 
-  c->session = punch_session_new (config, &error);
-  if (c->session == NULL)
+  if (!g_file_get_contents (absolute, &contents, NULL, &local))
     {
-      fail_with (c, error);
+      g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT, "--ca-file: %s",
+                   local->message);
+      g_error_free (local);
       return FALSE;
     }
-  connect_session (c);
-  if (!punch_session_start (c->session, &error))
+  if (strstr (contents, "-----BEGIN CERTIFICATE-----") == NULL)
     {
-      fail_with (c, error);
+      g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
+                   "--ca-file %s holds no PEM certificate", absolute);
       return FALSE;
     }
+  g_free (*path);
+  *path = g_steal_pointer (&absolute);
   return TRUE;
 }
 
@@ -853,6 +855,10 @@ punch_cmd_connect (int argc, char **argv)
     ret = usage_error (context, "--timeout must be between 1 and 3600 seconds");
   else if ((o.turn_user != NULL || o.turn_pass != NULL) && o.turn == NULL)
     ret = usage_error (context, "--turn-user/--turn-pass need a --turn URI");
+  else if (!punch_signal_name_validate (o.room, "room", &error))
+    ret = usage_error (context, error->message);
+  else if (o.ca_file && !check_ca_file (&o.ca_file, &error))
+    ret = usage_error (context, error->message);
   else if (o.insecure_plaintext && o.reliable)
     ret = usage_error (context, "--reliable needs the secure channel: --insecure-plaintext "
                                 "carries datagrams only");

@@ -5,6 +5,7 @@
 #include "punch-output.h"
 
 #include <json-glib/json-glib.h>
+#include <punch.h>
 
 struct _PunchOutput
 {
@@ -171,7 +172,12 @@ punch_output_string (PunchOutput *out, const char *name, const char *fmt, const 
         json_builder_add_null_value (out->builder);
     }
   else if (fmt)
-    g_string_append_printf (out->text, fmt, value ? value : "-");
+    {
+      /* values may come from the network: no control character reaches a
+       * terminal (JSON escapes them itself) */
+      g_autofree char *safe = punch_text_escape (value ? value : "-");
+      g_string_append_printf (out->text, fmt, safe);
+    }
 }
 
 void

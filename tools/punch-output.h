@@ -41,7 +41,9 @@ void punch_output_end_object (PunchOutput *out, const char *text);
 void punch_output_begin_array (PunchOutput *out, const char *key, const char *text);
 void punch_output_end_array (PunchOutput *out, const char *text);
 
-/* @fmt is for text only and takes exactly the one value; NULL prints nothing in text mode. */
+/* @fmt is for text only and takes exactly the one value; NULL prints nothing in text mode.
+ * In text mode a string value is shown through punch_text_escape(): control
+ * characters (a server's escape codes, newlines) are escaped, never printed. */
 void punch_output_string (PunchOutput *out, const char *key, const char *fmt, const char *value);
 void punch_output_int (PunchOutput *out, const char *key, const char *fmt, gint64 value);
 void punch_output_uint (PunchOutput *out, const char *key, const char *fmt, guint64 value);

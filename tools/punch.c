@@ -35,10 +35,31 @@ usage (FILE *out)
                 "Exit codes: 0 ok, 1 runtime failure, 2 usage error, 130 interrupted.\n");
 }
 
+static GLogWriterOutput
+log_to_stderr (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
+{
+  const char *domain = NULL;
+  g_autofree char *line = NULL;
+
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_strcmp0 (fields[i].key, "GLIB_DOMAIN") == 0)
+      domain = fields[i].value;
+  if (g_log_writer_default_would_drop (level, domain))
+    return G_LOG_WRITER_HANDLED;
+  line = g_log_writer_format_fields (level, fields, n_fields,
+                                     g_log_writer_supports_color (fileno (stderr)));
+  fprintf (stderr, "%s\n", line);
+  fflush (stderr);
+  return G_LOG_WRITER_HANDLED;
+}
+
 int
 main (int argc, char **argv)
 {
   setlocale (LC_ALL, "");
+  /* stdout is data (punch connect pipes the peer there): logs go to stderr,
+   * whatever G_MESSAGES_DEBUG says (GLib's default sends debug and info to stdout) */
+  g_log_set_writer_func (log_to_stderr, NULL, NULL);
 
   if (argc < 2)
     {

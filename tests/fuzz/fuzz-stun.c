@@ -3,7 +3,8 @@
  * Every input must either parse or be rejected with a reason, never crash or
  * read out of bounds. What parses is checked for consistency: the addresses
  * print, MESSAGE-INTEGRITY can be checked, and a message rebuilt from the
- * decoded addresses parses again to the same addresses.
+ * decoded addresses parses again to the same addresses. RFC 3489 parsing
+ * (no magic cookie) and the text attributes are exercised too.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -32,6 +33,17 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
 
   if (size > PUNCH_STUN_MAX_SIZE * 2)
     return 0;
+  if (punch_stun_message_parse_full (data, size, PUNCH_STUN_PARSE_RFC3489, &m, NULL))
+    {
+      g_autofree char *software = punch_stun_bytes_to_text (&m.software, 128);
+
+      g_assert_true (g_utf8_validate (software, -1, NULL));
+      g_assert_true (strlen (software) <= 128 * 3);
+      if (m.classic)
+        g_assert_false (m.present & PUNCH_STUN_HAS_XOR_MAPPED);
+      if (m.present & PUNCH_STUN_HAS_CHANGED_ADDRESS)
+        g_assert_true (m.changed_address.family == 4 || m.changed_address.family == 6);
+    }
   if (!punch_stun_message_parse (data, size, &m, &error))
     {
       g_assert_nonnull (error);

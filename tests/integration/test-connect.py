@@ -84,10 +84,12 @@ class Signal:
             return self.proc.wait()
 
 
-def peer(args, stdin, tag):
+def peer(args, stdin, tag, env=None):
     out = open(os.path.join(tmp, tag + ".out"), "wb")
     err = open(os.path.join(tmp, tag + ".err"), "wb")
-    return subprocess.Popen([PUNCH, "connect"] + args, stdin=stdin, stdout=out, stderr=err)
+    full_env = dict(os.environ, **env) if env else None
+    return subprocess.Popen([PUNCH, "connect"] + args, stdin=stdin, stdout=out, stderr=err,
+                            env=full_env)
 
 
 def finish(p, tag, timeout=60):
@@ -100,17 +102,18 @@ def finish(p, tag, timeout=60):
         return rc, f.read()
 
 
-def run_pair(sig, room, inputs, tags, extra, linger=0, while_connected=None):
+def run_pair(sig, room, inputs, tags, extra, linger=0, while_connected=None, extra_a=(),
+             extra_b=(), env=None):
     """Two peers in ROOM, the second 0.2 s after the first, each reading one of
     INPUTS (then keeping stdin open LINGER seconds). WHILE_CONNECTED runs once
     the second peer is connected. Returns (rc_a, stderr_a, rc_b, stderr_b)."""
     common = ["--signal", sig.url, "--room", room, "--token", sig.token(room),
               "--timeout", "20"] + extra + LOOP
     procs = []
-    for path, tag in zip(inputs, tags):
+    for path, tag, own in zip(inputs, tags, (list(extra_a), list(extra_b))):
         src = subprocess.Popen(["sh", "-c", 'cat "$0"; sleep "$1"', path, str(linger)],
                                stdout=subprocess.PIPE)
-        procs.append((peer(common, src.stdout, tag), src))
+        procs.append((peer(common + own, src.stdout, tag, env), src))
         src.stdout.close()
         time.sleep(0.2)
     if while_connected:
@@ -173,6 +176,47 @@ def main():
               "the newcomer is controlling and saw one peer", j)
         check(all(set(e) == {"event", "data"} for e in evs) and len(evs) > 5,
               "--json: stderr is NDJSON only, {event, data} per line", eb)
+        ca = first(events(ea), "connected") or {}
+        fp = str(c.get("peer_fingerprint", ""))
+        check(c.get("encrypted") is True and fp.startswith("sha-256 ") and len(fp) == 8 + 95
+              and fp == ca.get("local_fingerprint") and c.get("local_fingerprint") ==
+              ca.get("peer_fingerprint") and isinstance(c.get("handshake_ms"), int),
+              "connected: encrypted, each side's peer_fingerprint is the other's own", (c, ca))
+        check(d.get("peer_acknowledged") is True and isinstance(d.get("rtt_ms"), int),
+              "done: the peer acknowledged everything, with the QUIC RTT", d)
+
+        # 1b. a pinned peer: the right pin connects, another key is refused on both sides
+        #     before any byte arrives
+        ident = os.path.join(tmp, "b-identity.pem")
+        p = subprocess.run([PUNCH, "identity", "--identity", ident, "--json"],
+                           capture_output=True, text=True)
+        b_fp = json.loads(p.stdout)["fingerprint"] if p.returncode == 0 else "?"
+        small = os.path.join(tmp, "small.in")
+        with open(small, "wb") as f:
+            f.write(os.urandom(100000))
+        ra, ea, rb, eb = run_pair(sig, "pin-ok", (small, small), ("pa", "pb"),
+                                  ["--reliable", "--json"],
+                                  extra_b=["--identity", ident], extra_a=["--peer", b_fp])
+        check(ra == 0 and rb == 0 and crossed(small, small, ("pa", "pb"))
+              and (first(events(ea), "connected") or {}).get("peer_fingerprint") == b_fp,
+              "--peer with the peer's fingerprint (from punch identity): connects", ea + eb)
+        other = "sha-256 " + ":".join(["AB"] * 32)
+        ra, ea, rb, eb = run_pair(sig, "pin-bad", (small, small), ("qa", "qb"),
+                                  ["--reliable", "--json"], extra_a=["--peer", other])
+        ea_err = first(events(ea), "error") or {}
+        check(ra == 1 and rb == 1 and ea_err.get("code") == "authentication"
+              and "pinned" in ea_err.get("message", "")
+              and os.path.getsize(os.path.join(tmp, "qa.out")) == 0
+              and os.path.getsize(os.path.join(tmp, "qb.out")) == 0,
+              "--peer with another key: both exit 1, 'authentication', nothing delivered",
+              ea + eb)
+
+        # 1c. GLib debug output on: stdout still carries only the peer's data
+        ra, ea, rb, eb = run_pair(sig, "debug", (small, b_in), ("da", "db"), ["--reliable"],
+                                  env={"G_MESSAGES_DEBUG": "all"})
+        check(ra == 0 and rb == 0 and crossed(small, b_in, ("da", "db"))
+              and "punch-DEBUG" in ea,
+              "G_MESSAGES_DEBUG=all: debug lines on stderr, stdout byte-identical", ea[-2000:])
 
         # 2. text mode says the path
         txt_a = os.path.join(tmp, "t.in")
@@ -238,10 +282,30 @@ def main():
                            (["--signal", sig.url, "--room", "r", "--local-address", "nope"],
                             "a bad --local-address"),
                            (["--signal", sig.url, "--room", "r", "extra"], "a stray argument"),
+                           (["--signal", sig.url, "--room", ".bad"], "a bad room name"),
+                           (["--signal", sig.url, "--room", "r", "--turn", "turn:127.0.0.1"],
+                            "--turn without --turn-user"),
+                           (["--signal", sig.url, "--room", "r", "--ca-file", "/nonexistent.pem"],
+                            "a missing --ca-file"),
+                           (["--signal", sig.url, "--room", "r", "--peer", "sha-256 AB:CD"],
+                            "a malformed --peer"),
+                           (["--signal", sig.url, "--room", "r", "--insecure-plaintext",
+                             "--reliable"], "--insecure-plaintext with --reliable"),
                            (["--bogus"], "an unknown option")):
-            rc, err, _ = run_alone(args)
-            check(rc == 2 and err.strip() != "", "usage error (%s): exit 2 with a message" % what,
-                  err)
+            rc, err, took = run_alone(args)
+            check(rc == 2 and err.strip() != "" and took < 5,
+                  "usage error (%s): exit 2 with a message, before any network" % what, err)
+        # a relative --ca-file is fine (and is checked): no usage error, the run goes on
+        pem = os.path.join(tmp, "ca.pem")
+        subprocess.run(["sh", "-c", 'certtool --generate-privkey --outfile "$0.key" 2>/dev/null &&'
+                        ' certtool --generate-self-signed --load-privkey "$0.key" --template'
+                        ' /dev/stdin --outfile "$0" 2>/dev/null <<EOF\ncn = ca\nca\nEOF', pem],
+                       check=False)
+        rc, err, _ = run_alone(["--signal", sig.url, "--room", "alone", "--token",
+                                sig.token("alone"), "--timeout", "1", "--ca-file",
+                                os.path.relpath(pem)] + LOOP)
+        check(rc == 1 and "no connection within" in err and "absolute" not in err,
+              "a relative --ca-file is accepted (the run ends in its own timeout)", err)
         p = subprocess.run([PUNCH, "connect", "--help"], capture_output=True, text=True)
         check(p.returncode == 0 and "Examples:" in p.stdout and "Exit codes" in p.stdout,
               "--help teaches: examples and exit codes")

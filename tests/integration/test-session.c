@@ -583,6 +583,98 @@ test_set_role (Fixture *f, gconstpointer data)
   g_assert_true (punch_session_is_controlling (s));
 }
 
+typedef struct
+{
+  gboolean done;
+  GError *error;
+} ConnectResult;
+
+static void
+on_connected (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  ConnectResult *r = user_data;
+
+  punch_session_connect_finish (PUNCH_SESSION (source), result, &r->error);
+  r->done = TRUE;
+}
+
+static gboolean
+connect_done (gpointer data)
+{
+  return ((ConnectResult *)data)->done;
+}
+
+/* A cancelled connect completes at once with G_IO_ERROR_CANCELLED, not at
+ * the deadline (30 s here); the session itself goes on. */
+static void
+test_connect_cancel (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchConfig) config = punch_config_copy (f->config);
+  g_autoptr (PunchSession) s = NULL;
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  ConnectResult r = { 0 };
+  gint64 t0;
+
+  config->connect_timeout_ms = 30000;
+  s = punch_session_new (config, &error);
+  g_assert_no_error (error);
+  punch_session_connect_async (s, cancellable, on_connected, &r);
+  punch_test_spin (100);
+  g_assert_false (r.done);
+  t0 = g_get_monotonic_time ();
+  g_cancellable_cancel (cancellable);
+  g_assert_true (punch_test_wait (connect_done, &r, 1000));
+  g_test_message ("cancelled connect returned after %" G_GINT64_FORMAT " ms",
+                  (g_get_monotonic_time () - t0) / 1000);
+  g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&r.error);
+  g_assert_cmpint (punch_session_get_state (s), ==, PUNCH_STATE_GATHERING);
+  /* a second connect without a cancellable still waits, and the close ends it */
+  r.done = FALSE;
+  punch_session_connect_async (s, NULL, on_connected, &r);
+  punch_session_close_async (s, NULL, NULL, NULL);
+  g_assert_true (punch_test_wait (connect_done, &r, 1000));
+  g_assert_error (r.error, PUNCH_ERROR, PUNCH_ERROR_CLOSED);
+  g_clear_error (&r.error);
+}
+
+static void
+count_notify (GObject *object, GParamSpec *pspec, gpointer user_data)
+{
+  (*(guint *)user_data)++;
+}
+
+/* state-changed carries a PunchState (a GType of its own), and the state and
+ * the selected pair are properties that notify. */
+static void
+test_typed_state (Fixture *f, gconstpointer data)
+{
+  GSignalQuery query;
+  guint state_notes = 0, pair_notes = 0;
+  PunchState state;
+  g_autoptr (PunchPair) pair = NULL;
+
+  g_type_class_unref (g_type_class_ref (PUNCH_TYPE_SESSION));
+  g_signal_query (g_signal_lookup ("state-changed", PUNCH_TYPE_SESSION), &query);
+  g_assert_cmpuint (query.n_params, ==, 1);
+  g_assert_true (query.param_types[0] == PUNCH_TYPE_STATE);
+
+  session_pair_init (&f->pair, f->config);
+  g_signal_connect (f->pair.a, "notify::state", G_CALLBACK (count_notify), &state_notes);
+  g_signal_connect (f->pair.a, "notify::selected-pair", G_CALLBACK (count_notify), &pair_notes);
+  session_pair_start (&f->pair);
+  session_pair_wait_connected (&f->pair, 10000);
+  g_object_get (f->pair.a, "state", &state, "selected-pair", &pair, NULL);
+  g_assert_cmpint (state, ==, PUNCH_STATE_CONNECTED);
+  g_assert_nonnull (pair);
+  g_assert_cmpstr (pair->local->address, ==, "127.0.0.1");
+  g_assert_cmpuint (state_notes, >=, 3); /* gathering, checking, connected */
+  g_assert_cmpuint (pair_notes, >=, 1);
+  g_signal_handlers_disconnect_by_data (f->pair.a, &state_notes);
+  g_signal_handlers_disconnect_by_data (f->pair.a, &pair_notes);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -599,6 +691,8 @@ main (int argc, char **argv)
   ADD ("/punch/session/reliable-eof", test_reliable_eof, PUNCH_MODE_RELIABLE);
   ADD ("/punch/session/consent-lost", test_consent_lost, PUNCH_MODE_DATAGRAM);
   ADD ("/punch/session/set-role", test_set_role, PUNCH_MODE_DATAGRAM);
+  ADD ("/punch/session/connect-cancel", test_connect_cancel, PUNCH_MODE_DATAGRAM);
+  ADD ("/punch/session/typed-state", test_typed_state, PUNCH_MODE_DATAGRAM);
 #undef ADD
   return g_test_run ();
 }

@@ -1,4 +1,4 @@
-/* test-check-classify.c: `punch check`'s classifier on synthetic observations
+/* test-check-classify.c: the public NAT classifier on synthetic observations
  *
  * SPDX-License-Identifier: MIT
  */
@@ -126,6 +126,26 @@ test_address_restricted (Fixture *f, gconstpointer data)
   g_assert_cmpint (f->r.filtering, ==, PUNCH_NAT_ADDRESS_DEPENDENT);
   g_assert_cmpint (f->r.paths[PUNCH_PEER_SYMMETRIC], ==, PUNCH_PATH_DIRECT);
   assert_contains (f->r.exposure, "Only hosts at an IP address");
+}
+
+/* An RFC 3489 server (CHANGED-ADDRESS as the other address): the same tests,
+ * named after their standard. */
+static void
+test_rfc3489_server (Fixture *f, gconstpointer data)
+{
+  f->obs.other_rfc3489 = TRUE;
+  eim (f);
+  no_answer (&f->obs.filt2);
+  answer (&f->obs.filt3, "203.0.113.101:5002", "203.0.113.10:3479");
+  classify (f);
+  g_assert_cmpint (f->r.mapping, ==, PUNCH_NAT_ENDPOINT_INDEPENDENT);
+  g_assert_cmpint (f->r.mapping_method, ==, PUNCH_CHECK_METHOD_RFC3489);
+  g_assert_cmpstr (punch_check_method_to_string (f->r.mapping_method), ==, "rfc3489");
+  assert_contains (f->r.mapping_reason, "RFC 3489: the same public address");
+  g_assert_cmpint (f->r.filtering, ==, PUNCH_NAT_ADDRESS_DEPENDENT);
+  g_assert_cmpint (f->r.filtering_method, ==, PUNCH_CHECK_METHOD_RFC3489);
+  assert_contains (f->r.filtering_reason, "RFC 3489: no answer from the server's other address");
+  g_assert_null (strstr (f->r.filtering_reason, "5780"));
 }
 
 static void
@@ -401,6 +421,7 @@ main (int argc, char **argv)
   ADD ("/punch/check/classify/filtering/change-refused", test_change_request_refused);
   ADD ("/punch/check/classify/filtering/test1-lost", test_filtering_test1_lost);
   ADD ("/punch/check/classify/ports", test_ports);
+  ADD ("/punch/check/classify/rfc3489-server", test_rfc3489_server);
   ADD ("/punch/check/classify/hairpin", test_hairpin);
   ADD ("/punch/check/classify/direct-possible", test_direct_possible);
 #undef ADD

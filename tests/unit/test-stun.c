@@ -55,6 +55,29 @@ static const char short_term_password[] = "VOkJxbRl1RmTxUk/WvJxBt";
 static const guint8 rfc5769_txid[12]
     = { 0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34, 0xd6, 0x86, 0xfa, 0x87, 0xdf, 0xae };
 
+/* Two answers of Debian's stund 0.97 (RFC 3489), run as
+ * `stund -h 127.0.0.1 -a 127.0.0.2`: to a Binding request with the magic
+ * cookie (which it echoes as part of its 16-byte transaction id), and to a
+ * classic request without it. MAPPED-ADDRESS, SOURCE-ADDRESS 127.0.0.1:3478,
+ * CHANGED-ADDRESS 127.0.0.2:3479, XOR-MAPPED-ADDRESS, and SERVER (0x8022)
+ * "Vovida.org 0.97" with its NUL padding counted in the length. */
+static const guint8 stund_response[] = {
+  0x01, 0x01, 0x00, 0x44, 0x21, 0x12, 0xa4, 0x42, 0x58, 0x5c, 0xf0, 0x18, 0x9a, 0x18, 0x37,
+  0x0e, 0x94, 0xf5, 0x04, 0x02, 0x00, 0x01, 0x00, 0x08, 0x00, 0x01, 0xa8, 0x68, 0x7f, 0x00,
+  0x00, 0x01, 0x00, 0x04, 0x00, 0x08, 0x00, 0x01, 0x0d, 0x96, 0x7f, 0x00, 0x00, 0x01, 0x00,
+  0x05, 0x00, 0x08, 0x00, 0x01, 0x0d, 0x97, 0x7f, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00, 0x08,
+  0x00, 0x01, 0x89, 0x7a, 0x5e, 0x12, 0xa4, 0x43, 0x80, 0x22, 0x00, 0x10, 0x56, 0x6f, 0x76,
+  0x69, 0x64, 0x61, 0x2e, 0x6f, 0x72, 0x67, 0x20, 0x30, 0x2e, 0x39, 0x37, 0x00,
+};
+static const guint8 stund_classic_response[] = {
+  0x01, 0x01, 0x00, 0x44, 0x01, 0x02, 0x03, 0x04, 0x1d, 0x68, 0x15, 0x4d, 0x74, 0x02, 0x3f,
+  0xf9, 0x17, 0x17, 0xc5, 0x5b, 0x00, 0x01, 0x00, 0x08, 0x00, 0x01, 0xaf, 0x36, 0x7f, 0x00,
+  0x00, 0x01, 0x00, 0x04, 0x00, 0x08, 0x00, 0x01, 0x0d, 0x96, 0x7f, 0x00, 0x00, 0x01, 0x00,
+  0x05, 0x00, 0x08, 0x00, 0x01, 0x0d, 0x97, 0x7f, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00, 0x08,
+  0x00, 0x01, 0xae, 0x34, 0x7e, 0x02, 0x03, 0x05, 0x80, 0x22, 0x00, 0x10, 0x56, 0x6f, 0x76,
+  0x69, 0x64, 0x61, 0x2e, 0x6f, 0x72, 0x67, 0x20, 0x30, 0x2e, 0x39, 0x37, 0x00,
+};
+
 typedef struct
 {
   guint8 buf[PUNCH_STUN_MAX_SIZE];
@@ -323,6 +346,81 @@ test_build (Fixture *f, gconstpointer data)
   g_assert_cmpmem (b->data + 20, 24, rfc5769_response_v6 + 36, 24);
 }
 
+static void
+test_rfc3489 (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *software = NULL;
+  PunchStunMessage m;
+
+  g_assert_true (punch_stun_message_parse (stund_response, sizeof stund_response, &m, &error));
+  g_assert_no_error (error);
+  g_assert_false (m.classic);
+  g_assert_cmpuint (m.klass, ==, PUNCH_STUN_CLASS_SUCCESS);
+  g_assert_cmpuint (m.method, ==, PUNCH_STUN_METHOD_BINDING);
+  g_assert_true (m.present & PUNCH_STUN_HAS_MAPPED);
+  assert_address (&m.mapped, "127.0.0.1:43112");
+  g_assert_true (m.present & PUNCH_STUN_HAS_XOR_MAPPED);
+  assert_address (&m.xor_mapped, "127.0.0.1:43112");
+  g_assert_true (m.present & PUNCH_STUN_HAS_SOURCE_ADDRESS);
+  assert_address (&m.source_address, "127.0.0.1:3478");
+  g_assert_true (m.present & PUNCH_STUN_HAS_CHANGED_ADDRESS);
+  assert_address (&m.changed_address, "127.0.0.2:3479");
+  g_assert_false (m.present & PUNCH_STUN_HAS_OTHER_ADDRESS);
+  g_assert_cmpuint (m.n_unknown_required, ==, 0);
+  /* the padding NUL is counted in the length: not part of the text */
+  g_assert_cmpuint (m.software.len, ==, 16);
+  software = punch_stun_bytes_to_text (&m.software, 128);
+  g_assert_cmpstr (software, ==, "Vovida.org 0.97");
+}
+
+static void
+test_rfc3489_classic (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  PunchStunMessage m;
+
+  /* no magic cookie: not STUN for the default parser */
+  g_assert_false (
+      punch_stun_message_parse (stund_classic_response, sizeof stund_classic_response, &m, &error));
+  g_assert_cmpstr (punch_stun_reject_reason (error), ==, PUNCH_STUN_REJECT_NOT_STUN);
+  g_clear_error (&error);
+
+  g_assert_true (punch_stun_message_parse_full (
+      stund_classic_response, sizeof stund_classic_response, PUNCH_STUN_PARSE_RFC3489, &m, &error));
+  g_assert_no_error (error);
+  g_assert_true (m.classic);
+  g_assert_cmphex (m.cookie, ==, 0x01020304);
+  assert_address (&m.mapped, "127.0.0.1:44854");
+  /* XOR-MAPPED-ADDRESS means nothing without the cookie: ignored */
+  g_assert_false (m.present & PUNCH_STUN_HAS_XOR_MAPPED);
+  assert_address (&m.changed_address, "127.0.0.2:3479");
+  assert_address (&m.source_address, "127.0.0.1:3478");
+}
+
+static void
+test_text_attribute (Fixture *f, gconstpointer data)
+{
+  static const guint8 nul_padded[] = { 'a', 'b', 0, 0 };
+  static const guint8 invalid[] = { 'a', 0xff, 'b' };
+  static const guint8 long_text[] = { 'x', 'x', 'x', 'x', 'x', 'x' };
+  PunchStunBytes b;
+  g_autofree char *t1 = NULL, *t2 = NULL, *t3 = NULL, *t4 = NULL;
+
+  b = (PunchStunBytes){ nul_padded, sizeof nul_padded };
+  t1 = punch_stun_bytes_to_text (&b, 128);
+  g_assert_cmpstr (t1, ==, "ab");
+  b = (PunchStunBytes){ invalid, sizeof invalid };
+  t2 = punch_stun_bytes_to_text (&b, 128);
+  g_assert_cmpstr (t2, ==, "a\uFFFDb");
+  b = (PunchStunBytes){ long_text, sizeof long_text };
+  t3 = punch_stun_bytes_to_text (&b, 4);
+  g_assert_cmpstr (t3, ==, "xxxx");
+  b = (PunchStunBytes){ nul_padded + 2, 2 };
+  t4 = punch_stun_bytes_to_text (&b, 128);
+  g_assert_cmpstr (t4, ==, "");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -336,6 +434,9 @@ main (int argc, char **argv)
   ADD ("/punch/stun/reject/garbage", test_garbage);
   ADD ("/punch/stun/reject/after-integrity", test_order);
   ADD ("/punch/stun/build", test_build);
+  ADD ("/punch/stun/rfc3489/stund", test_rfc3489);
+  ADD ("/punch/stun/rfc3489/classic", test_rfc3489_classic);
+  ADD ("/punch/stun/text-attribute", test_text_attribute);
 #undef ADD
   return g_test_run ();
 }
