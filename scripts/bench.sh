@@ -10,7 +10,12 @@
 #   bash scripts/bench.sh signal [ARGS]    punch-signal: 10,000 WebSockets, memory per
 #                                          connection, relay latency at 1,000 msg/s
 #                                          (tests/bench/bench-signal.py; about 30 s)
-#   bash scripts/bench.sh                  both
+#   bash scripts/bench.sh data [ARGS]      the data path: punch connect against kernel TCP,
+#                                          TLS 1.3 over TCP and raw UDP across the NAT lab,
+#                                          0/25 ms, 1 % loss, datagrams (tests/bench/
+#                                          bench-data.sh; about 10 minutes; sizes and runs
+#                                          from PUNCH_BENCH_* variables, see its --help)
+#   bash scripts/bench.sh                  all three
 #
 # BUILD_DIR=DIR builds there (default: _build).
 set -euo pipefail
@@ -19,19 +24,19 @@ cd "$(dirname "$0")/.."
 what=${1:-all}
 [ $# -gt 0 ] && shift
 case "$what" in
-  connect | signal | all) ;;
+  connect | signal | data | all) ;;
   -h | --help)
-    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   *)
-    echo "bench: unknown benchmark '$what' (connect, signal or all; --help)" >&2
+    echo "bench: unknown benchmark '$what' (connect, signal, data or all; --help)" >&2
     exit 2
     ;;
 esac
 
 if [ "$what" = all ] && [ $# -gt 0 ]; then
-  echo "bench: options go to one benchmark: bash scripts/bench.sh connect|signal OPTIONS" >&2
+  echo "bench: options go to one benchmark: bash scripts/bench.sh connect|signal|data OPTIONS" >&2
   exit 2
 fi
 
@@ -49,4 +54,8 @@ fi
 if [ "$what" = connect ] || [ "$what" = all ]; then
   echo "== time to connected: punch connect against raw libnice, across the NAT lab"
   bash tests/bench/bench-connect.sh --build-dir "$BUILD_DIR" "$@"
+fi
+if [ "$what" = data ] || [ "$what" = all ]; then
+  echo "== the data path: punch connect against kernel TCP, TLS over TCP and raw UDP, across the NAT lab"
+  bash tests/bench/bench-data.sh --build-dir "$BUILD_DIR" "$@"
 fi
