@@ -131,10 +131,9 @@ test_description_fingerprint (Fixture *f, gconstpointer data)
   g_autoptr (GError) error = NULL;
   g_autoptr (PunchSignalMessage) bad = NULL;
 
-  static const char good[]
-      = "{\"type\":\"description\",\"description\":{\"ufrag\":\"" UFRAG "\",\"pwd\":\"" PWD
-        "\",\"fingerprint\":\"sha-256 "
-        "4aadb9b13f82183b540212df3e5d496b19e57cab3c22afc20c570e88ce2c4c3a\"}}";
+  static const char good[] = "{\"type\":\"description\",\"description\":{\"ufrag\":\"" UFRAG
+                             "\",\"pwd\":\"" PWD "\",\"fingerprint\":\"sha-256 "
+                             "4aadb9b13f82183b540212df3e5d496b19e57cab3c22afc20c570e88ce2c4c3a\"}}";
   static const char sha1[] = "{\"type\":\"description\",\"description\":{\"ufrag\":\"" UFRAG
                              "\",\"pwd\":\"" PWD "\",\"fingerprint\":\"sha-1 AB\"}}";
 
