@@ -10,6 +10,8 @@ PACKAGES=(
   libngtcp2-dev libngtcp2-crypto-gnutls-dev
   # tests: real servers, clients and tools
   coturn gnutls-bin python3-websockets iptables iproute2 procps
+  # punch check against a classic RFC 3489 server (stund) and its own client
+  stun-server stun-client
   # the data-path benchmark and the hole-hygiene lab test
   tcpdump conntrack python3-scapy
   # quality: sanitizers' runtime, valgrind, libFuzzer, the code style
