@@ -173,6 +173,8 @@ main (int argc, char **argv)
   gint rate = 20;
   gint hello_timeout = 10;
   gint keepalive = 30;
+  g_autofree char *redis = NULL;
+  g_autofree char *redis_password_file = NULL;
   g_autoptr (GOptionContext) context = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (PunchSignalServerConfig) config = NULL;
@@ -205,6 +207,12 @@ main (int argc, char **argv)
       "Seconds a connection has to join a room (default 10)", "SECONDS" },
     { "keepalive", 0, 0, G_OPTION_ARG_INT, &keepalive,
       "Seconds between pings; silent for 3 of them closes (default 30)", "SECONDS" },
+    { "redis", 0, 0, G_OPTION_ARG_STRING, &redis,
+      "Share rooms with every instance using this Redis: redis://[:PASSWORD@]HOST[:PORT][/DB] "
+      "or unix:///PATH (see docs/cluster.md)",
+      "URL" },
+    { "redis-password-file", 0, 0, G_OPTION_ARG_FILENAME, &redis_password_file,
+      "Redis' password (requirepass), kept out of the command line", "FILE" },
     { NULL },
   };
 
@@ -228,6 +236,9 @@ main (int argc, char **argv)
                "               --turn-secret-file turn.secret --turn-uri turn:turn.example:3478\n"
                "  punch-signal token --secret-file signal.secret --room demo\n"
                "  punch-signal --listen 127.0.0.1:0 --insecure-no-auth     # a lab, any free port\n"
+               "  punch-signal --listen *:8443 --secret-file signal.secret \\\n"
+               "               --redis redis://10.0.0.5:6379       # one of N instances behind a "
+               "balancer\n"
                "\n"
                "On start it prints 'listening on ws://HOST:PORT/ws' on stdout. GET /healthz\n"
                "answers 200. Logs (one line per join, leave and error) go to stderr.\n"
@@ -258,6 +269,21 @@ main (int argc, char **argv)
   config->rate = (guint)rate;
   config->hello_timeout_s = (guint)hello_timeout;
   config->keepalive_s = (guint)keepalive;
+  config->redis_url = g_steal_pointer (&redis);
+  if (redis_password_file && config->redis_url == NULL)
+    return usage_error (context, "--redis-password-file needs --redis");
+  if (redis_password_file)
+    {
+      g_autoptr (GBytes) password = NULL;
+
+      if (!load_secret (redis_password_file, "Redis password", &password, &error))
+        {
+          g_printerr ("punch-signal: %s\n", error->message);
+          return EXIT_RUNTIME;
+        }
+      config->redis_password
+          = g_strndup (g_bytes_get_data (password, NULL), g_bytes_get_size (password));
+    }
   if (!load_secret (secret_file, "room secret", &config->secret, &error)
       || !load_secret (turn_secret_file, "TURN secret", &config->turn_secret, &error))
     {

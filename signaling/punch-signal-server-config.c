@@ -5,6 +5,10 @@
 #include "punch-signal-server-config.h"
 
 #include <punch.h>
+#include <string.h>
+#ifdef PUNCH_SIGNAL_HAVE_REDIS
+#include "punch-signal-redis.h"
+#endif
 
 G_DEFINE_BOXED_TYPE (PunchSignalServerConfig, punch_signal_server_config,
                      punch_signal_server_config_copy, punch_signal_server_config_free)
@@ -36,6 +40,8 @@ punch_signal_server_config_copy (const PunchSignalServerConfig *config)
   copy->turn_secret = config->turn_secret ? g_bytes_ref (config->turn_secret) : NULL;
   copy->turn_uris = g_strdupv (config->turn_uris);
   copy->tls_certificate = config->tls_certificate ? g_object_ref (config->tls_certificate) : NULL;
+  copy->redis_url = g_strdup (config->redis_url);
+  copy->redis_password = g_strdup (config->redis_password);
   return copy;
 }
 
@@ -48,6 +54,10 @@ punch_signal_server_config_free (PunchSignalServerConfig *config)
   g_clear_pointer (&config->turn_secret, g_bytes_unref);
   g_strfreev (config->turn_uris);
   g_clear_object (&config->tls_certificate);
+  g_free (config->redis_url);
+  if (config->redis_password)
+    explicit_bzero (config->redis_password, strlen (config->redis_password));
+  g_free (config->redis_password);
   g_free (config);
 }
 
@@ -91,6 +101,20 @@ punch_signal_server_config_validate (const PunchSignalServerConfig *config, GErr
                        config->turn_uris[i]);
           return FALSE;
         }
+    }
+  if (config->redis_url)
+    {
+#ifdef PUNCH_SIGNAL_HAVE_REDIS
+      g_autoptr (PunchSignalRedisAddress) address
+          = punch_signal_redis_address_parse (config->redis_url, error);
+      if (address == NULL)
+        return FALSE;
+#else
+      g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
+                           "--redis: this punch-signal was built without hiredis "
+                           "(meson setup -Dredis=enabled, with libhiredis-dev installed)");
+      return FALSE;
+#endif
     }
   if (config->turn_secret && (config->turn_uris == NULL || config->turn_uris[0] == NULL))
     {

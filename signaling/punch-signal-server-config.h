@@ -22,6 +22,9 @@ G_BEGIN_DECLS
  * @rate: messages per second per connection (`--rate-limit`); the burst is 3 s worth
  * @max_strikes: protocol errors a connection may make before it is closed (1008)
  * @tls_certificate: (nullable): serve wss:// with this certificate and key
+ * @redis_url: (nullable): share rooms with other instances through this Redis
+ *   (`--redis`: `redis://[:PASSWORD@]HOST[:PORT][/DB]`, `unix:///PATH`); %NULL: alone
+ * @redis_password: (nullable): overrides the URL's password (`--redis-password-file`)
  */
 typedef struct
 {
@@ -37,6 +40,8 @@ typedef struct
   guint rate;
   guint max_strikes;
   GTlsCertificate *tls_certificate;
+  char *redis_url;
+  char *redis_password;
 } PunchSignalServerConfig;
 
 #define PUNCH_TYPE_SIGNAL_SERVER_CONFIG (punch_signal_server_config_get_type ())

@@ -12,6 +12,7 @@
 #include "punch-signal-server.h"
 #include "punch-signal-frame-guard.h"
 #include "punch-signal-message.h"
+#include "punch-signal-room-store.h"
 
 #include <libsoup/soup.h>
 
@@ -31,9 +32,10 @@ struct _PunchSignalServer
   PunchSignalServerConfig *config;
   SoupServer *soup;
   gboolean tls;
-  GHashTable *peers; /* Peer* -> Peer*, owned */
-  GHashTable *ids;   /* id -> Peer*, every connection */
-  GHashTable *rooms; /* name -> Room*, owned */
+  GHashTable *peers;           /* Peer* -> Peer*, owned */
+  GHashTable *ids;             /* id -> Peer*, every connection */
+  GHashTable *rooms;           /* name -> Room*, owned */
+  PunchSignalRoomStore *store; /* where membership lives: this process, or Redis */
   guint sweep_id;
   gboolean shutting_down;
 
@@ -79,7 +81,9 @@ struct _Shard
 struct _Room
 {
   char *name;
-  GPtrArray *peers; /* Peer*, not owned, in order of joining */
+  GPtrArray *peers;   /* Peer*, not owned, in order of joining */
+  GPtrArray *waiting; /* Peer*: joining, the store has not answered yet */
+  GHashTable *remote; /* id -> instance: members on other instances (--redis) */
 };
 
 struct _Peer
@@ -91,6 +95,8 @@ struct _Peer
   char *id;
   char *addr;
   Room *room;
+  Room *joining;   /* the room it asked to join, until the store answers */
+  GPtrArray *held; /* Held*: what happened in @joining meanwhile */
 
   double tokens;
   gint64 last_refill;
@@ -117,6 +123,8 @@ G_GNUC_INTERNAL void peer_close (Peer *peer, gushort code, const char *reason);
 G_GNUC_INTERNAL void peer_error (Peer *peer, gboolean strike, const char *code, const char *format,
                                  ...) G_GNUC_PRINTF (4, 5);
 
+G_GNUC_INTERNAL char *server_new_peer_id (PunchSignalServer *self);
+
 /* punch-signal-shard.c */
 G_GNUC_INTERNAL void server_soon (PunchSignalServer *self, GSource **source, GSourceFunc func);
 G_GNUC_INTERNAL void peer_unwatch (Peer *peer);
@@ -128,6 +136,8 @@ G_GNUC_INTERNAL gboolean on_epoll (gint fd, GIOCondition condition, gpointer use
 
 /* punch-signal-room.c */
 G_GNUC_INTERNAL void room_free (Room *room);
+/* what the room store calls when other instances act */
+G_GNUC_INTERNAL extern const PunchSignalRoomStoreEvents room_store_events;
 G_GNUC_INTERNAL void peer_leave (Peer *peer);
 G_GNUC_INTERNAL void peer_on_message (SoupWebsocketConnection *conn, gint type, GBytes *bytes,
                                       gpointer user_data);

@@ -13,6 +13,9 @@
  * SPDX-License-Identifier: MIT
  */
 #include "punch-signal-server-private.h"
+#ifdef PUNCH_SIGNAL_HAVE_REDIS
+#include "punch-signal-redis.h"
+#endif
 
 #include <errno.h>
 #include <string.h>
@@ -120,6 +123,7 @@ peer_free (Peer *peer)
   if (!g_io_stream_is_closed (peer->base))
     g_io_stream_close_async (peer->base, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
   g_object_unref (peer->base);
+  g_clear_pointer (&peer->held, g_ptr_array_unref);
   g_free (peer->id);
   g_free (peer->addr);
   g_free (peer);
@@ -199,8 +203,8 @@ on_guard_trip (gushort code, const char *reason, gpointer user_data)
   peer_close (peer, code, reason);
 }
 
-static char *
-new_peer_id (PunchSignalServer *self)
+char *
+server_new_peer_id (PunchSignalServer *self)
 {
   for (;;)
     {
@@ -246,7 +250,7 @@ upgrade (SoupServerMessage *msg, gpointer user_data)
       return; /* e.g. a 100 Continue before the 101 */
     }
   peer->server = self;
-  peer->id = new_peer_id (self);
+  peer->id = server_new_peer_id (self);
   peer->addr = address_to_string (soup_server_message_get_remote_address (msg));
   peer->fd = soup_server_message_get_socket (msg)
                  ? g_socket_get_fd (soup_server_message_get_socket (msg))
@@ -308,7 +312,8 @@ healthz_handler (SoupServer *soup, SoupServerMessage *msg, const char *path, GHa
                  gpointer user_data)
 {
   PunchSignalServer *self = user_data;
-  g_autofree char *body = NULL;
+  g_autoptr (GString) json = g_string_new (NULL);
+  char *body;
   gsize len;
 
   if (strcmp (soup_server_message_get_method (msg), "GET") != 0
@@ -317,12 +322,15 @@ healthz_handler (SoupServer *soup, SoupServerMessage *msg, const char *path, GHa
       soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, NULL);
       return;
     }
-  body = g_strdup_printf ("{\"status\":\"ok\",\"connections\":%u,\"rooms\":%u}\n",
+  g_string_append_printf (json, "{\"status\":\"ok\",\"connections\":%u,\"rooms\":%u",
                           g_hash_table_size (self->peers), g_hash_table_size (self->rooms));
-  len = strlen (body);
+  if (self->store)
+    punch_signal_room_store_describe (self->store, json);
+  g_string_append (json, "}\n");
+  len = json->len;
+  body = g_string_free (g_steal_pointer (&json), FALSE);
   soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
-  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE,
-                                    g_steal_pointer (&body), len);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE, body, len);
 }
 
 /* One timer for every connection's deadlines: a GSource per connection would
@@ -398,6 +406,12 @@ punch_signal_server_dispose (GObject *object)
   PunchSignalServer *self = PUNCH_SIGNAL_SERVER (object);
 
   g_clear_handle_id (&self->sweep_id, g_source_remove);
+  /* first: it answers what is pending, and the room code sees no store */
+  if (self->store)
+    {
+      PunchSignalRoomStore *store = g_steal_pointer (&self->store);
+      punch_signal_room_store_free (store);
+    }
   if (self->epoll_source)
     {
       g_source_destroy (self->epoll_source);
@@ -432,7 +446,7 @@ punch_signal_server_dispose (GObject *object)
       Peer *peer;
       g_hash_table_iter_init (&iter, self->peers);
       while (g_hash_table_iter_next (&iter, (gpointer *)&peer, NULL))
-        peer->room = NULL;
+        peer->room = peer->joining = NULL;
       g_hash_table_remove_all (self->ids);
       g_hash_table_remove_all (self->peers);
     }
@@ -508,6 +522,26 @@ punch_signal_server_new (const PunchSignalServerConfig *config, GError **error)
   g_source_attach (self->epoll_source, self->context);
   self->config = punch_signal_server_config_copy (config);
   self->tls = config->tls_certificate != NULL;
+#ifdef PUNCH_SIGNAL_HAVE_REDIS
+  if (config->redis_url)
+    {
+      g_autoptr (PunchSignalRedisAddress) address
+          = punch_signal_redis_address_parse (config->redis_url, error);
+      if (address == NULL)
+        return NULL;
+      if (config->redis_password)
+        {
+          g_free (address->password);
+          address->password = g_strdup (config->redis_password);
+        }
+      g_autofree char *where = punch_signal_redis_address_to_string (address);
+
+      self->store = punch_signal_redis_store_new (address, self->context, &room_store_events, self);
+      g_message ("cluster mode: instance %s, rooms in Redis at %s", self->store->instance, where);
+    }
+#endif
+  if (self->store == NULL)
+    self->store = punch_signal_local_store_new ();
   self->soup = soup_server_new ("server-header", "punch-signal ", "tls-certificate",
                                 config->tls_certificate, NULL);
   soup_server_add_handler (self->soup, "/healthz", healthz_handler, self, NULL);
