@@ -6,9 +6,9 @@ set -euo pipefail
 PACKAGES=(
   # build
   gcc meson ninja-build pkg-config
-  libglib2.0-dev libnice-dev libgnutls28-dev libsoup-3.0-dev libjson-glib-dev
+  libglib2.0-dev libnice-dev libgnutls28-dev libsoup-3.0-dev libjson-glib-dev libhiredis-dev
   # tests: real servers, clients and tools
-  coturn gnutls-bin python3-websockets iptables iproute2 procps
+  coturn gnutls-bin python3-websockets redis-server iptables iproute2 procps
   # quality: sanitizers' runtime, valgrind, libFuzzer, the code style
   valgrind clang libclang-rt-14-dev clang-format
   # lab delay (NFQUEUE)

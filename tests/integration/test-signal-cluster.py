@@ -1,0 +1,357 @@
+#!/usr/bin/python3
+# test-signal-cluster.py: punch-signal instances sharing rooms through a real redis-server
+# (--redis). TAP output.
+#
+# Two instances and one redis-server (Unix socket in a temporary directory): peers on
+# different instances meet and `punch connect` carries files end to end through them;
+# --room-size holds when joins race through both instances; nothing crosses rooms, even
+# a message injected into Redis by hand; Redis with a password; Redis killed and
+# restarted (joins fail with `unavailable`, local rooms keep working, the instances
+# reconnect and new joins work); one instance SIGKILLed (its peers leave the others'
+# rooms within seconds). Every process is started here and stopped by its PID.
+#
+# SPDX-License-Identifier: MIT
+
+import asyncio
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import punch_redis  # noqa: E402
+
+try:
+    import websockets
+    import websockets.exceptions
+except ImportError:
+    print("1..0 # SKIP python3-websockets is not installed (apt install python3-websockets)")
+    sys.exit(0)
+
+BUILD = os.environ.get("PUNCH_BUILD_DIR")
+if not BUILD:
+    print("1..0 # SKIP PUNCH_BUILD_DIR is not set (run through meson test)")
+    sys.exit(0)
+if not punch_redis.have_redis():
+    print("1..0 # SKIP redis-server is not installed (apt install redis-server)")
+    sys.exit(0)
+SIGNAL = os.path.join(BUILD, "signaling", "punch-signal")
+PUNCH = os.path.join(BUILD, "tools", "punch")
+CAND = "candidate:1 1 UDP 2130706431 127.0.0.1 40001 typ host"
+
+tmp = tempfile.mkdtemp(prefix="punch-cluster-test-")
+results = []
+
+
+def check(ok, name, detail=""):
+    results.append(bool(ok))
+    print("%s %d - %s" % ("ok" if ok else "not ok", len(results), name))
+    if not ok and detail:
+        for line in str(detail).splitlines()[-30:]:
+            print("#   " + line)
+    sys.stdout.flush()
+
+
+def token(room, ttl=120):
+    return subprocess.check_output([SIGNAL, "token", "--secret-file", SECRET, "--room", room,
+                                    "--ttl", str(ttl)], text=True).strip()
+
+
+SECRET = os.path.join(tmp, "secret")
+with open(SECRET, "w") as f:
+    f.write("cluster-test-secret-0123456789abcdef\n")
+
+
+async def recv_json(ws, timeout=5):
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+
+
+async def join(url, room):
+    ws = await websockets.connect(url)
+    await ws.send(json.dumps({"type": "hello", "version": 1, "room": room,
+                              "token": token(room)}))
+    return ws, await recv_json(ws)
+
+
+async def quiet(ws, seconds=0.5):
+    try:
+        await asyncio.wait_for(ws.recv(), seconds)
+        return False
+    except asyncio.TimeoutError:
+        return True
+
+
+def sha(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+# ---- the checks ----
+
+async def t_meet(i1, i2):
+    a, wa = await join(i1.url, "meet")
+    b, wb = await join(i2.url, "meet")
+    check(wa["type"] == "welcome" and wb["type"] == "welcome" and wb["peers"] == [wa["id"]],
+          "a token made with the shared secret admits on both instances; the second peer's "
+          "welcome lists the first", (wa, wb))
+    j = await recv_json(a)
+    check(j == {"type": "peer-joined", "id": wb["id"]},
+          "peer-joined crosses instances", j)
+    await b.send(json.dumps({"type": "candidate", "candidate": CAND, "from": "mallory",
+                             "x-extra": {"evil": 1}}))
+    m = await recv_json(a)
+    check(m == {"type": "candidate", "from": wb["id"], "candidate": CAND},
+          "relayed across instances: from stamped by the sender's instance, unknown fields "
+          "dropped", m)
+    await a.send(json.dumps({"type": "end-of-candidates", "to": wb["id"]}))
+    m = await recv_json(b)
+    check(m == {"type": "end-of-candidates", "to": wb["id"], "from": wa["id"]},
+          "a message with `to` reaches the peer on the other instance", m)
+    await b.close()
+    m = await recv_json(a)
+    check(m == {"type": "peer-left", "id": wb["id"]}, "peer-left crosses instances", m)
+    await a.close()
+
+
+def connect_pair(i1, i2):
+    room = "files"
+    tok = token(room)
+    a_in, b_in = os.path.join(tmp, "a.in"), os.path.join(tmp, "b.in")
+    with open(a_in, "wb") as f:
+        f.write(os.urandom(4 << 20))
+    with open(b_in, "wb") as f:
+        f.write(os.urandom(1 << 20))
+    procs = []
+    for url, path, tag in ((i1.url, a_in, "a"), (i2.url, b_in, "b")):
+        src = subprocess.Popen(["cat", path], stdout=subprocess.PIPE)
+        p = subprocess.Popen([PUNCH, "connect", "--signal", url, "--room", room, "--token", tok,
+                              "--timeout", "20", "--reliable", "--json",
+                              "--local-address", "127.0.0.1"],
+                             stdin=src.stdout, stdout=open(os.path.join(tmp, tag + ".out"), "wb"),
+                             stderr=open(os.path.join(tmp, tag + ".err"), "wb"))
+        src.stdout.close()
+        procs.append((p, src))
+        time.sleep(0.2)
+    rcs = []
+    for p, src in procs:
+        try:
+            rcs.append(p.wait(60))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            rcs.append(p.wait())
+        src.wait()
+    errs = ""
+    for tag in ("a", "b"):
+        with open(os.path.join(tmp, tag + ".err"), errors="replace") as f:
+            errs += f.read()
+    ok = (rcs == [0, 0] and sha(a_in) == sha(os.path.join(tmp, "b.out"))
+          and sha(b_in) == sha(os.path.join(tmp, "a.out")))
+    check(ok, "punch connect through two instances: 4 MiB and 1 MiB cross intact, both exit 0",
+          f"exit {rcs}\n{errs}")
+    check("join room=files" in i1.logtext() and "join room=files" in i2.logtext(),
+          "each peer joined through its own instance (both logs have the join)")
+
+
+async def t_race(i1, i2, rooms=25):
+    # four peers per room, two through each instance, all hellos sent at once
+    conns = []
+    for r in range(rooms):
+        for url in (i1.url, i2.url, i1.url, i2.url):
+            conns.append((f"race{r}", await websockets.connect(url)))
+    hellos = [json.dumps({"type": "hello", "version": 1, "room": room, "token": token(room)})
+              for room, _ in conns]
+    await asyncio.gather(*(ws.send(h) for (_, ws), h in zip(conns, hellos)))
+    replies = await asyncio.gather(*(recv_json(ws, 10) for _, ws in conns))
+    per_room = {}
+    ids = []
+    for (room, _), rep in zip(conns, replies):
+        per_room.setdefault(room, []).append(rep)
+        if rep["type"] == "welcome":
+            ids.append(rep["id"])
+    bad = {room: [r.get("type") + ":" + r.get("code", "") for r in reps]
+           for room, reps in per_room.items()
+           if sorted(r["type"] for r in reps) != ["error", "error", "welcome", "welcome"]
+           or any(r["type"] == "error" and r["code"] != "room-full" for r in reps)}
+    check(not bad, f"{rooms} rooms x 4 simultaneous joins through two instances: exactly 2 "
+          "welcomes and 2 room-full each (--room-size 2 holds)", bad)
+    check(len(ids) == len(set(ids)) == 2 * rooms, "peer ids are unique across the cluster",
+          len(ids))
+    spanning = sum(1 for room, reps in per_room.items()
+                   if any(r["type"] == "welcome" and r["peers"] for r in reps))
+    check(spanning == rooms, "every second welcome lists the first peer", spanning)
+    for _, ws in conns:
+        await ws.close()
+
+
+async def t_cross_room(i1, i2, redis):
+    x1, wx1 = await join(i1.url, "roomx")
+    x2, wx2 = await join(i2.url, "roomx")
+    y1, wy1 = await join(i1.url, "roomy")
+    y2, wy2 = await join(i2.url, "roomy")
+    await recv_json(x1)  # peer-joined
+    await recv_json(y1)
+    await x1.send(json.dumps({"type": "candidate", "candidate": CAND}))
+    m = await recv_json(x2)
+    check(m.get("from") == wx1["id"], "a broadcast reaches the room's peer on the other "
+          "instance", m)
+    await x2.send(json.dumps({"type": "bye", "to": wy1["id"]}))
+    e = await recv_json(x2)
+    check(e.get("type") == "error" and e.get("code") == "unknown-peer",
+          "`to` naming a peer of another room on another instance: unknown-peer", e)
+    # by hand into Redis: a message for roomx addressed to y2 (in roomy): instance 2 drops it
+    inst2 = i2.healthz()["instance"]
+    payload = "\n".join(["M", "roomx", wy2["id"], wx1["id"],
+                         json.dumps({"type": "bye", "from": wx1["id"]})])
+    reply = redis.command("PUBLISH", "punch:to:" + inst2, payload)
+    q = [await quiet(ws, 0.7) for ws in (y1, y2)]
+    check(all(q) and b":1" in reply,
+          "nothing reaches another room: not a broadcast, not `to`, not a message injected "
+          "into Redis for the wrong room (the receiving instance checks)", (q, reply))
+    for ws in (x1, x2, y1, y2):
+        await ws.close()
+
+
+async def t_password():
+    redis = punch_redis.RedisServer(unix=False, password="s3cret-redis-pass-0123456789")
+    pwfile = os.path.join(tmp, "redis.pw")
+    with open(pwfile, "w") as f:
+        f.write(redis.password + "\n")
+    good = bad = None
+    try:
+        good = punch_redis.Instance(SIGNAL, redis.url(password=""), SECRET, log_dir=tmp,
+                                    name="pw-good", extra=["--redis-password-file", pwfile])
+        bad = punch_redis.Instance(SIGNAL, redis.url(password="wrong-password-0123456789"),
+                                   SECRET, log_dir=tmp, name="pw-bad")
+        up = good.wait_redis("up", 10)
+        a, w = await join(good.url, "pw")
+        check(up and w["type"] == "welcome",
+              "redis://127.0.0.1:PORT with --redis-password-file (requirepass): joins work", w)
+        time.sleep(1)
+        b, e = await join(bad.url, "pw")
+        check(bad.healthz().get("redis") == "down" and e.get("code") == "unavailable"
+              and "AUTH failed" in bad.logtext(),
+              "a wrong password: /healthz says redis down, joins get `unavailable`, the log "
+              "says AUTH failed", (e, bad.logtext()[-600:]))
+        check("s3cret-redis" not in good.logtext() + bad.logtext()
+              and "wrong-password" not in bad.logtext(), "no password in the logs")
+        await a.close()
+        await b.close()
+    finally:
+        for i in (good, bad):
+            if i:
+                i.stop()
+        redis.cleanup()
+
+
+async def t_redis_restart(i1, i2, redis):
+    r1, wr1 = await join(i1.url, "span")
+    r2, wr2 = await join(i2.url, "span")
+    await recv_json(r1)
+    l1, wl1 = await join(i1.url, "local")
+    l2, wl2 = await join(i1.url, "local")
+    await recv_json(l1)
+
+    redis.kill()
+    down = i1.wait_redis("down", 10) and i2.wait_redis("down", 10)
+    n, e = await join(i1.url, "newroom")
+    check(down and e.get("type") == "error" and e.get("code") == "unavailable"
+          and "unreachable" in i1.logtext(),
+          "Redis killed: joins fail with `unavailable`, the log says why", e)
+    await n.close()
+    await l2.send(json.dumps({"type": "candidate", "candidate": CAND}))
+    m = await recv_json(l1)
+    check(m.get("from") == wl2["id"], "a room whose peers are all on one instance keeps relaying",
+          m)
+    await r2.send(json.dumps({"type": "candidate", "candidate": CAND}))
+    m = await recv_json(r2)
+    check(m.get("type") == "error" and m.get("code") == "unavailable",
+          "a message to a peer on the other instance is reported undelivered (`unavailable`)",
+          m)
+
+    redis.start()
+    up = i1.wait_redis("up", 15) and i2.wait_redis("up", 15)
+    check(up, "Redis restarted: both instances reconnect (backoff)",
+          i1.logtext()[-1500:])
+    n1, w1 = await join(i1.url, "afterwards")
+    n2, w2 = await join(i2.url, "afterwards")
+    ok = w1["type"] == "welcome" and w2.get("peers") == [w1["id"]]
+    if ok:
+        await n2.send(json.dumps({"type": "candidate", "candidate": CAND}))
+        await recv_json(n1)  # peer-joined
+        ok = (await recv_json(n1)).get("from") == w2["id"]
+    check(ok, "after the restart, new joins across instances work", (w1, w2))
+    await r2.send(json.dumps({"type": "candidate", "candidate": CAND}))
+    m = await recv_json(r1)
+    check(m.get("from") == wr2["id"],
+          "the room spanning both instances was put back into Redis and relays again", m)
+    members = redis.command("LRANGE", "punch:room:span", "0", "-1")
+    check(wr1["id"].encode() in members and wr2["id"].encode() in members,
+          "Redis has both members of that room again", members)
+    for ws in (r1, r2, l1, l2, n1, n2):
+        await ws.close()
+
+
+async def t_instance_killed(i1, i2):
+    a, wa = await join(i1.url, "victim")
+    b, wb = await join(i2.url, "victim")
+    await recv_json(a)
+    t0 = time.monotonic()
+    i1.kill()
+    try:
+        m = await recv_json(b, 15)
+    except asyncio.TimeoutError:
+        m = None
+    took = time.monotonic() - t0
+    check(m == {"type": "peer-left", "id": wa["id"]} and took < 10,
+          "instance SIGKILLed: the peer on the other one gets peer-left (%.1f s)" % took, m)
+    c, wc = await join(i2.url, "victim")
+    check(wc["type"] == "welcome" and wc["peers"] == [wb["id"]],
+          "the dead instance's place in the room is free again", wc)
+    check("stopped sending heartbeats" in i2.logtext(), "the log names the dead instance")
+    await b.close()
+    await c.close()
+
+
+async def main():
+    redis = punch_redis.RedisServer(unix=True)
+    i1 = i2 = None
+    try:
+        i1 = punch_redis.Instance(SIGNAL, redis.url(), SECRET, log_dir=tmp, name="i1")
+        i2 = punch_redis.Instance(SIGNAL, redis.url(), SECRET, log_dir=tmp, name="i2")
+        check(i1.wait_redis() and i2.wait_redis(),
+              "two instances connect to redis-server on a Unix socket", i1.logtext())
+        h1, h2 = i1.healthz(), i2.healthz()
+        check(h1["instance"] != h2["instance"], "each instance has its own id", (h1, h2))
+        for name, fn in (("meet", lambda: t_meet(i1, i2)),
+                         ("race", lambda: t_race(i1, i2)),
+                         ("cross-room", lambda: t_cross_room(i1, i2, redis)),
+                         ("password", t_password),
+                         ("redis restart", lambda: t_redis_restart(i1, i2, redis))):
+            try:
+                await asyncio.wait_for(fn(), 90)
+            except Exception as e:  # an unexpected error in a step
+                check(False, f"{name}: {type(e).__name__}: {e}")
+        connect_pair(i1, i2)
+        try:
+            await asyncio.wait_for(t_instance_killed(i1, i2), 60)
+        except Exception as e:
+            check(False, f"instance killed: {type(e).__name__}: {e}")
+        check(i2.proc.poll() is None, "the surviving instance is still up")
+    finally:
+        rcs = [i.stop() for i in (i1, i2) if i]
+        redis.cleanup()
+    check(rcs[-1] == 0, "the surviving instance exits 0 on SIGTERM (got %s)" % rcs[-1:])
+    print("1..%d" % len(results))
+    if all(results):
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        print("# logs kept in " + tmp)
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
