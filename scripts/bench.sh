@@ -10,7 +10,13 @@
 #   bash scripts/bench.sh signal [ARGS]    punch-signal: 10,000 WebSockets, memory per
 #                                          connection, relay latency at 1,000 msg/s
 #                                          (tests/bench/bench-signal.py; about 30 s)
-#   bash scripts/bench.sh                  both
+#   bash scripts/bench.sh cluster [ARGS]   punch-signal alone, then 2 instances sharing
+#                                          rooms through one redis-server: 20,000
+#                                          WebSockets, join time, memory, relay latency
+#                                          across instances, Redis' CPU and RSS
+#                                          (tests/bench/bench-signal-cluster.py; about 1 min;
+#                                          ARGS e.g. --instances 3)
+#   bash scripts/bench.sh                  connect and signal
 #
 # BUILD_DIR=DIR builds there (default: _build).
 set -euo pipefail
@@ -19,19 +25,19 @@ cd "$(dirname "$0")/.."
 what=${1:-all}
 [ $# -gt 0 ] && shift
 case "$what" in
-  connect | signal | all) ;;
+  connect | signal | cluster | all) ;;
   -h | --help)
-    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   *)
-    echo "bench: unknown benchmark '$what' (connect, signal or all; --help)" >&2
+    echo "bench: unknown benchmark '$what' (connect, signal, cluster or all; --help)" >&2
     exit 2
     ;;
 esac
 
 if [ "$what" = all ] && [ $# -gt 0 ]; then
-  echo "bench: options go to one benchmark: bash scripts/bench.sh connect|signal OPTIONS" >&2
+  echo "bench: options go to one benchmark: bash scripts/bench.sh connect|signal|cluster OPTIONS" >&2
   exit 2
 fi
 
@@ -40,11 +46,15 @@ bash scripts/install-deps.sh
 BUILD_DIR=${BUILD_DIR:-_build}
 # shellcheck source=build-lib.sh
 . scripts/build-lib.sh
-punch_build "$BUILD_DIR" >/dev/null
+punch_build "$BUILD_DIR" -Dredis=enabled >/dev/null
 
 if [ "$what" = signal ] || [ "$what" = all ]; then
   echo "== punch-signal: connections held, memory, relay latency"
   /usr/bin/python3 tests/bench/bench-signal.py --build-dir "$BUILD_DIR" "$@"
+fi
+if [ "$what" = cluster ]; then
+  echo "== punch-signal: one instance, then a cluster sharing rooms through Redis"
+  /usr/bin/python3 tests/bench/bench-signal-cluster.py --build-dir "$BUILD_DIR" "$@"
 fi
 if [ "$what" = connect ] || [ "$what" = all ]; then
   echo "== time to connected: punch connect against raw libnice, across the NAT lab"
