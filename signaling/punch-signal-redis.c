@@ -277,7 +277,8 @@ store_eval (RedisStore *store, int script, ReplyFunc func, gpointer data, int ar
   full[0] = "EVALSHA";
   full[1] = store->sha[script];
   full[2] = "0";
-  memcpy (full + 3, argv, sizeof (char *) * argc);
+  if (argc > 0)
+    memcpy (full + 3, argv, sizeof (char *) * argc);
   return store_command (store, func, data, argc + 3, full);
 }
 

@@ -126,6 +126,12 @@ class Instance:
         args += ["--secret-file", secret_file] if secret_file else ["--insecure-no-auth"]
         if redis_url:
             args += ["--redis", redis_url]
+        if os.environ.get("PUNCH_SIGNAL_VALGRIND"):
+            # the server under valgrind; its errors fail its exit status (99)
+            supp = os.path.join(os.environ.get("PUNCH_SOURCE_DIR", "."), "tests", "valgrind.supp")
+            args = ["valgrind", "--error-exitcode=99", "--leak-check=full",
+                    "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
+                    f"--suppressions={supp}", "--num-callers=30"] + args
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(args + list(extra), stdout=subprocess.PIPE, stderr=self.log,
                                      env=env)
