@@ -13,7 +13,9 @@
 # SPDX-License-Identifier: MIT
 
 import asyncio
+import base64
 import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -215,6 +217,43 @@ async def t_cross_room(i1, i2, redis):
         await ws.close()
 
 
+async def t_turn(redis):
+    """The same --turn-secret-file and --turn-uri on every instance: each welcome carries
+    TURN REST credentials that coturn would accept, whichever instance minted them."""
+    turn_secret = os.path.join(tmp, "turn.secret")
+    with open(turn_secret, "w") as f:
+        f.write("cluster-turn-secret-0123456789abcdef\n")
+    uris = ["turn:192.0.2.1:3478?transport=udp", "turn:198.51.100.1:3478?transport=tcp"]
+    extra = ["--turn-secret-file", turn_secret]
+    for u in uris:
+        extra += ["--turn-uri", u]
+    insts = []
+    try:
+        for n in ("turn1", "turn2"):
+            insts.append(punch_redis.Instance(SIGNAL, redis.url(), SECRET, log_dir=tmp, name=n,
+                                              extra=extra))
+        for i in insts:
+            i.wait_redis()
+        a, wa = await join(insts[0].url, "turnroom")
+        b, wb = await join(insts[1].url, "turnroom")
+        ok = wb.get("peers") == [wa["id"]]
+        for w in (wa, wb):
+            servers = w.get("ice_servers", [])
+            ok = ok and len(servers) == 2
+            for srv in servers:
+                user, cred = srv.get("username", ""), srv.get("credential", "")
+                mac = base64.b64encode(hmac.new(b"cluster-turn-secret-0123456789abcdef",
+                                                user.encode(), hashlib.sha1).digest()).decode()
+                ok = ok and user.endswith(":" + w["id"]) and cred == mac
+        check(ok, "both instances hand out both TURN servers with REST credentials made from "
+              "the shared secret (username <expiry>:<peer id>)", (wa, wb))
+        await a.close()
+        await b.close()
+    finally:
+        for i in insts:
+            i.stop()
+
+
 async def t_password():
     redis = punch_redis.RedisServer(unix=False, password="s3cret-redis-pass-0123456789")
     pwfile = os.path.join(tmp, "redis.pw")
@@ -330,6 +369,7 @@ async def main():
         for name, fn in (("meet", lambda: t_meet(i1, i2)),
                          ("race", lambda: t_race(i1, i2)),
                          ("cross-room", lambda: t_cross_room(i1, i2, redis)),
+                         ("turn", lambda: t_turn(redis)),
                          ("password", t_password),
                          ("redis restart", lambda: t_redis_restart(i1, i2, redis))):
             try:
