@@ -1029,6 +1029,7 @@ punch_signal_redis_store_new (const PunchSignalRedisAddress *address, GMainConte
 
   g_return_val_if_fail (address != NULL && events != NULL, NULL);
   store->parent.funcs = &redis_funcs;
+  store->parent.shared = TRUE;
   store->parent.instance = g_strdup_printf ("%08x%04x", g_random_int (), g_random_int () >> 16);
   store->parent.events = *events;
   store->parent.user_data = user_data;

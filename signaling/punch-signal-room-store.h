@@ -87,7 +87,8 @@ typedef struct
 struct _PunchSignalRoomStore
 {
   const PunchSignalRoomStoreFuncs *funcs;
-  char *instance; /* this instance's id, unique in the cluster */
+  char *instance;  /* this instance's id, unique in the cluster */
+  gboolean shared; /* other instances share the rooms */
   PunchSignalRoomStoreEvents events;
   gpointer user_data;
 };

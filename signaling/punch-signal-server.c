@@ -718,4 +718,12 @@ punch_signal_server_shutdown (PunchSignalServer *self)
   g_hash_table_iter_init (&iter, self->peers);
   while (g_hash_table_iter_next (&iter, (gpointer *)&peer, NULL))
     peer_close (peer, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "server shutting down");
+  /* shared rooms: leave them now, so the other instances tell their peers
+   * before this process exits, not after its heartbeat expires */
+  if (self->store->shared)
+    {
+      g_hash_table_iter_init (&iter, self->peers);
+      while (g_hash_table_iter_next (&iter, (gpointer *)&peer, NULL))
+        peer_leave (peer);
+    }
 }

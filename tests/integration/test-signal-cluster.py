@@ -19,6 +19,7 @@ import hmac
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -335,6 +336,64 @@ async def t_redis_restart(i1, i2, redis):
         await ws.close()
 
 
+async def t_instance_stopped(i2, redis):
+    """SIGTERM: its peers leave at once. SIGSTOP for longer than the heartbeat's 4 s: taken
+    for dead; after SIGCONT it puts its peers back, or closes the one whose room filled."""
+    i3 = punch_redis.Instance(SIGNAL, redis.url(), SECRET, log_dir=tmp, name="i3")
+    i3.wait_redis()
+    a, wa = await join(i3.url, "term")
+    b, wb = await join(i2.url, "term")
+    await recv_json(a)
+    t0 = time.monotonic()
+    rc = i3.stop()
+    m = await recv_json(b, 5)
+    took = time.monotonic() - t0
+    check(rc == 0 and m == {"type": "peer-left", "id": wa["id"]} and took < 2,
+          "an instance stopped with SIGTERM: its peers leave their rooms at once (%.2f s)" % took,
+          m)
+    await a.close()
+    await b.close()
+
+    i4 = punch_redis.Instance(SIGNAL, redis.url(), SECRET, log_dir=tmp, name="i4")
+    try:
+        i4.wait_redis()
+        a, wa = await join(i4.url, "stall")    # will lose its place
+        b, wb = await join(i2.url, "stall")
+        d, wd = await join(i4.url, "stall2")   # will be put back
+        e, we = await join(i2.url, "stall2")
+        await recv_json(a)
+        await recv_json(d)
+        i4.proc.send_signal(signal.SIGSTOP)
+        try:
+            left = [await recv_json(b, 12), await recv_json(e, 12)]
+            c, wc = await join(i2.url, "stall")  # takes a's place
+        finally:
+            i4.proc.send_signal(signal.SIGCONT)
+        check(left == [{"type": "peer-left", "id": wa["id"]}, {"type": "peer-left", "id": wd["id"]}]
+              and wc.get("peers") == [wb["id"]],
+              "an instance stalled (SIGSTOP) past its heartbeat is taken for dead", (left, wc))
+        back = await recv_json(e, 12)
+        check(back == {"type": "peer-joined", "id": wd["id"]},
+              "after SIGCONT it puts its peers back: peer-joined again", back)
+        err = await recv_json(a, 12)
+        try:
+            await asyncio.wait_for(a.recv(), 5)
+            code = None
+        except websockets.exceptions.ConnectionClosed as ex:
+            code = ex.rcvd.code if ex.rcvd else None
+        check(err.get("code") == "unavailable" and code == 1001,
+              "the peer whose room filled meanwhile gets `unavailable` and a 1001 close",
+              (err, code))
+        await d.send(json.dumps({"type": "candidate", "candidate": CAND}))
+        m = await recv_json(e)
+        check(m.get("from") == wd["id"], "the room put back relays again", m)
+        for ws in (b, c, d, e):
+            await ws.close()
+    finally:
+        i4.proc.send_signal(signal.SIGCONT)
+        check(i4.stop() == 0, "the stalled instance still exits 0 on SIGTERM")
+
+
 async def t_instance_killed(i1, i2):
     a, wa = await join(i1.url, "victim")
     b, wb = await join(i2.url, "victim")
@@ -377,6 +436,10 @@ async def main():
             except Exception as e:  # an unexpected error in a step
                 check(False, f"{name}: {type(e).__name__}: {e}")
         connect_pair(i1, i2)
+        try:
+            await asyncio.wait_for(t_instance_stopped(i2, redis), 90)
+        except Exception as e:
+            check(False, f"instance stopped: {type(e).__name__}: {e}")
         try:
             await asyncio.wait_for(t_instance_killed(i1, i2), 60)
         except Exception as e:
