@@ -176,6 +176,7 @@ struct _RedisStore
   guint room_size; /* of the last join, for restore */
 
   guint backoff_ms;
+  guint failures; /* attempts that failed since it was last up */
   GSource *retry_source;
   GSource *tick_source;
   guint pending;        /* replies awaited on cmd */
@@ -308,6 +309,7 @@ store_set_up (RedisStore *store)
 {
   store->state = STATE_UP;
   store->backoff_ms = 0;
+  store->failures = 0;
   if (store->down_since)
     g_message ("redis: connected to %s again after %.1f s (instance %s)", store->where,
                (double)(g_get_monotonic_time () - store->down_since) / G_USEC_PER_SEC,
@@ -807,9 +809,12 @@ store_down (RedisStore *store, const char *reason)
       = store->backoff_ms ? MIN (store->backoff_ms * 2, BACKOFF_MAX_MS) : BACKOFF_MIN_MS;
   delay = (guint)g_random_int_range ((gint32)(store->backoff_ms * 3 / 4),
                                      (gint32)(store->backoff_ms * 5 / 4) + 1);
-  g_message ("redis: %s unreachable: %s; joins fail with \"unavailable\" until it is back, "
-             "rooms on this instance alone keep working; retrying in %u ms",
-             store->where, reason, delay);
+  if (store->failures++ == 0)
+    g_message ("redis: %s unreachable: %s; joins fail with \"unavailable\" until it is back, "
+               "rooms on this instance alone keep working; retrying in %u ms",
+               store->where, reason, delay);
+  else
+    g_message ("redis: %s still unreachable: %s; retrying in %u ms", store->where, reason, delay);
   conn_close (&store->cmd);
   conn_close (&store->sub);
   store->pending = 0;
