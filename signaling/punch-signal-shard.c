@@ -10,6 +10,8 @@
 
 #include <errno.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 /* Runs @func once, soon, on the server's context (unless *@source is
  * already pending). At the default priority, not an idle one: below the
@@ -242,19 +244,34 @@ shard_free (Shard *shard)
   g_free (shard);
 }
 
-/* The least busy shard with room, or a new one. */
+/* The shard filled last while it has room, else the least busy shard with
+ * room, else a new one: a scan per SHARD_SIZE connections, not per
+ * connection. A new shard's context needs a descriptor (its wakeup eventfd),
+ * and GLib aborts when it cannot get one: look first. */
 Shard *
 shard_pick (PunchSignalServer *self)
 {
   Shard *best = NULL;
+  int probe;
 
+  if (self->fill && self->fill->n_peers < SHARD_SIZE)
+    return self->fill;
   for (guint i = 0; i < self->shards->len; i++)
     {
       Shard *shard = self->shards->pdata[i];
       if (shard->n_peers < SHARD_SIZE && (best == NULL || shard->n_peers < best->n_peers))
         best = shard;
     }
-  return best ? best : shard_new (self);
+  if (best == NULL)
+    {
+      probe = eventfd (0, EFD_CLOEXEC);
+      if (probe < 0)
+        return NULL;
+      close (probe);
+      best = shard_new (self);
+    }
+  self->fill = best;
+  return best;
 }
 
 static gboolean
