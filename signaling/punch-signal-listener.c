@@ -36,6 +36,7 @@
 #define ACCEPT_BATCH 64 /* per wakeup, so one listener cannot starve the shards */
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 500
+#define SEND_BUFFER (64 * 1024)
 #define DEGRADED_US (10 * G_USEC_PER_SEC)
 #define LOG_INTERVAL_US (10 * G_USEC_PER_SEC)
 
@@ -327,6 +328,10 @@ admit (Listener *l, int fd, const struct sockaddr_storage *ss)
       return;
     }
   g_socket_set_option (sock, IPPROTO_TCP, TCP_NODELAY, TRUE, NULL);
+  /* a fixed kernel send buffer (Linux doubles it: 128 KiB) instead of one
+   * that grows to tcp_wmem's 4 MiB for a peer that does not read: signaling
+   * needs little, and --max-queue then bounds what such a peer costs */
+  g_socket_set_option (sock, SOL_SOCKET, SO_SNDBUF, SEND_BUFFER, NULL);
   sc = g_socket_connection_factory_create_connection (sock);
   local = g_socket_get_local_address (sock, NULL);
   if (self->tls)

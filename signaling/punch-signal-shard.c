@@ -13,6 +13,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#define SHARD_RUN_US 2000  /* at most this long in one shard at a time */
+#define EPOLL_RUN_US 20000 /* at most this long over the shards epoll says are ready */
+
 /* Runs @func once, soon, on the server's context (unless *@source is
  * already pending). At the default priority, not an idle one: below the
  * epoll source, a busy server would never get to it. */
@@ -196,13 +199,17 @@ shard_run (Shard *shard)
 {
   PunchSignalServer *self = shard->server;
   gboolean more;
+  gint64 until;
 
   g_main_context_push_thread_default (shard->ctx);
   self->running = shard;
-  /* bounded, so that flooding peers cannot starve the others; what is left
-   * is run again from an idle */
+  /* bounded in iterations and in time, so that flooding peers can starve
+   * neither the other shards nor the server's own timers (the deadlines in
+   * sweep()); what is left is run again from an idle */
+  until = g_get_monotonic_time () + SHARD_RUN_US;
   for (guint i = 0; i < 64 && g_main_context_iteration (shard->ctx, FALSE); i++)
-    ;
+    if (g_get_monotonic_time () > until)
+      break;
   self->running = NULL;
   more = shard_watch (shard) == 0;
   g_main_context_pop_thread_default (shard->ctx);
@@ -320,9 +327,11 @@ on_epoll (gint fd, GIOCondition condition, gpointer user_data)
   PunchSignalServer *self = user_data;
   struct epoll_event events[256];
   int n = epoll_wait (self->epfd, events, G_N_ELEMENTS (events), 0);
+  gint64 until = g_get_monotonic_time () + EPOLL_RUN_US;
 
-  /* shards live as long as the server */
-  for (int i = 0; i < n; i++)
+  /* shards live as long as the server; what is left when the time is up is
+   * still ready next time (level-triggered) */
+  for (int i = 0; i < n && g_get_monotonic_time () < until; i++)
     shard_run (events[i].data.ptr);
   return G_SOURCE_CONTINUE;
 }
