@@ -454,7 +454,7 @@ handle_relayed (Peer *peer, PunchSignalMessage *msg)
 
       if (other == peer || (msg->to && strcmp (msg->to, other->id) != 0))
         continue;
-      peer_send_text (other, json);
+      peer_relay (peer, other, json);
       sent++;
     }
   sent += relay_remote (peer, room, msg->to, json);

@@ -10,6 +10,8 @@
 #include "punch-signal-redis.h"
 #endif
 
+#include "punch-signal-message.h"
+
 G_DEFINE_BOXED_TYPE (PunchSignalServerConfig, punch_signal_server_config,
                      punch_signal_server_config_copy, punch_signal_server_config_free)
 
@@ -20,6 +22,9 @@ punch_signal_server_config_new (void)
 
   config->room_size = 2;
   config->max_connections = 10000;
+  config->max_connections_per_ip = 100;
+  config->handshake_timeout_s = 5;
+  config->max_queue = 4 * PUNCH_SIGNAL_MAX_FRAME;
   config->turn_ttl = 24 * 3600;
   config->hello_timeout_s = 10;
   config->keepalive_s = 30;
@@ -79,12 +84,21 @@ punch_signal_server_config_validate (const PunchSignalServerConfig *config, GErr
                            "the room size must be between 2 and 256");
       return FALSE;
     }
-  if (config->max_connections == 0 || config->rate == 0 || config->max_strikes == 0
-      || config->hello_timeout_s == 0 || config->keepalive_s == 0 || config->turn_ttl == 0)
+  if (config->max_connections == 0 || config->max_connections_per_ip == 0 || config->rate == 0
+      || config->max_strikes == 0 || config->hello_timeout_s == 0
+      || config->handshake_timeout_s == 0 || config->keepalive_s == 0 || config->turn_ttl == 0)
     {
       g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
-                           "connection limit, rate limit, strikes, timeouts and the TURN "
+                           "connection limits, rate limit, strikes, timeouts and the TURN "
                            "lifetime must all be greater than zero");
+      return FALSE;
+    }
+  if (config->max_queue < PUNCH_SIGNAL_MAX_FRAME + 14)
+    {
+      g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
+                   "the queue limit must hold at least one frame of the largest size "
+                   "(%u bytes)",
+                   PUNCH_SIGNAL_MAX_FRAME + 14);
       return FALSE;
     }
   for (guint i = 0; config->turn_uris && config->turn_uris[i]; i++)

@@ -4,6 +4,8 @@
  *   connection (upgrade, sending, closing, deadlines)
  * punch-signal-shard.c: the epoll shards of GMainContexts the WebSockets run on
  * punch-signal-room.c: rooms, membership, and what peers say inside a room
+ * punch-signal-listener.c: accepting: the limits, the handshake deadline, and
+ *   running out of descriptors
  *
  * SPDX-License-Identifier: MIT
  */
@@ -12,6 +14,7 @@
 #include "punch-signal-server.h"
 #include "punch-signal-frame-guard.h"
 #include "punch-signal-message.h"
+#include "punch-signal-output-meter.h"
 #include "punch-signal-room-store.h"
 
 #include <libsoup/soup.h>
@@ -24,6 +27,8 @@ G_BEGIN_DECLS
 typedef struct _Room Room;
 typedef struct _Peer Peer;
 typedef struct _Shard Shard;
+typedef struct _Conn Conn;
+typedef struct _Listener Listener;
 
 struct _PunchSignalServer
 {
@@ -50,6 +55,7 @@ struct _PunchSignalServer
   int epfd;
   GSource *epoll_source;
   GPtrArray *shards; /* Shard*, owned */
+  Shard *fill;       /* the shard shard_pick() gave out last */
   GPtrArray *dead;   /* Peer*: closed, freed by reap() on the server's context */
   GSource *reap_source;
   GPtrArray *busy; /* Shard*: to run again soon (see shard_schedule()) */
@@ -58,6 +64,26 @@ struct _PunchSignalServer
   GSequence *timers; /* Shard*, by deadline: the next timer of each context */
   GSource *timer_source;
   gint64 timer_at;
+
+  /* Accepting (punch-signal-listener.c). Every accepted socket is a Conn
+   * until its GSocket is finalized, whether it is still in its HTTP
+   * handshake or a WebSocket by now: the limits count descriptors. */
+  GPtrArray *listeners; /* Listener*, owned */
+  GHashTable *conns;    /* Conn* set, owned */
+  GHashTable *per_addr; /* address key (char*) -> count */
+  GQueue handshakes;    /* Conn*, by accept time: not upgraded yet */
+  GSource *handshake_source;
+  GMutex released_lock; /* a GSocket may be finalized in another thread */
+  GPtrArray *released;  /* Conn*: their socket is gone; under released_lock */
+  GSource *released_source;
+  gint64 exhausted_at; /* the last EMFILE/ENFILE (monotonic µs), 0 for never */
+  const char *exhausted_reason;
+  guint64 exhausted_count;
+  guint64 refused_full, refused_addr, expired;     /* totals, for /healthz */
+  guint64 log_refused, log_expired, log_exhausted; /* since the last log line */
+  gint64 log_at;
+  guint64 trimmed_bytes; /* queued bytes freed since the last malloc_trim() */
+  guint trimmed_conns;
 };
 
 #define SHARD_SIZE 64
@@ -68,7 +94,7 @@ struct _Shard
 {
   PunchSignalServer *server;
   GMainContext *ctx;
-  guint n_peers;
+  guint n_peers;       /* connections on it, in their handshake or WebSockets */
   GHashTable *watched; /* fd -> epoll events + 1: what the epoll set has of ctx */
   GHashTable *want;    /* scratch for shard_watch() */
   GPollFD *pfds;       /* scratch for g_main_context_query() */
@@ -112,11 +138,31 @@ struct _Peer
   Shard *shard;  /* the context its sources live on */
   int fd;        /* its socket */
   gboolean dead; /* closed: waits in server->dead */
+
+  PunchSignalOutputMeter *meter; /* what left for the socket */
+  guint64 handed;                /* frame bytes handed to libsoup */
+  gboolean slow;                 /* closed for its queue */
+};
+
+struct _Conn
+{
+  PunchSignalServer *server;
+  GSocket *socket; /* not owned: a weak reference */
+  GSocketAddress *remote;
+  int fd;
+  char *key; /* in server->per_addr */
+  Shard *shard;
+  gint64 accepted_at;
+  GList link; /* in server->handshakes while in its handshake */
+  gboolean upgraded;
 };
 
 /* punch-signal-server.c */
 G_GNUC_INTERNAL void peer_poke (Peer *peer);
-G_GNUC_INTERNAL void peer_send_text (Peer *peer, const char *json);
+G_GNUC_INTERNAL gboolean peer_send_text (Peer *peer, const char *json);
+/* Sends @json to @to from @from; when @to's queue is over the limit, closes
+ * @to and tells @from. */
+G_GNUC_INTERNAL void peer_relay (Peer *from, Peer *to, const char *json);
 G_GNUC_INTERNAL void peer_send (Peer *peer, const PunchSignalMessage *msg);
 G_GNUC_INTERNAL void peer_close (Peer *peer, gushort code, const char *reason);
 /* Sends an `error`, logs it, and counts a strike when @strike. */
@@ -131,8 +177,23 @@ G_GNUC_INTERNAL void peer_unwatch (Peer *peer);
 G_GNUC_INTERNAL void shard_schedule (Shard *shard);
 G_GNUC_INTERNAL void shard_run (Shard *shard);
 G_GNUC_INTERNAL void shard_free (Shard *shard);
+/* (nullable): NULL when there is no descriptor for a new shard's context */
 G_GNUC_INTERNAL Shard *shard_pick (PunchSignalServer *self);
 G_GNUC_INTERNAL gboolean on_epoll (gint fd, GIOCondition condition, gpointer user_data);
+
+/* punch-signal-listener.c */
+G_GNUC_INTERNAL void server_listeners_init (PunchSignalServer *self);
+G_GNUC_INTERNAL gboolean server_listen_socket (PunchSignalServer *self, GSocket *socket,
+                                               GError **error);
+G_GNUC_INTERNAL void server_listeners_stop (PunchSignalServer *self);
+G_GNUC_INTERNAL void server_listeners_clear (PunchSignalServer *self);
+/* (transfer full) (nullable) */
+G_GNUC_INTERNAL GSocketAddress *server_first_listener_address (PunchSignalServer *self);
+/* the Conn a request came on, marked upgraded: no handshake deadline from now on */
+G_GNUC_INTERNAL Conn *server_conn_upgraded (PunchSignalServer *self, SoupServerMessage *msg);
+/* (nullable): why the server is degraded now, NULL when it is not */
+G_GNUC_INTERNAL const char *server_degraded (PunchSignalServer *self, gint64 *ago_us);
+G_GNUC_INTERNAL void server_log_counters (PunchSignalServer *self);
 
 /* punch-signal-room.c */
 G_GNUC_INTERNAL void room_free (Room *room);

@@ -23,6 +23,9 @@
 #include <unistd.h>
 #include <glib-unix.h>
 #include <libsoup/soup.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 G_DEFINE_FINAL_TYPE (PunchSignalServer, punch_signal_server, G_TYPE_OBJECT)
 
@@ -43,15 +46,65 @@ peer_poke (Peer *peer)
 /* Every call into a peer's SoupWebsocketConnection runs with its shard's
  * context as the thread-default one: that is where libsoup attaches the
  * sources it creates (output, close timeout). */
-void
+/* A server frame: the payload after a 2, 4 or 10 byte header, unmasked. */
+static guint64
+frame_size (gsize len)
+{
+  return len + (len < 126 ? 2 : len < 65536 ? 4 : 10);
+}
+
+/* What libsoup holds for the peer: handed to it, not yet written. libsoup's
+ * own pongs and pings also pass the meter, which makes this a little low,
+ * never high. */
+static guint64
+peer_queued (Peer *peer)
+{
+  guint64 written = punch_signal_output_meter_get_written (peer->meter);
+
+  return peer->handed > written ? peer->handed - written : 0;
+}
+
+/* Every call into a peer's SoupWebsocketConnection runs with its shard's
+ * context as the thread-default one: that is where libsoup attaches the
+ * sources it creates (output, close timeout). Returns FALSE when the peer
+ * was closed because it does not read what it is sent (its queue would pass
+ * --max-queue). */
+gboolean
 peer_send_text (Peer *peer, const char *json)
 {
+  guint64 size = frame_size (strlen (json));
+  guint64 queued;
+
   if (soup_websocket_connection_get_state (peer->conn) != SOUP_WEBSOCKET_STATE_OPEN)
-    return;
+    return TRUE;
+  queued = peer_queued (peer);
+  if (queued + size > peer->server->config->max_queue)
+    {
+      peer->slow = TRUE;
+      g_message ("error room=%s peer=%s addr=%s code=policy: does not read: %" G_GUINT64_FORMAT
+                 " bytes waiting for it, the limit is %" G_GUINT64_FORMAT " (--max-queue)",
+                 peer->room ? peer->room->name : "-", peer->id, peer->addr, queued,
+                 peer->server->config->max_queue);
+      peer_close (peer, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "too slow: outgoing queue full");
+      return FALSE;
+    }
+  peer->handed += size;
   g_main_context_push_thread_default (peer->shard->ctx);
   soup_websocket_connection_send_text (peer->conn, json);
   g_main_context_pop_thread_default (peer->shard->ctx);
   peer_poke (peer);
+  return TRUE;
+}
+
+void
+peer_relay (Peer *from, Peer *to, const char *json)
+{
+  if (!peer_send_text (to, json))
+    peer_error (
+        from, FALSE, "peer-too-slow",
+        "peer \"%s\" does not read its messages and was disconnected (more than %" G_GUINT64_FORMAT
+        " bytes were waiting for it)",
+        to->id, from->server->config->max_queue);
 }
 
 void
@@ -118,7 +171,8 @@ peer_free (Peer *peer)
   g_object_unref (peer->conn);
   g_object_unref (peer->guard);
   g_main_context_pop_thread_default (peer->shard->ctx);
-  peer->shard->n_peers--;
+  peer->server->trimmed_bytes += peer_queued (peer);
+  g_object_unref (peer->meter);
   /* on the server's context, which outlives the shard's */
   if (!g_io_stream_is_closed (peer->base))
     g_io_stream_close_async (peer->base, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
@@ -243,28 +297,31 @@ upgrade (SoupServerMessage *msg, gpointer user_data)
       = soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Origin");
   g_autoptr (GIOStream) wrapped = NULL;
   guint64 frames;
+  Conn *conn;
 
   if (soup_server_message_get_status (msg) != SOUP_STATUS_SWITCHING_PROTOCOLS)
     {
       g_free (peer);
       return; /* e.g. a 100 Continue before the 101 */
     }
+  /* every connection comes from the listener (punch-signal-listener.c),
+   * whose shard ran its handshake: the WebSocket stays there */
+  conn = server_conn_upgraded (self, msg);
+  g_return_if_fail (conn != NULL);
   peer->server = self;
   peer->id = server_new_peer_id (self);
   peer->addr = address_to_string (soup_server_message_get_remote_address (msg));
-  peer->fd = soup_server_message_get_socket (msg)
-                 ? g_socket_get_fd (soup_server_message_get_socket (msg))
-                 : -1;
+  peer->fd = conn->fd;
   peer->base = soup_server_message_steal_connection (msg);
   frames = (guint64)self->config->rate * FRAMES_PER_SECOND_FACTOR + 10;
-  peer->shard = shard_pick (self);
-  peer->shard->n_peers++;
+  peer->shard = conn->shard;
   g_main_context_push_thread_default (peer->shard->ctx);
   peer->guard = PUNCH_SIGNAL_FRAME_GUARD (punch_signal_frame_guard_new (
       g_io_stream_get_input_stream (peer->base), PUNCH_SIGNAL_MAX_FRAME,
       (guint)MIN (frames, G_MAXUINT), on_guard_trip, peer));
-  wrapped = g_simple_io_stream_new (G_INPUT_STREAM (peer->guard),
-                                    g_io_stream_get_output_stream (peer->base));
+  peer->meter = PUNCH_SIGNAL_OUTPUT_METER (
+      punch_signal_output_meter_new (g_io_stream_get_output_stream (peer->base)));
+  wrapped = g_simple_io_stream_new (G_INPUT_STREAM (peer->guard), G_OUTPUT_STREAM (peer->meter));
   peer->conn = soup_websocket_connection_new (wrapped, uri, SOUP_WEBSOCKET_CONNECTION_SERVER,
                                               origin, NULL, NULL);
   soup_websocket_connection_set_max_incoming_payload_size (peer->conn, PUNCH_SIGNAL_MAX_FRAME);
@@ -314,6 +371,8 @@ healthz_handler (SoupServer *soup, SoupServerMessage *msg, const char *path, GHa
   PunchSignalServer *self = user_data;
   g_autoptr (GString) json = g_string_new (NULL);
   char *body;
+  gint64 ago = 0;
+  const char *degraded = server_degraded (self, &ago);
   gsize len;
 
   if (strcmp (soup_server_message_get_method (msg), "GET") != 0
@@ -322,8 +381,19 @@ healthz_handler (SoupServer *soup, SoupServerMessage *msg, const char *path, GHa
       soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, NULL);
       return;
     }
-  g_string_append_printf (json, "{\"status\":\"ok\",\"connections\":%u,\"rooms\":%u",
-                          g_hash_table_size (self->peers), g_hash_table_size (self->rooms));
+  g_string_append_printf (
+      json,
+      "{\"status\":\"%s\",\"connections\":%u,\"rooms\":%u,\"handshakes\":%u,\"sockets\":%u,"
+      "\"refused\":%" G_GUINT64_FORMAT ",\"handshake_timeouts\":%" G_GUINT64_FORMAT
+      ",\"descriptors_exhausted\":%" G_GUINT64_FORMAT,
+      degraded ? "degraded" : "ok", g_hash_table_size (self->peers),
+      g_hash_table_size (self->rooms), g_queue_get_length (&self->handshakes),
+      g_hash_table_size (self->conns), self->refused_full + self->refused_addr, self->expired,
+      self->exhausted_count);
+  /* degraded: it ran out of file descriptors within the last 10 s */
+  if (degraded)
+    g_string_append_printf (json, ",\"degraded\":\"out of file descriptors (%s) %.1f s ago\"",
+                            degraded, (double)ago / G_USEC_PER_SEC);
   if (self->store)
     punch_signal_room_store_describe (self->store, json);
   g_string_append (json, "}\n");
@@ -331,6 +401,22 @@ healthz_handler (SoupServer *soup, SoupServerMessage *msg, const char *path, GHa
   body = g_string_free (g_steal_pointer (&json), FALSE);
   soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
   soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE, body, len);
+}
+
+/* Freed memory goes back to the system: glibc keeps what a burst of
+ * connections or a slow peer's queue used in its heap otherwise, and the
+ * server's RSS would stay at its peak. At most once per sweep, and only
+ * after enough was freed. */
+static void
+trim (PunchSignalServer *self)
+{
+  if (self->trimmed_bytes < 1024 * 1024 && self->trimmed_conns < 256)
+    return;
+  self->trimmed_bytes = 0;
+  self->trimmed_conns = 0;
+#ifdef __GLIBC__
+  malloc_trim (0);
+#endif
 }
 
 /* One timer for every connection's deadlines: a GSource per connection would
@@ -378,24 +464,9 @@ sweep (gpointer user_data)
           peer_close (peer, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "no answer to pings");
         }
     }
+  server_log_counters (self);
+  trim (self);
   return G_SOURCE_CONTINUE;
-}
-
-/* libsoup 3.0 to 3.3 keep one reference too many on every socket they accept
- * (fixed in 3.4 by "soup-listener: Plug a leak", b545d5f0): about 300 bytes
- * per connection, forever. Drop it once per socket, at its first request. */
-static void
-on_request_started (SoupServer *soup, SoupServerMessage *msg, gpointer user_data)
-{
-  static GQuark fixed;
-  GSocket *sock = soup_server_message_get_socket (msg);
-
-  if (fixed == 0)
-    fixed = g_quark_from_static_string ("punch-signal-socket-ref-fixed");
-  if (sock == NULL || g_object_get_qdata (G_OBJECT (sock), fixed))
-    return;
-  g_object_set_qdata (G_OBJECT (sock), fixed, GINT_TO_POINTER (1));
-  g_object_unref (sock);
 }
 
 /* ---- the object ---- */
@@ -412,6 +483,8 @@ punch_signal_server_dispose (GObject *object)
       PunchSignalRoomStore *store = g_steal_pointer (&self->store);
       punch_signal_room_store_free (store);
     }
+  if (self->listeners)
+    server_listeners_stop (self);
   if (self->epoll_source)
     {
       g_source_destroy (self->epoll_source);
@@ -452,6 +525,8 @@ punch_signal_server_dispose (GObject *object)
     }
   if (self->dead)
     g_ptr_array_set_size (self->dead, 0);
+  server_listeners_clear (self);
+  self->fill = NULL;
   if (self->shards)
     g_ptr_array_set_size (self->shards, 0);
   G_OBJECT_CLASS (punch_signal_server_parent_class)->dispose (object);
@@ -473,6 +548,11 @@ punch_signal_server_finalize (GObject *object)
   g_clear_pointer (&self->ids, g_hash_table_unref);
   g_clear_pointer (&self->rooms, g_hash_table_unref);
   g_clear_pointer (&self->config, punch_signal_server_config_free);
+  g_clear_pointer (&self->listeners, g_ptr_array_unref);
+  g_clear_pointer (&self->conns, g_hash_table_unref);
+  g_clear_pointer (&self->per_addr, g_hash_table_unref);
+  g_clear_pointer (&self->released, g_ptr_array_unref);
+  g_mutex_clear (&self->released_lock);
   G_OBJECT_CLASS (punch_signal_server_parent_class)->finalize (object);
 }
 
@@ -496,6 +576,7 @@ punch_signal_server_init (PunchSignalServer *self)
   self->timers = g_sequence_new (NULL);
   self->shards = g_ptr_array_new_with_free_func ((GDestroyNotify)shard_free);
   self->epfd = -1;
+  server_listeners_init (self);
 }
 
 PunchSignalServer *
@@ -546,8 +627,6 @@ punch_signal_server_new (const PunchSignalServerConfig *config, GError **error)
                                 config->tls_certificate, NULL);
   soup_server_add_handler (self->soup, "/healthz", healthz_handler, self, NULL);
   soup_server_add_handler (self->soup, "/ws", ws_handler, self, NULL);
-  if (soup_get_major_version () == 3 && soup_get_minor_version () < 4)
-    g_signal_connect (self->soup, "request-started", G_CALLBACK (on_request_started), NULL);
   self->sweep_id = g_timeout_add_seconds (1, sweep, self);
   return g_steal_pointer (&self);
 }
@@ -591,8 +670,9 @@ bad:
   return FALSE;
 }
 
-/* soup_server_listen() leaves GSocket's listen backlog at 10, which drops
- * SYNs when many peers connect at once; this socket has room for 4096. */
+/* The server accepts on this socket itself (punch-signal-listener.c), with
+ * a backlog of 4096: GSocket's default of 10 drops SYNs when many peers
+ * connect at once. */
 static gboolean
 listen_on (PunchSignalServer *self, GInetAddress *ip, guint16 port, GError **error)
 {
@@ -606,8 +686,7 @@ listen_on (PunchSignalServer *self, GInetAddress *ip, guint16 port, GError **err
   g_socket_set_listen_backlog (sock, 4096);
   if (!g_socket_bind (sock, sa, TRUE, error) || !g_socket_listen (sock, error))
     return FALSE;
-  return soup_server_listen_socket (self->soup, sock, self->tls ? SOUP_SERVER_LISTEN_HTTPS : 0,
-                                    error);
+  return server_listen_socket (self, sock, error);
 }
 
 gboolean
@@ -659,12 +738,8 @@ punch_signal_server_listen (PunchSignalServer *self, const char *address, GError
 static GInetSocketAddress *
 first_listener (PunchSignalServer *self)
 {
-  GSList *listeners = soup_server_get_listeners (self->soup);
-  GSocketAddress *sa = NULL;
+  GSocketAddress *sa = server_first_listener_address (self);
 
-  if (listeners)
-    sa = g_socket_get_local_address (listeners->data, NULL);
-  g_slist_free (listeners);
   return sa ? G_INET_SOCKET_ADDRESS (sa) : NULL;
 }
 
@@ -714,6 +789,7 @@ punch_signal_server_shutdown (PunchSignalServer *self)
 
   g_return_if_fail (PUNCH_IS_SIGNAL_SERVER (self));
   self->shutting_down = TRUE;
+  server_listeners_stop (self);
   soup_server_disconnect (self->soup);
   g_hash_table_iter_init (&iter, self->peers);
   while (g_hash_table_iter_next (&iter, (gpointer *)&peer, NULL))

@@ -10,6 +10,11 @@
 
 #include <errno.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define SHARD_RUN_US 2000  /* at most this long in one shard at a time */
+#define EPOLL_RUN_US 20000 /* at most this long over the shards epoll says are ready */
 
 /* Runs @func once, soon, on the server's context (unless *@source is
  * already pending). At the default priority, not an idle one: below the
@@ -194,13 +199,17 @@ shard_run (Shard *shard)
 {
   PunchSignalServer *self = shard->server;
   gboolean more;
+  gint64 until;
 
   g_main_context_push_thread_default (shard->ctx);
   self->running = shard;
-  /* bounded, so that flooding peers cannot starve the others; what is left
-   * is run again from an idle */
+  /* bounded in iterations and in time, so that flooding peers can starve
+   * neither the other shards nor the server's own timers (the deadlines in
+   * sweep()); what is left is run again from an idle */
+  until = g_get_monotonic_time () + SHARD_RUN_US;
   for (guint i = 0; i < 64 && g_main_context_iteration (shard->ctx, FALSE); i++)
-    ;
+    if (g_get_monotonic_time () > until)
+      break;
   self->running = NULL;
   more = shard_watch (shard) == 0;
   g_main_context_pop_thread_default (shard->ctx);
@@ -242,19 +251,34 @@ shard_free (Shard *shard)
   g_free (shard);
 }
 
-/* The least busy shard with room, or a new one. */
+/* The shard filled last while it has room, else the least busy shard with
+ * room, else a new one: a scan per SHARD_SIZE connections, not per
+ * connection. A new shard's context needs a descriptor (its wakeup eventfd),
+ * and GLib aborts when it cannot get one: look first. */
 Shard *
 shard_pick (PunchSignalServer *self)
 {
   Shard *best = NULL;
+  int probe;
 
+  if (self->fill && self->fill->n_peers < SHARD_SIZE)
+    return self->fill;
   for (guint i = 0; i < self->shards->len; i++)
     {
       Shard *shard = self->shards->pdata[i];
       if (shard->n_peers < SHARD_SIZE && (best == NULL || shard->n_peers < best->n_peers))
         best = shard;
     }
-  return best ? best : shard_new (self);
+  if (best == NULL)
+    {
+      probe = eventfd (0, EFD_CLOEXEC);
+      if (probe < 0)
+        return NULL;
+      close (probe);
+      best = shard_new (self);
+    }
+  self->fill = best;
+  return best;
 }
 
 static gboolean
@@ -303,9 +327,11 @@ on_epoll (gint fd, GIOCondition condition, gpointer user_data)
   PunchSignalServer *self = user_data;
   struct epoll_event events[256];
   int n = epoll_wait (self->epfd, events, G_N_ELEMENTS (events), 0);
+  gint64 until = g_get_monotonic_time () + EPOLL_RUN_US;
 
-  /* shards live as long as the server */
-  for (int i = 0; i < n; i++)
+  /* shards live as long as the server; what is left when the time is up is
+   * still ready next time (level-triggered) */
+  for (int i = 0; i < n && g_get_monotonic_time () < until; i++)
     shard_run (events[i].data.ptr);
   return G_SOURCE_CONTINUE;
 }

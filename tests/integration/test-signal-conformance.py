@@ -58,7 +58,7 @@ def token(room, ttl=60, secret=SECRET, expiry=None):
 class Server:
     """punch-signal on 127.0.0.1, port 0; stopped by its own PID."""
 
-    def __init__(self, *extra, secret=True):
+    def __init__(self, *extra, secret=True, prefix=()):
         self.dir = tempfile.mkdtemp(prefix="punch-signal-conf-")
         self.log_path = os.path.join(self.dir, "log")
         args = [BINARY, "--listen", "127.0.0.1:0"]
@@ -68,6 +68,7 @@ class Server:
             args = ["valgrind", "--error-exitcode=99", "--leak-check=full",
                     "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
                     f"--suppressions={supp}", "--num-callers=30"] + args
+        args = list(prefix) + args  # e.g. prlimit --nofile=N:N (which execs the server)
         if secret:
             path = os.path.join(self.dir, "secret")
             with open(path, "wb") as f:
