@@ -255,6 +255,45 @@ async def t_turn(redis):
             i.stop()
 
 
+async def t_slow_remote(redis):
+    """A peer that does not read, on another instance than its sender: its own instance
+    closes it (--max-queue), and the sender sees it leave."""
+    extra = ["--max-queue", "200000", "--rate-limit", "50"]
+    insts = [punch_redis.Instance(SIGNAL, redis.url(), SECRET, log_dir=tmp, name=n, extra=extra)
+             for n in ("slow1", "slow2")]
+    try:
+        for i in insts:
+            i.wait_redis()
+        ws = await websockets.connect(insts[0].url, max_queue=1, read_limit=1024)
+        await ws.send(json.dumps({"type": "hello", "version": 1, "room": "slow",
+                                  "token": token("slow")}))
+        wa = await recv_json(ws)
+        b, wb = await join(insts[1].url, "slow")
+        big = json.dumps({"type": "description", "description": {
+            "ufrag": "abcd", "pwd": "a" * 22, "candidates": [CAND] * 200}})
+        got = None
+        for _ in range(150):
+            await b.send(big)
+            try:
+                m = await asyncio.wait_for(b.recv(), 0.03)
+                if json.loads(m).get("type") == "peer-left":
+                    got = json.loads(m)
+                    break
+            except asyncio.TimeoutError:
+                pass
+        if got is None:
+            got = await recv_json(b, 8)
+        check(got == {"type": "peer-left", "id": wa["id"]}
+              and "--max-queue" in insts[0].logtext(),
+              "a peer that does not read, sent to from another instance: closed by its own "
+              "instance (--max-queue), the sender gets peer-left", got)
+        await b.close()
+        ws.transport.abort()
+    finally:
+        for i in insts:
+            i.stop()
+
+
 async def t_password():
     redis = punch_redis.RedisServer(unix=False, password="s3cret-redis-pass-0123456789")
     pwfile = os.path.join(tmp, "redis.pw")
@@ -430,6 +469,7 @@ async def main():
                          ("cross-room", lambda: t_cross_room(i1, i2, redis)),
                          ("turn", lambda: t_turn(redis)),
                          ("password", t_password),
+                         ("slow", lambda: t_slow_remote(redis)),
                          ("redis restart", lambda: t_redis_restart(i1, i2, redis))):
             try:
                 await asyncio.wait_for(fn(), 90)
