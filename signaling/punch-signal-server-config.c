@@ -7,7 +7,7 @@
 #include <punch.h>
 #include <string.h>
 #ifdef PUNCH_SIGNAL_HAVE_REDIS
-#include "punch-signal-redis.h"
+#include "punch-signal-redis-address.h"
 #endif
 
 #include "punch-signal-message.h"

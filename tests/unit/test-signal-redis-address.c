@@ -4,7 +4,7 @@
  */
 #include <string.h>
 #include <punch.h>
-#include <punch-signal-redis.h>
+#include <punch-signal-redis-address.h>
 
 #include "punch-test-util.h"
 
