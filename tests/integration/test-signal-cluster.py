@@ -186,6 +186,23 @@ async def t_race(i1, i2, rooms=25):
     spanning = sum(1 for room, reps in per_room.items()
                    if any(r["type"] == "welcome" and r["peers"] for r in reps))
     check(spanning == rooms, "every second welcome lists the first peer", spanning)
+    # the first of each room hears of the second, then gets its message, in that order
+    # (what arrived while a join was still in Redis was held and replayed)
+    firsts, seconds = {}, {}
+    for (room, ws), rep in zip(conns, replies):
+        if rep["type"] == "welcome":
+            (seconds if rep["peers"] else firsts)[room] = (ws, rep)
+    for room, (ws, rep) in seconds.items():
+        await ws.send(json.dumps({"type": "candidate", "candidate": CAND}))
+    wrong = {}
+    for room, (ws, rep) in firsts.items():
+        second = seconds.get(room, (None, {"id": None}))[1]["id"]
+        got = [await recv_json(ws, 10), await recv_json(ws, 10)]
+        if got != [{"type": "peer-joined", "id": second},
+                   {"type": "candidate", "from": second, "candidate": CAND}]:
+            wrong[room] = got
+    check(len(firsts) == rooms and not wrong,
+          "after the race, each first peer gets peer-joined and then the second's message", wrong)
     for _, ws in conns:
         await ws.close()
 
