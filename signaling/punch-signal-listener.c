@@ -371,7 +371,8 @@ admit (Listener *l, int fd, const struct sockaddr_storage *ss)
   g_main_context_push_thread_default (shard->ctx);
   soup_server_accept_iostream (self->soup, stream, local, conn->remote, NULL);
   g_main_context_pop_thread_default (shard->ctx);
-  shard_run (shard);
+  /* run once after this batch of accepts, not once per connection */
+  shard_schedule (shard);
 }
 
 static gboolean on_listener_ready (gint fd, GIOCondition condition, gpointer user_data);
