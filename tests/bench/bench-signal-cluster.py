@@ -82,7 +82,11 @@ async def worker(args):
     print(json.dumps({"joined": sum(1 for c in conns if c), "seconds": t_join,
                       "failures": failures[:3], "n_failures": len(failures)}), flush=True)
     sys.stdin.readline()  # "relay"
-    lat, lost, total, elapsed = await bench.latency(conns, args.pairs, args.rate, args.seconds)
+    if not any(conns[2 * p] and conns[2 * p + 1] for p in range(min(args.pairs, len(conns) // 2))):
+        lat, lost, total, elapsed = [], 0, 0, 1.0  # nothing to relay over: the joins failed
+    else:
+        lat, lost, total, elapsed = await bench.latency(conns, args.pairs, args.rate,
+                                                        args.seconds)
     print(json.dumps({"lat": lat, "lost": lost, "total": total, "elapsed": elapsed}), flush=True)
     sys.stdin.readline()  # "quit"
     for c in conns:
@@ -182,6 +186,7 @@ def start_signal(binary, args, n_conns, redis_url=None):
     per_conn_rate = max(20, 2 * args.rate // args.pairs)
     cmd = [binary, "--listen", "127.0.0.1:0", "--insecure-no-auth",
            "--max-connections", str(n_conns + 100), "--hello-timeout", "120",
+           "--max-connections-per-ip", str(n_conns + 100),
            "--keepalive", "600", "--rate-limit", str(per_conn_rate)]
     if redis_url:
         cmd += ["--redis", redis_url]
