@@ -392,6 +392,31 @@ async def t_redis_restart(i1, i2, redis):
         await ws.close()
 
 
+async def t_redis_hung(i1, i2, redis):
+    """redis-server stopped (SIGSTOP): no error, no reply. After 5 s without one the
+    instances give up on it, joins get `unavailable`; after SIGCONT they are back."""
+    t0 = time.monotonic()
+    redis.proc.send_signal(signal.SIGSTOP)
+    try:
+        down = i1.wait_redis("down", 15) and i2.wait_redis("down", 15)
+        took = time.monotonic() - t0
+        n, e = await join(i2.url, "hung")
+        await n.close()
+    finally:
+        redis.proc.send_signal(signal.SIGCONT)
+    check(down and 4 <= took < 10 and e.get("code") == "unavailable"
+          and "no reply within 5 s" in i1.logtext(),
+          "Redis hung (SIGSTOP): both instances give up on it after 5 s without a reply "
+          "(%.1f s), joins get `unavailable`" % took, e)
+    up = i1.wait_redis("up", 15) and i2.wait_redis("up", 15)
+    a, wa = await join(i1.url, "unhung")
+    b, wb = await join(i2.url, "unhung")
+    check(up and wb.get("peers") == [wa["id"]], "after SIGCONT they reconnect and joins work",
+          (wa, wb))
+    await a.close()
+    await b.close()
+
+
 async def t_instance_stopped(i2, redis):
     """SIGTERM: its peers leave at once. SIGSTOP for longer than the heartbeat's 4 s: taken
     for dead; after SIGCONT it puts its peers back, or closes the one whose room filled."""
@@ -487,7 +512,8 @@ async def main():
                          ("turn", lambda: t_turn(redis)),
                          ("password", t_password),
                          ("slow", lambda: t_slow_remote(redis)),
-                         ("redis restart", lambda: t_redis_restart(i1, i2, redis))):
+                         ("redis restart", lambda: t_redis_restart(i1, i2, redis)),
+                         ("redis hung", lambda: t_redis_hung(i1, i2, redis))):
             try:
                 await asyncio.wait_for(fn(), 90)
             except Exception as e:  # an unexpected error in a step
