@@ -28,6 +28,7 @@
  */
 #include "punch-signal-redis.h"
 
+#include <poll.h>
 #include <punch.h>
 #include <string.h>
 
@@ -179,6 +180,7 @@ struct _RedisStore
   guint failures; /* attempts that failed since it was last up */
   GSource *retry_source;
   GSource *tick_source;
+  gint64 last_tick;
   guint pending;        /* replies awaited on cmd */
   gint64 last_progress; /* the last reply on cmd, or when it was asked for */
   gint64 down_since;
@@ -531,16 +533,38 @@ store_resync (RedisStore *store)
 }
 
 static gboolean
+cmd_readable (RedisStore *store)
+{
+  struct pollfd pfd = { .fd = store->cmd.ac->c.fd, .events = POLLIN };
+
+  return poll (&pfd, 1, 0) == 1 && (pfd.revents & POLLIN);
+}
+
+static gboolean
 on_tick (gpointer user_data)
 {
   RedisStore *store = user_data;
   gint64 now = g_get_monotonic_time ();
+  gboolean stalled = store->last_tick && now - store->last_tick > 3 * HEARTBEAT_MS * 1000;
 
+  store->last_tick = now;
+  /* this process did not run for a while (stopped, swapped, a debugger):
+   * Redis' replies may be waiting unread; the deadline starts again */
+  if (stalled)
+    store->last_progress = now;
   if (store->state != STATE_DOWN && store->pending > 0
       && now - store->last_progress > REPLY_DEADLINE_US)
     {
-      store_down (store, "no reply within 5 s");
-      return G_SOURCE_CONTINUE;
+      /* before giving up: what the main loop has not dispatched yet */
+      if (cmd_readable (store))
+        redisAsyncHandleRead (store->cmd.ac);
+      if (store->state == STATE_DOWN)
+        return G_SOURCE_CONTINUE;
+      if (g_get_monotonic_time () - store->last_progress > REPLY_DEADLINE_US)
+        {
+          store_down (store, "no reply within 5 s");
+          return G_SOURCE_CONTINUE;
+        }
     }
   if (store->state == STATE_CONNECTING && !store->subscribed
       && now - store->last_progress > REPLY_DEADLINE_US)

@@ -275,6 +275,13 @@ async def t_turn(redis):
 async def t_slow_remote(redis):
     """A peer that does not read, on another instance than its sender: its own instance
     closes it (--max-queue), and the sender sees it leave."""
+    if os.environ.get("PUNCH_SIGNAL_VALGRIND"):
+        # under valgrind the sender's instance needs seconds per big message: it stalls
+        # past its heartbeat before the receiver's queue fills
+        results.append(True)
+        print("ok %d - a peer that does not read, on another instance # SKIP under valgrind"
+              % len(results))
+        return
     extra = ["--max-queue", "200000", "--rate-limit", "50"]
     insts = [punch_redis.Instance(SIGNAL, redis.url(), SECRET, log_dir=tmp, name=n, extra=extra)
              for n in ("slow1", "slow2")]
@@ -298,8 +305,14 @@ async def t_slow_remote(redis):
                     break
             except asyncio.TimeoutError:
                 pass
-        if got is None:
-            got = await recv_json(b, 8)
+        deadline = time.monotonic() + 20  # it is dropped 3 s after its close frame
+        while got is None and time.monotonic() < deadline:
+            try:
+                m = await recv_json(b, max(0.1, deadline - time.monotonic()))
+            except asyncio.TimeoutError:
+                break
+            if m.get("type") == "peer-left":
+                got = m
         check(got == {"type": "peer-left", "id": wa["id"]}
               and "--max-queue" in insts[0].logtext(),
               "a peer that does not read, sent to from another instance: closed by its own "
