@@ -15,7 +15,13 @@
 #                                          0/25 ms, 1 % loss, datagrams (tests/bench/
 #                                          bench-data.sh; about 10 minutes; sizes and runs
 #                                          from PUNCH_BENCH_* variables, see its --help)
-#   bash scripts/bench.sh                  all three
+#   bash scripts/bench.sh cluster [ARGS]   punch-signal alone, then 2 instances sharing
+#                                          rooms through one redis-server: 20,000
+#                                          WebSockets, join time, memory, relay latency
+#                                          across instances, Redis' CPU and RSS
+#                                          (tests/bench/bench-signal-cluster.py; about 1 min;
+#                                          ARGS e.g. --instances 3)
+#   bash scripts/bench.sh                  all four
 #
 # BUILD_DIR=DIR builds there (default: _build).
 set -euo pipefail
@@ -24,19 +30,19 @@ cd "$(dirname "$0")/.."
 what=${1:-all}
 [ $# -gt 0 ] && shift
 case "$what" in
-  connect | signal | data | all) ;;
+  connect | signal | data | cluster | all) ;;
   -h | --help)
-    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   *)
-    echo "bench: unknown benchmark '$what' (connect, signal, data or all; --help)" >&2
+    echo "bench: unknown benchmark '$what' (connect, signal, data, cluster or all; --help)" >&2
     exit 2
     ;;
 esac
 
 if [ "$what" = all ] && [ $# -gt 0 ]; then
-  echo "bench: options go to one benchmark: bash scripts/bench.sh connect|signal|data OPTIONS" >&2
+  echo "bench: options go to one benchmark: bash scripts/bench.sh connect|signal|data|cluster OPTIONS" >&2
   exit 2
 fi
 
@@ -45,11 +51,15 @@ bash scripts/install-deps.sh
 BUILD_DIR=${BUILD_DIR:-_build}
 # shellcheck source=build-lib.sh
 . scripts/build-lib.sh
-punch_build "$BUILD_DIR" >/dev/null
+punch_build "$BUILD_DIR" -Dredis=enabled >/dev/null
 
 if [ "$what" = signal ] || [ "$what" = all ]; then
   echo "== punch-signal: connections held, memory, relay latency"
   /usr/bin/python3 tests/bench/bench-signal.py --build-dir "$BUILD_DIR" "$@"
+fi
+if [ "$what" = cluster ] || [ "$what" = all ]; then
+  echo "== punch-signal: one instance, then a cluster sharing rooms through Redis"
+  /usr/bin/python3 tests/bench/bench-signal-cluster.py --build-dir "$BUILD_DIR" "$@"
 fi
 if [ "$what" = connect ] || [ "$what" = all ]; then
   echo "== time to connected: punch connect against raw libnice, across the NAT lab"

@@ -6,10 +6,11 @@ set -euo pipefail
 PACKAGES=(
   # build
   gcc meson ninja-build pkg-config
-  libglib2.0-dev libnice-dev libgnutls28-dev libsoup-3.0-dev libjson-glib-dev
+  libglib2.0-dev libnice-dev libgnutls28-dev libsoup-3.0-dev libjson-glib-dev libhiredis-dev
   libngtcp2-dev libngtcp2-crypto-gnutls-dev
   # tests: real servers, clients and tools
   coturn gnutls-bin python3-websockets iptables iproute2 procps
+  redis-server
   # punch check against a classic RFC 3489 server (stund) and its own client
   stun-server stun-client
   # the data-path benchmark and the hole-hygiene lab test

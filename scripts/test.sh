@@ -37,12 +37,12 @@ else
 fi
 
 section "build with gcc (warnings are errors) and run the unit, integration and lab suites"
-punch_build "$BUILD_DIR" -Dwerror=true -Dfuzz=false
+punch_build "$BUILD_DIR" -Dwerror=true -Dfuzz=false -Dredis=enabled
 mtest -C "$BUILD_DIR" --print-errorlogs --num-processes 2 --no-suite bench || status=1
 
 if [ "${PUNCH_QUICK:-0}" != 1 ]; then
   section "clang with ASan + UBSan (warnings are errors): unit, integration and fuzz suites"
-  CC=clang punch_build "$BUILD_DIR-asan" -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false \
+  CC=clang punch_build "$BUILD_DIR-asan" -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false -Dredis=enabled \
         -Dfuzz=true
   # intercept_tls_get_addr=0: LLVM 14's LeakSanitizer crashes ("Tracer caught
   # signal 11") reading the dynamic TLS of glibc 2.36 threads once

@@ -169,10 +169,15 @@ main (int argc, char **argv)
   g_auto (GStrv) turn_uris = NULL;
   gint turn_ttl = 24 * 3600;
   gint max_connections = 10000;
+  gint max_per_ip = 100;
+  gint handshake_timeout = 5;
+  gint64 max_queue = 4 * PUNCH_SIGNAL_MAX_FRAME;
   gint room_size = 2;
   gint rate = 20;
   gint hello_timeout = 10;
   gint keepalive = 30;
+  g_autofree char *redis = NULL;
+  g_autofree char *redis_password_file = NULL;
   g_autoptr (GOptionContext) context = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (PunchSignalServerConfig) config = NULL;
@@ -197,7 +202,17 @@ main (int argc, char **argv)
     { "turn-ttl", 0, 0, G_OPTION_ARG_INT, &turn_ttl,
       "Seconds the TURN credentials stay valid (default 86400)", "SECONDS" },
     { "max-connections", 0, 0, G_OPTION_ARG_INT, &max_connections,
-      "Most WebSockets at once; more get HTTP 503 (default 10000)", "N" },
+      "Most connections at once, counting those still in their HTTP handshake; more are "
+      "refused with HTTP 503 (default 10000)",
+      "N" },
+    { "max-connections-per-ip", 0, 0, G_OPTION_ARG_INT, &max_per_ip,
+      "Most connections at once from one IPv4 address or IPv6 /64 (default 100)", "N" },
+    { "handshake-timeout", 0, 0, G_OPTION_ARG_INT, &handshake_timeout,
+      "Seconds from accepting a connection to its WebSocket upgrade (default 5)", "SECONDS" },
+    { "max-queue", 0, 0, G_OPTION_ARG_INT64, &max_queue,
+      "Bytes that may wait for a peer that does not read before it is closed with 1008 "
+      "(default 262144, four 64 KiB frames)",
+      "BYTES" },
     { "room-size", 0, 0, G_OPTION_ARG_INT, &room_size, "Most peers in one room (default 2)", "N" },
     { "rate-limit", 0, 0, G_OPTION_ARG_INT, &rate,
       "Messages per second per connection, with a 3 s burst (default 20)", "N" },
@@ -205,6 +220,12 @@ main (int argc, char **argv)
       "Seconds a connection has to join a room (default 10)", "SECONDS" },
     { "keepalive", 0, 0, G_OPTION_ARG_INT, &keepalive,
       "Seconds between pings; silent for 3 of them closes (default 30)", "SECONDS" },
+    { "redis", 0, 0, G_OPTION_ARG_STRING, &redis,
+      "Share rooms with every instance using this Redis: redis://[:PASSWORD@]HOST[:PORT][/DB] "
+      "or unix:///PATH (see docs/cluster.md)",
+      "URL" },
+    { "redis-password-file", 0, 0, G_OPTION_ARG_FILENAME, &redis_password_file,
+      "Redis' password (requirepass), kept out of the command line", "FILE" },
     { NULL },
   };
 
@@ -228,9 +249,21 @@ main (int argc, char **argv)
                "               --turn-secret-file turn.secret --turn-uri turn:turn.example:3478\n"
                "  punch-signal token --secret-file signal.secret --room demo\n"
                "  punch-signal --listen 127.0.0.1:0 --insecure-no-auth     # a lab, any free port\n"
+               "  punch-signal --listen *:8443 --secret-file signal.secret \\\n"
+               "               --redis redis://10.0.0.5:6379       # one of N instances behind a "
+               "balancer\n"
                "\n"
                "On start it prints 'listening on ws://HOST:PORT/ws' on stdout. GET /healthz\n"
-               "answers 200. Logs (one line per join, leave and error) go to stderr.\n"
+               "answers 200 with JSON; its status is \"degraded\" for 10 s after the server\n"
+               "ran out of file descriptors. Logs (one line per join, leave and error; refused\n"
+               "connections and handshake timeouts summed up every 10 s) go to stderr.\n"
+               "\n"
+               "Hostile clients: a connection that has not upgraded to a WebSocket within\n"
+               "--handshake-timeout is closed; beyond --max-connections or\n"
+               "--max-connections-per-ip new connections get a canned 503 before their request\n"
+               "is read; a peer that lets more than --max-queue bytes pile up is closed with\n"
+               "1008 and whoever sent to it gets an error \"peer-too-slow\".\n"
+               "\n"
                "SIGINT or SIGTERM closes every WebSocket with 1001 and exits 0.\n"
                "Exit codes: 0 ok, 1 runtime failure, 2 usage error.");
   if (!g_option_context_parse (context, &argc, &argv, &error))
@@ -245,7 +278,7 @@ main (int argc, char **argv)
   if ((tls_cert == NULL) != (tls_key == NULL))
     return usage_error (context, "--tls-cert and --tls-key go together");
   if (turn_ttl <= 0 || max_connections <= 0 || room_size <= 0 || rate <= 0 || hello_timeout <= 0
-      || keepalive <= 0)
+      || keepalive <= 0 || max_per_ip <= 0 || handshake_timeout <= 0 || max_queue <= 0)
     return usage_error (context, "numbers must be greater than zero");
 
   config = punch_signal_server_config_new ();
@@ -253,11 +286,29 @@ main (int argc, char **argv)
   config->turn_uris = g_steal_pointer (&turn_uris);
   config->turn_ttl = (guint)turn_ttl;
   config->max_connections = (guint)max_connections;
+  config->max_connections_per_ip = (guint)max_per_ip;
+  config->handshake_timeout_s = (guint)handshake_timeout;
+  config->max_queue = (guint64)max_queue;
   ensure_descriptors (config->max_connections);
   config->room_size = (guint)room_size;
   config->rate = (guint)rate;
   config->hello_timeout_s = (guint)hello_timeout;
   config->keepalive_s = (guint)keepalive;
+  config->redis_url = g_steal_pointer (&redis);
+  if (redis_password_file && config->redis_url == NULL)
+    return usage_error (context, "--redis-password-file needs --redis");
+  if (redis_password_file)
+    {
+      g_autoptr (GBytes) password = NULL;
+
+      if (!load_secret (redis_password_file, "Redis password", &password, &error))
+        {
+          g_printerr ("punch-signal: %s\n", error->message);
+          return EXIT_RUNTIME;
+        }
+      config->redis_password
+          = g_strndup (g_bytes_get_data (password, NULL), g_bytes_get_size (password));
+    }
   if (!load_secret (secret_file, "room secret", &config->secret, &error)
       || !load_secret (turn_secret_file, "TURN secret", &config->turn_secret, &error))
     {

@@ -1,22 +1,21 @@
 /* punch-signal-server.c: rooms of peers on WebSockets; see docs/signaling.md
  *
- * Every connection is a Peer. A peer joins one room with `hello`; the server
- * answers `welcome`, tells the others `peer-joined`, and from then on relays
- * the peer's description, candidate, end-of-candidates and bye messages to
- * peers of the same room only, stamping `from`. Messages are re-serialized
- * from the parsed struct, so nothing but known fields is ever relayed.
+ * This file: setup, the listener, the HTTP side (/healthz, the upgrade to
+ * /ws) and the life of each connection (sending, closing, deadlines). The
+ * shards of contexts the WebSockets run on are in punch-signal-shard.c, the
+ * rooms and what peers say in them in punch-signal-room.c.
  *
- * Defences, all per connection: the frame guard (fragmented messages, frame
- * floods), libsoup's max-incoming-payload-size (one frame), a token bucket
- * on messages, a strike count for protocol errors, a hello deadline, and
- * pings with a silence deadline.
+ * Every connection is a Peer. Defences, all per connection: the frame guard
+ * (fragmented messages, frame floods), libsoup's max-incoming-payload-size
+ * (one frame), a token bucket on messages, a strike count for protocol
+ * errors, a hello deadline, and pings with a silence deadline.
  *
  * SPDX-License-Identifier: MIT
  */
-#include "punch-signal-server.h"
-#include "punch-signal-frame-guard.h"
-#include "punch-signal-message.h"
-#include "punch-signal-token.h"
+#include "punch-signal-server-private.h"
+#ifdef PUNCH_SIGNAL_HAVE_REDIS
+#include "punch-signal-redis.h"
+#endif
 
 #include <errno.h>
 #include <string.h>
@@ -24,118 +23,20 @@
 #include <unistd.h>
 #include <glib-unix.h>
 #include <libsoup/soup.h>
-
-#define RATE_WINDOW_US (10 * G_USEC_PER_SEC)
-#define FRAMES_PER_SECOND_FACTOR 5 /* frames (incl. pings) allowed per allowed message */
-
-typedef struct _Room Room;
-typedef struct _Peer Peer;
-typedef struct _Shard Shard;
-
-struct _PunchSignalServer
-{
-  GObject parent;
-
-  PunchSignalServerConfig *config;
-  SoupServer *soup;
-  gboolean tls;
-  GHashTable *peers; /* Peer* -> Peer*, owned */
-  GHashTable *ids;   /* id -> Peer*, every connection */
-  GHashTable *rooms; /* name -> Room*, owned */
-  guint sweep_id;
-  gboolean shutting_down;
-
-  /* The WebSockets live in shards of at most SHARD_SIZE, each on a
-   * GMainContext of its own, and one epoll set on the server's context says
-   * which shard to run. GLib's main loop prepares, checks and polls every
-   * source of a context on every iteration: with thousands of connections
-   * on one context, every message cost time in proportion to the number of
-   * connections. A context per connection would cost a descriptor each (its
-   * wakeup eventfd). */
-  GMainContext *context;
-  int epfd;
-  GSource *epoll_source;
-  GPtrArray *shards; /* Shard*, owned */
-  GPtrArray *dead;   /* Peer*: closed, freed by reap() on the server's context */
-  GSource *reap_source;
-  GPtrArray *busy; /* Shard*: to run again soon (see shard_schedule()) */
-  GSource *busy_source;
-  Shard *running;    /* the shard whose context shard_run() is dispatching */
-  GSequence *timers; /* Shard*, by deadline: the next timer of each context */
-  GSource *timer_source;
-  gint64 timer_at;
-};
-
-#define SHARD_SIZE 64
-/* how long a client may take to answer our close frame (see sweep()) */
-#define CLOSE_WAIT_US (3 * G_USEC_PER_SEC)
-
-struct _Shard
-{
-  PunchSignalServer *server;
-  GMainContext *ctx;
-  guint n_peers;
-  GHashTable *watched; /* fd -> epoll events + 1: what the epoll set has of ctx */
-  GHashTable *want;    /* scratch for shard_watch() */
-  GPollFD *pfds;       /* scratch for g_main_context_query() */
-  gint n_pfds;
-  gboolean busy;   /* in server->busy */
-  gint64 deadline; /* ctx's next timer (monotonic µs), 0 for none */
-  GSequenceIter *timer_it;
-};
-
-struct _Room
-{
-  char *name;
-  GPtrArray *peers; /* Peer*, not owned, in order of joining */
-};
-
-struct _Peer
-{
-  PunchSignalServer *server;
-  SoupWebsocketConnection *conn;
-  GIOStream *base; /* the stolen HTTP connection */
-  PunchSignalFrameGuard *guard;
-  char *id;
-  char *addr;
-  Room *room;
-
-  double tokens;
-  gint64 last_refill;
-  gint64 window_start;
-  guint dropped; /* in this window */
-  gboolean told_rate;
-  guint strikes;
-
-  gint64 connected_at;
-  gint64 last_seen;
-  gint64 closing_at; /* when the closing handshake began, 0 before */
-
-  Shard *shard;  /* the context its sources live on */
-  int fd;        /* its socket */
-  gboolean dead; /* closed: waits in server->dead */
-};
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 G_DEFINE_FINAL_TYPE (PunchSignalServer, punch_signal_server, G_TYPE_OBJECT)
 
-static void
-room_free (Room *room)
-{
-  g_free (room->name);
-  g_ptr_array_unref (room->peers);
-  g_free (room);
-}
-
 /* ---- sending ---- */
-
-static void shard_schedule (Shard *shard);
 
 /* After a call into a peer's connection from outside its shard's dispatch:
  * libsoup may have added a source to the shard's context (output that would
  * block, a close timeout), so run the shard again soon, which also updates
  * what epoll watches for it. The shard being dispatched now is updated at
  * the end of shard_run(). */
-static void
+void
 peer_poke (Peer *peer)
 {
   if (peer->shard != peer->server->running)
@@ -145,18 +46,68 @@ peer_poke (Peer *peer)
 /* Every call into a peer's SoupWebsocketConnection runs with its shard's
  * context as the thread-default one: that is where libsoup attaches the
  * sources it creates (output, close timeout). */
-static void
+/* A server frame: the payload after a 2, 4 or 10 byte header, unmasked. */
+static guint64
+frame_size (gsize len)
+{
+  return len + (len < 126 ? 2 : len < 65536 ? 4 : 10);
+}
+
+/* What libsoup holds for the peer: handed to it, not yet written. libsoup's
+ * own pongs and pings also pass the meter, which makes this a little low,
+ * never high. */
+static guint64
+peer_queued (Peer *peer)
+{
+  guint64 written = punch_signal_output_meter_get_written (peer->meter);
+
+  return peer->handed > written ? peer->handed - written : 0;
+}
+
+/* Every call into a peer's SoupWebsocketConnection runs with its shard's
+ * context as the thread-default one: that is where libsoup attaches the
+ * sources it creates (output, close timeout). Returns FALSE when the peer
+ * was closed because it does not read what it is sent (its queue would pass
+ * --max-queue). */
+gboolean
 peer_send_text (Peer *peer, const char *json)
 {
+  guint64 size = frame_size (strlen (json));
+  guint64 queued;
+
   if (soup_websocket_connection_get_state (peer->conn) != SOUP_WEBSOCKET_STATE_OPEN)
-    return;
+    return TRUE;
+  queued = peer_queued (peer);
+  if (queued + size > peer->server->config->max_queue)
+    {
+      peer->slow = TRUE;
+      g_message ("error room=%s peer=%s addr=%s code=policy: does not read: %" G_GUINT64_FORMAT
+                 " bytes waiting for it, the limit is %" G_GUINT64_FORMAT " (--max-queue)",
+                 peer->room ? peer->room->name : "-", peer->id, peer->addr, queued,
+                 peer->server->config->max_queue);
+      peer_close (peer, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "too slow: outgoing queue full");
+      return FALSE;
+    }
+  peer->handed += size;
   g_main_context_push_thread_default (peer->shard->ctx);
   soup_websocket_connection_send_text (peer->conn, json);
   g_main_context_pop_thread_default (peer->shard->ctx);
   peer_poke (peer);
+  return TRUE;
 }
 
-static void
+void
+peer_relay (Peer *from, Peer *to, const char *json)
+{
+  if (!peer_send_text (to, json))
+    peer_error (
+        from, FALSE, "peer-too-slow",
+        "peer \"%s\" does not read its messages and was disconnected (more than %" G_GUINT64_FORMAT
+        " bytes were waiting for it)",
+        to->id, from->server->config->max_queue);
+}
+
+void
 peer_send (Peer *peer, const PunchSignalMessage *msg)
 {
   g_autofree char *json = punch_signal_message_to_json (msg);
@@ -164,7 +115,7 @@ peer_send (Peer *peer, const PunchSignalMessage *msg)
   peer_send_text (peer, json);
 }
 
-static void
+void
 peer_close (Peer *peer, gushort code, const char *reason)
 {
   if (soup_websocket_connection_get_state (peer->conn) != SOUP_WEBSOCKET_STATE_OPEN)
@@ -182,10 +133,7 @@ peer_name (Peer *peer)
 }
 
 /* Sends an `error`, logs it, and counts a strike when @strike. */
-static void peer_error (Peer *peer, gboolean strike, const char *code, const char *format, ...)
-    G_GNUC_PRINTF (4, 5);
-
-static void
+void
 peer_error (Peer *peer, gboolean strike, const char *code, const char *format, ...)
 {
   g_autoptr (PunchSignalMessage) msg = NULL;
@@ -207,257 +155,7 @@ peer_error (Peer *peer, gboolean strike, const char *code, const char *format, .
     }
 }
 
-/* ---- rooms ---- */
-
-static void
-room_broadcast (Room *room, Peer *except, const PunchSignalMessage *msg)
-{
-  for (guint i = 0; i < room->peers->len; i++)
-    if (room->peers->pdata[i] != except)
-      peer_send (room->peers->pdata[i], msg);
-}
-
-static void
-peer_leave (Peer *peer)
-{
-  PunchSignalServer *self = peer->server;
-  Room *room = peer->room;
-  g_autoptr (PunchSignalMessage) left = NULL;
-
-  if (room == NULL)
-    return;
-  g_ptr_array_remove (room->peers, peer);
-  peer->room = NULL;
-  g_message ("leave room=%s peer=%s addr=%s close=%u peers=%u", room->name, peer->id, peer->addr,
-             soup_websocket_connection_get_close_code (peer->conn), room->peers->len);
-  left = punch_signal_message_new (PUNCH_SIGNAL_MESSAGE_PEER_LEFT);
-  left->id = g_strdup (peer->id);
-  room_broadcast (room, NULL, left);
-  if (room->peers->len == 0)
-    g_hash_table_remove (self->rooms, room->name);
-}
-
-static PunchSignalMessage *
-make_welcome (PunchSignalServer *self, Peer *peer, Room *room)
-{
-  PunchSignalMessage *welcome = punch_signal_message_new (PUNCH_SIGNAL_MESSAGE_WELCOME);
-  g_autoptr (GStrvBuilder) peers = g_strv_builder_new ();
-  gint64 expiry = g_get_real_time () / G_USEC_PER_SEC + self->config->turn_ttl;
-
-  welcome->id = g_strdup (peer->id);
-  for (guint i = 0; i < room->peers->len; i++)
-    if (room->peers->pdata[i] != peer)
-      g_strv_builder_add (peers, ((Peer *)room->peers->pdata[i])->id);
-  welcome->peers = g_strv_builder_end (peers);
-  welcome->ice_servers = g_ptr_array_new_with_free_func ((GDestroyNotify)punch_ice_server_free);
-  for (guint i = 0; self->config->turn_uris && self->config->turn_uris[i]; i++)
-    {
-      const char *uri = self->config->turn_uris[i];
-      g_autofree char *password = NULL;
-      g_autofree char *username = NULL;
-      PunchIceServer *server;
-
-      if (self->config->turn_secret && !g_str_has_prefix (uri, "stun:"))
-        username = punch_signal_turn_credentials (self->config->turn_secret, peer->id, expiry,
-                                                  &password);
-      server = punch_ice_server_parse (uri, username, password, NULL);
-      if (server) /* checked by punch_signal_server_config_validate() */
-        g_ptr_array_add (welcome->ice_servers, server);
-    }
-  return welcome;
-}
-
-static void
-handle_hello (Peer *peer, PunchSignalMessage *hello)
-{
-  PunchSignalServer *self = peer->server;
-  g_autoptr (PunchSignalMessage) welcome = NULL;
-  g_autoptr (PunchSignalMessage) joined = NULL;
-  Room *room;
-
-  if (peer->room)
-    {
-      peer_error (peer, TRUE, "unexpected", "already in room \"%s\"; one room per connection",
-                  peer->room->name);
-      return;
-    }
-  if (hello->version != PUNCH_SIGNAL_PROTOCOL_VERSION)
-    {
-      peer_error (peer, TRUE, "unsupported-version",
-                  "this server speaks protocol version %d, not %u", PUNCH_SIGNAL_PROTOCOL_VERSION,
-                  hello->version);
-      return;
-    }
-  if (!self->config->insecure_no_auth)
-    {
-      g_autoptr (GError) error = NULL;
-      const char *code = NULL;
-
-      if (!punch_signal_token_verify (self->config->secret, hello->token, hello->room,
-                                      g_get_real_time () / G_USEC_PER_SEC, &code, &error))
-        {
-          peer_error (peer, TRUE, code, "%s", error->message);
-          return;
-        }
-    }
-
-  room = g_hash_table_lookup (self->rooms, hello->room);
-  if (room && room->peers->len >= self->config->room_size)
-    {
-      peer_error (peer, FALSE, "room-full", "room \"%s\" already holds %u peers", room->name,
-                  room->peers->len);
-      return;
-    }
-  if (room == NULL)
-    {
-      room = g_new0 (Room, 1);
-      room->name = g_strdup (hello->room);
-      room->peers = g_ptr_array_new ();
-      g_hash_table_insert (self->rooms, room->name, room);
-    }
-  g_ptr_array_add (room->peers, peer);
-  peer->room = room;
-  g_message ("join room=%s peer=%s addr=%s peers=%u", room->name, peer->id, peer->addr,
-             room->peers->len);
-
-  welcome = make_welcome (self, peer, room);
-  peer_send (peer, welcome);
-  joined = punch_signal_message_new (PUNCH_SIGNAL_MESSAGE_PEER_JOINED);
-  joined->id = g_strdup (peer->id);
-  room_broadcast (room, peer, joined);
-}
-
-static void
-handle_relayed (Peer *peer, PunchSignalMessage *msg)
-{
-  Room *room = peer->room;
-  g_autofree char *json = NULL;
-  guint sent = 0;
-
-  if (room == NULL)
-    {
-      peer_error (peer, TRUE, "not-joined", "send \"hello\" to join a room first");
-      return;
-    }
-  g_free (msg->from);
-  msg->from = g_strdup (peer->id);
-  json = punch_signal_message_to_json (msg);
-  for (guint i = 0; i < room->peers->len; i++)
-    {
-      Peer *other = room->peers->pdata[i];
-
-      if (other == peer || (msg->to && strcmp (msg->to, other->id) != 0))
-        continue;
-      peer_send_text (other, json);
-      sent++;
-    }
-  if (sent == 0 && msg->to)
-    peer_error (peer, TRUE, "unknown-peer", "no peer \"%s\" in this room", msg->to);
-  else if (sent == 0)
-    peer_error (peer, FALSE, "no-peer", "nobody else is in room \"%s\" yet", room->name);
-}
-
-/* The token bucket: TRUE when the message may be handled. */
-static gboolean
-peer_rate_ok (Peer *peer)
-{
-  guint rate = peer->server->config->rate;
-  double burst = 3.0 * rate;
-  gint64 now = g_get_monotonic_time ();
-
-  peer->tokens += (double)(now - peer->last_refill) * rate / G_USEC_PER_SEC;
-  peer->last_refill = now;
-  if (peer->tokens > burst)
-    peer->tokens = burst;
-  if (now - peer->window_start > RATE_WINDOW_US)
-    {
-      peer->window_start = now;
-      peer->dropped = 0;
-      peer->told_rate = FALSE;
-    }
-  if (peer->tokens >= 1.0)
-    {
-      peer->tokens -= 1.0;
-      return TRUE;
-    }
-  peer->dropped++;
-  if (!peer->told_rate)
-    {
-      peer->told_rate = TRUE;
-      peer_error (peer, FALSE, "rate-limited",
-                  "more than %u messages per second; messages are being dropped", rate);
-    }
-  if (peer->dropped > burst)
-    {
-      g_message ("error room=%s peer=%s addr=%s code=policy: closed for flooding",
-                 peer->room ? peer->room->name : "-", peer->id, peer->addr);
-      peer_close (peer, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "rate limit exceeded");
-    }
-  return FALSE;
-}
-
-static void
-on_message (SoupWebsocketConnection *conn, gint type, GBytes *bytes, gpointer user_data)
-{
-  Peer *peer = user_data;
-  g_autoptr (PunchSignalMessage) msg = NULL;
-  g_autoptr (GError) error = NULL;
-  const char *code = NULL;
-  gsize len;
-  const char *data;
-
-  peer->last_seen = g_get_monotonic_time ();
-  if (soup_websocket_connection_get_state (conn) != SOUP_WEBSOCKET_STATE_OPEN)
-    return; /* closing: we already said why */
-  if (!peer_rate_ok (peer))
-    return;
-  if (type != SOUP_WEBSOCKET_DATA_TEXT)
-    {
-      peer_error (peer, TRUE, "bad-json", "messages are JSON text frames, not binary");
-      return;
-    }
-  data = g_bytes_get_data (bytes, &len);
-  msg = punch_signal_message_parse (data, len, &code, &error);
-  if (msg == NULL)
-    {
-      peer_error (peer, TRUE, code, "%s", error->message);
-      return;
-    }
-  if (msg->type == PUNCH_SIGNAL_MESSAGE_HELLO)
-    handle_hello (peer, msg);
-  else if (punch_signal_message_type_is_relayed (msg->type))
-    handle_relayed (peer, msg);
-  else
-    peer_error (peer, TRUE, "unexpected", "clients do not send \"%s\"",
-                punch_signal_message_type_to_string (msg->type));
-}
-
 /* ---- connections ---- */
-
-/* Runs @func once, soon, on the server's context (unless *@source is
- * already pending). At the default priority, not an idle one: below the
- * epoll source, a busy server would never get to it. */
-static void
-server_soon (PunchSignalServer *self, GSource **source, GSourceFunc func)
-{
-  if (*source)
-    return;
-  *source = g_idle_source_new ();
-  g_source_set_priority (*source, G_PRIORITY_DEFAULT);
-  g_source_set_callback (*source, func, self, NULL);
-  g_source_attach (*source, self->context);
-}
-
-/* Takes the peer's socket out of the epoll set (before it can be closed and
- * its number reused by another shard). */
-static void
-peer_unwatch (Peer *peer)
-{
-  Shard *shard = peer->shard;
-
-  if (peer->fd >= 0 && g_hash_table_remove (shard->watched, GINT_TO_POINTER (peer->fd)))
-    epoll_ctl (peer->server->epfd, EPOLL_CTL_DEL, peer->fd, NULL);
-}
 
 /* Never called while the peer's context is being iterated: from reap() or
  * the server's dispose. */
@@ -473,11 +171,13 @@ peer_free (Peer *peer)
   g_object_unref (peer->conn);
   g_object_unref (peer->guard);
   g_main_context_pop_thread_default (peer->shard->ctx);
-  peer->shard->n_peers--;
+  peer->server->trimmed_bytes += peer_queued (peer);
+  g_object_unref (peer->meter);
   /* on the server's context, which outlives the shard's */
   if (!g_io_stream_is_closed (peer->base))
     g_io_stream_close_async (peer->base, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
   g_object_unref (peer->base);
+  g_clear_pointer (&peer->held, g_ptr_array_unref);
   g_free (peer->id);
   g_free (peer->addr);
   g_free (peer);
@@ -531,279 +231,6 @@ on_closing (SoupWebsocketConnection *conn, gpointer user_data)
     peer->closing_at = g_get_monotonic_time ();
 }
 
-static gboolean run_busy (gpointer user_data);
-
-static gint
-by_deadline (gconstpointer a, gconstpointer b, gpointer user_data)
-{
-  gint64 da = ((const Shard *)a)->deadline, db = ((const Shard *)b)->deadline;
-
-  return da < db ? -1 : da > db ? 1 : 0;
-}
-
-static gboolean on_timer (gpointer user_data);
-
-/* One timer on the server's context, at the earliest deadline of all. */
-static void
-arm_timer (PunchSignalServer *self)
-{
-  GSequenceIter *first = g_sequence_get_begin_iter (self->timers);
-  gint64 at, now;
-
-  if (g_sequence_iter_is_end (first))
-    {
-      if (self->timer_source)
-        g_source_destroy (self->timer_source);
-      g_clear_pointer (&self->timer_source, g_source_unref);
-      return;
-    }
-  at = ((Shard *)g_sequence_get (first))->deadline;
-  if (self->timer_source && at == self->timer_at)
-    return;
-  if (self->timer_source)
-    g_source_destroy (self->timer_source);
-  g_clear_pointer (&self->timer_source, g_source_unref);
-  now = g_get_monotonic_time ();
-  self->timer_at = at;
-  self->timer_source = g_timeout_source_new (at > now ? (guint)((at - now + 999) / 1000) : 0);
-  g_source_set_callback (self->timer_source, on_timer, self, NULL);
-  g_source_attach (self->timer_source, self->context);
-}
-
-static void
-shard_set_deadline (Shard *shard, gint64 deadline)
-{
-  PunchSignalServer *self = shard->server;
-
-  if (shard->timer_it && deadline == shard->deadline)
-    return;
-  if (shard->timer_it)
-    g_sequence_remove (shard->timer_it);
-  shard->timer_it = NULL;
-  shard->deadline = deadline;
-  if (deadline > 0)
-    shard->timer_it = g_sequence_insert_sorted (self->timers, shard, by_deadline, NULL);
-  arm_timer (self);
-}
-
-static guint32
-epoll_events (gushort events)
-{
-  return (events & G_IO_IN ? EPOLLIN : 0) | (events & G_IO_OUT ? EPOLLOUT : 0)
-         | (events & G_IO_PRI ? EPOLLPRI : 0);
-}
-
-static void
-shard_epoll (Shard *shard, int op, int fd, guint32 events)
-{
-  struct epoll_event ev = { .events = events, .data.ptr = shard };
-
-  if (epoll_ctl (shard->server->epfd, op, fd, &ev) == 0)
-    return;
-  /* a descriptor that was closed under us left the set by itself */
-  if (op == EPOLL_CTL_MOD && errno == ENOENT
-      && epoll_ctl (shard->server->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
-    return;
-  if (op != EPOLL_CTL_DEL)
-    g_warning ("cannot watch descriptor %d: %s", fd, g_strerror (errno));
-}
-
-/* Puts the descriptors the shard's context waits on (its sockets, for the
- * directions their sources want, and the context's wakeup descriptor, which
- * other threads signal when they complete a GTask there) into the server's
- * epoll set, level-triggered: exactly what a GLib poll() of that context
- * would watch. Call with the context pushed. Returns the context's timeout
- * (-1: none, 0: work is ready now). */
-static gint
-shard_watch (Shard *shard)
-{
-  gint priority, timeout = -1, n;
-  GHashTableIter iter;
-  gpointer key, value;
-
-  g_main_context_prepare (shard->ctx, &priority);
-  while ((n = g_main_context_query (shard->ctx, priority, &timeout, shard->pfds, shard->n_pfds))
-         > shard->n_pfds)
-    {
-      shard->n_pfds = n;
-      shard->pfds = g_renew (GPollFD, shard->pfds, n);
-    }
-  /* one entry per descriptor: a socket may be there twice (input, output) */
-  g_hash_table_remove_all (shard->want);
-  for (gint i = 0; i < n; i++)
-    {
-      gpointer fd = GINT_TO_POINTER (shard->pfds[i].fd);
-      guint32 events = GPOINTER_TO_UINT (g_hash_table_lookup (shard->want, fd));
-      events = (events ? events - 1 : 0) | epoll_events (shard->pfds[i].events);
-      g_hash_table_insert (shard->want, fd, GUINT_TO_POINTER (events + 1));
-    }
-  /* drop or change what is watched now, then add what is new */
-  g_hash_table_iter_init (&iter, shard->watched);
-  while (g_hash_table_iter_next (&iter, &key, &value))
-    {
-      gpointer want = g_hash_table_lookup (shard->want, key);
-      if (want == NULL)
-        {
-          shard_epoll (shard, EPOLL_CTL_DEL, GPOINTER_TO_INT (key), 0);
-          g_hash_table_iter_remove (&iter);
-        }
-      else
-        {
-          if (want != value)
-            {
-              shard_epoll (shard, EPOLL_CTL_MOD, GPOINTER_TO_INT (key),
-                           GPOINTER_TO_UINT (want) - 1);
-              g_hash_table_iter_replace (&iter, want);
-            }
-          g_hash_table_remove (shard->want, key);
-        }
-    }
-  g_hash_table_iter_init (&iter, shard->want);
-  while (g_hash_table_iter_next (&iter, &key, &value))
-    {
-      shard_epoll (shard, EPOLL_CTL_ADD, GPOINTER_TO_INT (key), GPOINTER_TO_UINT (value) - 1);
-      g_hash_table_insert (shard->watched, key, value);
-    }
-  shard_set_deadline (shard, timeout > 0 ? g_get_monotonic_time () + (gint64)timeout * 1000 : 0);
-  return timeout;
-}
-
-/* Runs the shard from an idle on the server's context, once. */
-static void
-shard_schedule (Shard *shard)
-{
-  PunchSignalServer *self = shard->server;
-
-  if (shard->busy)
-    return;
-  shard->busy = TRUE;
-  g_ptr_array_add (self->busy, shard);
-  server_soon (self, &self->busy_source, run_busy);
-}
-
-/* Dispatches what is ready on the shard's context (sockets, timers, GTask
- * completions), then updates what epoll watches for it. */
-static void
-shard_run (Shard *shard)
-{
-  PunchSignalServer *self = shard->server;
-  gboolean more;
-
-  g_main_context_push_thread_default (shard->ctx);
-  self->running = shard;
-  /* bounded, so that flooding peers cannot starve the others; what is left
-   * is run again from an idle */
-  for (guint i = 0; i < 64 && g_main_context_iteration (shard->ctx, FALSE); i++)
-    ;
-  self->running = NULL;
-  more = shard_watch (shard) == 0;
-  g_main_context_pop_thread_default (shard->ctx);
-  if (more)
-    shard_schedule (shard);
-}
-
-static Shard *
-shard_new (PunchSignalServer *self)
-{
-  Shard *shard = g_new0 (Shard, 1);
-
-  shard->server = self;
-  /* ownerless polling: a GTask completing in another thread (libsoup closes
-   * streams that way) signals the wakeup descriptor that epoll watches */
-  shard->ctx = g_main_context_new_with_flags (G_MAIN_CONTEXT_FLAGS_OWNERLESS_POLLING);
-  shard->watched = g_hash_table_new (NULL, NULL);
-  shard->want = g_hash_table_new (NULL, NULL);
-  g_ptr_array_add (self->shards, shard);
-  return shard;
-}
-
-/* After every peer of it is freed. */
-static void
-shard_free (Shard *shard)
-{
-  GHashTableIter iter;
-  gpointer key;
-
-  g_hash_table_iter_init (&iter, shard->watched);
-  while (g_hash_table_iter_next (&iter, &key, NULL))
-    epoll_ctl (shard->server->epfd, EPOLL_CTL_DEL, GPOINTER_TO_INT (key), NULL);
-  if (shard->timer_it)
-    g_sequence_remove (shard->timer_it);
-  g_hash_table_unref (shard->watched);
-  g_hash_table_unref (shard->want);
-  g_free (shard->pfds);
-  g_main_context_unref (shard->ctx);
-  g_free (shard);
-}
-
-/* The least busy shard with room, or a new one. */
-static Shard *
-shard_pick (PunchSignalServer *self)
-{
-  Shard *best = NULL;
-
-  for (guint i = 0; i < self->shards->len; i++)
-    {
-      Shard *shard = self->shards->pdata[i];
-      if (shard->n_peers < SHARD_SIZE && (best == NULL || shard->n_peers < best->n_peers))
-        best = shard;
-    }
-  return best ? best : shard_new (self);
-}
-
-static gboolean
-on_timer (gpointer user_data)
-{
-  PunchSignalServer *self = user_data;
-  gint64 now = g_get_monotonic_time ();
-  g_autoptr (GPtrArray) due = g_ptr_array_new ();
-  GSequenceIter *it;
-
-  g_clear_pointer (&self->timer_source, g_source_unref);
-  while (!g_sequence_iter_is_end (it = g_sequence_get_begin_iter (self->timers)))
-    {
-      Shard *shard = g_sequence_get (it);
-      if (shard->deadline > now + 1000)
-        break;
-      g_sequence_remove (it);
-      shard->timer_it = NULL;
-      shard->deadline = 0;
-      g_ptr_array_add (due, shard);
-    }
-  for (guint i = 0; i < due->len; i++)
-    shard_run (due->pdata[i]);
-  arm_timer (self);
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-run_busy (gpointer user_data)
-{
-  PunchSignalServer *self = user_data;
-  g_autoptr (GPtrArray) batch = self->busy;
-
-  g_clear_pointer (&self->busy_source, g_source_unref);
-  self->busy = g_ptr_array_new ();
-  for (guint i = 0; i < batch->len; i++)
-    ((Shard *)batch->pdata[i])->busy = FALSE;
-  for (guint i = 0; i < batch->len; i++)
-    shard_run (batch->pdata[i]);
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-on_epoll (gint fd, GIOCondition condition, gpointer user_data)
-{
-  PunchSignalServer *self = user_data;
-  struct epoll_event events[256];
-  int n = epoll_wait (self->epfd, events, G_N_ELEMENTS (events), 0);
-
-  /* shards live as long as the server */
-  for (int i = 0; i < n; i++)
-    shard_run (events[i].data.ptr);
-  return G_SOURCE_CONTINUE;
-}
-
 static void
 on_pong (SoupWebsocketConnection *conn, GBytes *message, gpointer user_data)
 {
@@ -830,8 +257,8 @@ on_guard_trip (gushort code, const char *reason, gpointer user_data)
   peer_close (peer, code, reason);
 }
 
-static char *
-new_peer_id (PunchSignalServer *self)
+char *
+server_new_peer_id (PunchSignalServer *self)
 {
   for (;;)
     {
@@ -870,28 +297,31 @@ upgrade (SoupServerMessage *msg, gpointer user_data)
       = soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Origin");
   g_autoptr (GIOStream) wrapped = NULL;
   guint64 frames;
+  Conn *conn;
 
   if (soup_server_message_get_status (msg) != SOUP_STATUS_SWITCHING_PROTOCOLS)
     {
       g_free (peer);
       return; /* e.g. a 100 Continue before the 101 */
     }
+  /* every connection comes from the listener (punch-signal-listener.c),
+   * whose shard ran its handshake: the WebSocket stays there */
+  conn = server_conn_upgraded (self, msg);
+  g_return_if_fail (conn != NULL);
   peer->server = self;
-  peer->id = new_peer_id (self);
+  peer->id = server_new_peer_id (self);
   peer->addr = address_to_string (soup_server_message_get_remote_address (msg));
-  peer->fd = soup_server_message_get_socket (msg)
-                 ? g_socket_get_fd (soup_server_message_get_socket (msg))
-                 : -1;
+  peer->fd = conn->fd;
   peer->base = soup_server_message_steal_connection (msg);
   frames = (guint64)self->config->rate * FRAMES_PER_SECOND_FACTOR + 10;
-  peer->shard = shard_pick (self);
-  peer->shard->n_peers++;
+  peer->shard = conn->shard;
   g_main_context_push_thread_default (peer->shard->ctx);
   peer->guard = PUNCH_SIGNAL_FRAME_GUARD (punch_signal_frame_guard_new (
       g_io_stream_get_input_stream (peer->base), PUNCH_SIGNAL_MAX_FRAME,
       (guint)MIN (frames, G_MAXUINT), on_guard_trip, peer));
-  wrapped = g_simple_io_stream_new (G_INPUT_STREAM (peer->guard),
-                                    g_io_stream_get_output_stream (peer->base));
+  peer->meter = PUNCH_SIGNAL_OUTPUT_METER (
+      punch_signal_output_meter_new (g_io_stream_get_output_stream (peer->base)));
+  wrapped = g_simple_io_stream_new (G_INPUT_STREAM (peer->guard), G_OUTPUT_STREAM (peer->meter));
   peer->conn = soup_websocket_connection_new (wrapped, uri, SOUP_WEBSOCKET_CONNECTION_SERVER,
                                               origin, NULL, NULL);
   soup_websocket_connection_set_max_incoming_payload_size (peer->conn, PUNCH_SIGNAL_MAX_FRAME);
@@ -900,7 +330,7 @@ upgrade (SoupServerMessage *msg, gpointer user_data)
       = g_get_monotonic_time ();
   peer->tokens = 3.0 * self->config->rate;
 
-  g_signal_connect (peer->conn, "message", G_CALLBACK (on_message), peer);
+  g_signal_connect (peer->conn, "message", G_CALLBACK (peer_on_message), peer);
   g_signal_connect (peer->conn, "closed", G_CALLBACK (on_closed), peer);
   g_signal_connect (peer->conn, "closing", G_CALLBACK (on_closing), peer);
   g_signal_connect (peer->conn, "pong", G_CALLBACK (on_pong), peer);
@@ -939,7 +369,10 @@ healthz_handler (SoupServer *soup, SoupServerMessage *msg, const char *path, GHa
                  gpointer user_data)
 {
   PunchSignalServer *self = user_data;
-  g_autofree char *body = NULL;
+  g_autoptr (GString) json = g_string_new (NULL);
+  char *body;
+  gint64 ago = 0;
+  const char *degraded = server_degraded (self, &ago);
   gsize len;
 
   if (strcmp (soup_server_message_get_method (msg), "GET") != 0
@@ -948,12 +381,42 @@ healthz_handler (SoupServer *soup, SoupServerMessage *msg, const char *path, GHa
       soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, NULL);
       return;
     }
-  body = g_strdup_printf ("{\"status\":\"ok\",\"connections\":%u,\"rooms\":%u}\n",
-                          g_hash_table_size (self->peers), g_hash_table_size (self->rooms));
-  len = strlen (body);
+  g_string_append_printf (
+      json,
+      "{\"status\":\"%s\",\"connections\":%u,\"rooms\":%u,\"handshakes\":%u,\"sockets\":%u,"
+      "\"refused\":%" G_GUINT64_FORMAT ",\"handshake_timeouts\":%" G_GUINT64_FORMAT
+      ",\"descriptors_exhausted\":%" G_GUINT64_FORMAT,
+      degraded ? "degraded" : "ok", g_hash_table_size (self->peers),
+      g_hash_table_size (self->rooms), g_queue_get_length (&self->handshakes),
+      g_hash_table_size (self->conns), self->refused_full + self->refused_addr, self->expired,
+      self->exhausted_count);
+  /* degraded: it ran out of file descriptors within the last 10 s */
+  if (degraded)
+    g_string_append_printf (json, ",\"degraded\":\"out of file descriptors (%s) %.1f s ago\"",
+                            degraded, (double)ago / G_USEC_PER_SEC);
+  if (self->store)
+    punch_signal_room_store_describe (self->store, json);
+  g_string_append (json, "}\n");
+  len = json->len;
+  body = g_string_free (g_steal_pointer (&json), FALSE);
   soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
-  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE,
-                                    g_steal_pointer (&body), len);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE, body, len);
+}
+
+/* Freed memory goes back to the system: glibc keeps what a burst of
+ * connections or a slow peer's queue used in its heap otherwise, and the
+ * server's RSS would stay at its peak. At most once per sweep, and only
+ * after enough was freed. */
+static void
+trim (PunchSignalServer *self)
+{
+  if (self->trimmed_bytes < 1024 * 1024 && self->trimmed_conns < 256)
+    return;
+  self->trimmed_bytes = 0;
+  self->trimmed_conns = 0;
+#ifdef __GLIBC__
+  malloc_trim (0);
+#endif
 }
 
 /* One timer for every connection's deadlines: a GSource per connection would
@@ -1001,24 +464,9 @@ sweep (gpointer user_data)
           peer_close (peer, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "no answer to pings");
         }
     }
+  server_log_counters (self);
+  trim (self);
   return G_SOURCE_CONTINUE;
-}
-
-/* libsoup 3.0 to 3.3 keep one reference too many on every socket they accept
- * (fixed in 3.4 by "soup-listener: Plug a leak", b545d5f0): about 300 bytes
- * per connection, forever. Drop it once per socket, at its first request. */
-static void
-on_request_started (SoupServer *soup, SoupServerMessage *msg, gpointer user_data)
-{
-  static GQuark fixed;
-  GSocket *sock = soup_server_message_get_socket (msg);
-
-  if (fixed == 0)
-    fixed = g_quark_from_static_string ("punch-signal-socket-ref-fixed");
-  if (sock == NULL || g_object_get_qdata (G_OBJECT (sock), fixed))
-    return;
-  g_object_set_qdata (G_OBJECT (sock), fixed, GINT_TO_POINTER (1));
-  g_object_unref (sock);
 }
 
 /* ---- the object ---- */
@@ -1029,6 +477,14 @@ punch_signal_server_dispose (GObject *object)
   PunchSignalServer *self = PUNCH_SIGNAL_SERVER (object);
 
   g_clear_handle_id (&self->sweep_id, g_source_remove);
+  /* first: it answers what is pending, and the room code sees no store */
+  if (self->store)
+    {
+      PunchSignalRoomStore *store = g_steal_pointer (&self->store);
+      punch_signal_room_store_free (store);
+    }
+  if (self->listeners)
+    server_listeners_stop (self);
   if (self->epoll_source)
     {
       g_source_destroy (self->epoll_source);
@@ -1063,12 +519,14 @@ punch_signal_server_dispose (GObject *object)
       Peer *peer;
       g_hash_table_iter_init (&iter, self->peers);
       while (g_hash_table_iter_next (&iter, (gpointer *)&peer, NULL))
-        peer->room = NULL;
+        peer->room = peer->joining = NULL;
       g_hash_table_remove_all (self->ids);
       g_hash_table_remove_all (self->peers);
     }
   if (self->dead)
     g_ptr_array_set_size (self->dead, 0);
+  server_listeners_clear (self);
+  self->fill = NULL;
   if (self->shards)
     g_ptr_array_set_size (self->shards, 0);
   G_OBJECT_CLASS (punch_signal_server_parent_class)->dispose (object);
@@ -1090,6 +548,11 @@ punch_signal_server_finalize (GObject *object)
   g_clear_pointer (&self->ids, g_hash_table_unref);
   g_clear_pointer (&self->rooms, g_hash_table_unref);
   g_clear_pointer (&self->config, punch_signal_server_config_free);
+  g_clear_pointer (&self->listeners, g_ptr_array_unref);
+  g_clear_pointer (&self->conns, g_hash_table_unref);
+  g_clear_pointer (&self->per_addr, g_hash_table_unref);
+  g_clear_pointer (&self->released, g_ptr_array_unref);
+  g_mutex_clear (&self->released_lock);
   G_OBJECT_CLASS (punch_signal_server_parent_class)->finalize (object);
 }
 
@@ -1113,6 +576,7 @@ punch_signal_server_init (PunchSignalServer *self)
   self->timers = g_sequence_new (NULL);
   self->shards = g_ptr_array_new_with_free_func ((GDestroyNotify)shard_free);
   self->epfd = -1;
+  server_listeners_init (self);
 }
 
 PunchSignalServer *
@@ -1139,12 +603,30 @@ punch_signal_server_new (const PunchSignalServerConfig *config, GError **error)
   g_source_attach (self->epoll_source, self->context);
   self->config = punch_signal_server_config_copy (config);
   self->tls = config->tls_certificate != NULL;
+#ifdef PUNCH_SIGNAL_HAVE_REDIS
+  if (config->redis_url)
+    {
+      g_autoptr (PunchSignalRedisAddress) address
+          = punch_signal_redis_address_parse (config->redis_url, error);
+      if (address == NULL)
+        return NULL;
+      if (config->redis_password)
+        {
+          g_free (address->password);
+          address->password = g_strdup (config->redis_password);
+        }
+      g_autofree char *where = punch_signal_redis_address_to_string (address);
+
+      self->store = punch_signal_redis_store_new (address, self->context, &room_store_events, self);
+      g_message ("cluster mode: instance %s, rooms in Redis at %s", self->store->instance, where);
+    }
+#endif
+  if (self->store == NULL)
+    self->store = punch_signal_local_store_new ();
   self->soup = soup_server_new ("server-header", "punch-signal ", "tls-certificate",
                                 config->tls_certificate, NULL);
   soup_server_add_handler (self->soup, "/healthz", healthz_handler, self, NULL);
   soup_server_add_handler (self->soup, "/ws", ws_handler, self, NULL);
-  if (soup_get_major_version () == 3 && soup_get_minor_version () < 4)
-    g_signal_connect (self->soup, "request-started", G_CALLBACK (on_request_started), NULL);
   self->sweep_id = g_timeout_add_seconds (1, sweep, self);
   return g_steal_pointer (&self);
 }
@@ -1188,8 +670,9 @@ bad:
   return FALSE;
 }
 
-/* soup_server_listen() leaves GSocket's listen backlog at 10, which drops
- * SYNs when many peers connect at once; this socket has room for 4096. */
+/* The server accepts on this socket itself (punch-signal-listener.c), with
+ * a backlog of 4096: GSocket's default of 10 drops SYNs when many peers
+ * connect at once. */
 static gboolean
 listen_on (PunchSignalServer *self, GInetAddress *ip, guint16 port, GError **error)
 {
@@ -1203,8 +686,7 @@ listen_on (PunchSignalServer *self, GInetAddress *ip, guint16 port, GError **err
   g_socket_set_listen_backlog (sock, 4096);
   if (!g_socket_bind (sock, sa, TRUE, error) || !g_socket_listen (sock, error))
     return FALSE;
-  return soup_server_listen_socket (self->soup, sock, self->tls ? SOUP_SERVER_LISTEN_HTTPS : 0,
-                                    error);
+  return server_listen_socket (self, sock, error);
 }
 
 gboolean
@@ -1256,12 +738,8 @@ punch_signal_server_listen (PunchSignalServer *self, const char *address, GError
 static GInetSocketAddress *
 first_listener (PunchSignalServer *self)
 {
-  GSList *listeners = soup_server_get_listeners (self->soup);
-  GSocketAddress *sa = NULL;
+  GSocketAddress *sa = server_first_listener_address (self);
 
-  if (listeners)
-    sa = g_socket_get_local_address (listeners->data, NULL);
-  g_slist_free (listeners);
   return sa ? G_INET_SOCKET_ADDRESS (sa) : NULL;
 }
 
@@ -1311,8 +789,17 @@ punch_signal_server_shutdown (PunchSignalServer *self)
 
   g_return_if_fail (PUNCH_IS_SIGNAL_SERVER (self));
   self->shutting_down = TRUE;
+  server_listeners_stop (self);
   soup_server_disconnect (self->soup);
   g_hash_table_iter_init (&iter, self->peers);
   while (g_hash_table_iter_next (&iter, (gpointer *)&peer, NULL))
     peer_close (peer, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "server shutting down");
+  /* shared rooms: leave them now, so the other instances tell their peers
+   * before this process exits, not after its heartbeat expires */
+  if (self->store->shared)
+    {
+      g_hash_table_iter_init (&iter, self->peers);
+      while (g_hash_table_iter_next (&iter, (gpointer *)&peer, NULL))
+        peer_leave (peer);
+    }
 }

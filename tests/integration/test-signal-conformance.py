@@ -6,6 +6,9 @@
 # connection), close abusers with 1008/1009, never relay across rooms, and
 # still answer /healthz at the end.
 #
+# With --cluster, every server runs in cluster mode (--redis) against a
+# redis-server of its own on a Unix socket, started and stopped (by PID) here.
+#
 # SPDX-License-Identifier: MIT
 
 import asyncio
@@ -38,6 +41,8 @@ if not BUILD:
     sys.exit(0)
 BINARY = os.path.join(BUILD, "signaling", "punch-signal")
 SECRET = b"conformance-secret-0123456789abcdef"
+CLUSTER = "--cluster" in sys.argv[1:]
+REDIS = None  # the punch_redis.RedisServer of --cluster
 CAND = "candidate:1 1 UDP 2130706431 127.0.0.1 40001 typ host"
 
 results = []
@@ -53,7 +58,7 @@ def token(room, ttl=60, secret=SECRET, expiry=None):
 class Server:
     """punch-signal on 127.0.0.1, port 0; stopped by its own PID."""
 
-    def __init__(self, *extra, secret=True):
+    def __init__(self, *extra, secret=True, prefix=()):
         self.dir = tempfile.mkdtemp(prefix="punch-signal-conf-")
         self.log_path = os.path.join(self.dir, "log")
         args = [BINARY, "--listen", "127.0.0.1:0"]
@@ -63,6 +68,7 @@ class Server:
             args = ["valgrind", "--error-exitcode=99", "--leak-check=full",
                     "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
                     f"--suppressions={supp}", "--num-callers=30"] + args
+        args = list(prefix) + args  # e.g. prlimit --nofile=N:N (which execs the server)
         if secret:
             path = os.path.join(self.dir, "secret")
             with open(path, "wb") as f:
@@ -71,6 +77,8 @@ class Server:
         else:
             args += ["--insecure-no-auth"]
         args += list(extra)
+        if REDIS:
+            args += ["--redis", REDIS.url()]
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log)
         line = self.proc.stdout.readline().decode().strip()
@@ -79,6 +87,9 @@ class Server:
             raise RuntimeError(f"punch-signal did not start: {line!r}")
         self.url = line[len("listening on "):]
         self.port = int(self.url.rsplit(":", 1)[1].split("/")[0])
+        deadline = time.monotonic() + 10
+        while REDIS and self.healthz()[1].get("redis") != "up" and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def healthz(self):
         scheme = "https" if self.url.startswith("wss") else "http"
@@ -147,6 +158,8 @@ async def quiet(ws, seconds=0.3):
 async def t_healthz(s):
     status, body = s.healthz()
     assert status == 200 and body["status"] == "ok", body
+    if REDIS:
+        assert body["redis"] == "up" and body["instance"], body
 
 
 async def t_welcome(s):
@@ -520,6 +533,22 @@ TESTS = [
 
 
 async def main():
+    global REDIS
+    if CLUSTER:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import punch_redis
+        if not punch_redis.have_redis():
+            print("1..0 # SKIP redis-server is not installed (apt install redis-server)")
+            return 0
+        REDIS = punch_redis.RedisServer(unix=True)
+    try:
+        return await run_all()
+    finally:
+        if REDIS:
+            REDIS.cleanup()
+
+
+async def run_all():
     server = Server("--hello-timeout", "2", "--keepalive", "5")
     failed = 0
     print(f"1..{len(TESTS) + 3}")

@@ -1,0 +1,337 @@
+/* punch-signal-shard.c: the shards of GMainContexts the WebSockets live on
+ *
+ * See the comment on PunchSignalServer's context in
+ * punch-signal-server-private.h: one epoll set on the server's context says
+ * which shard's context to run.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "punch-signal-server-private.h"
+
+#include <errno.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define SHARD_RUN_US 2000  /* at most this long in one shard at a time */
+#define EPOLL_RUN_US 20000 /* at most this long over the shards epoll says are ready */
+
+/* Runs @func once, soon, on the server's context (unless *@source is
+ * already pending). At the default priority, not an idle one: below the
+ * epoll source, a busy server would never get to it. */
+void
+server_soon (PunchSignalServer *self, GSource **source, GSourceFunc func)
+{
+  if (*source)
+    return;
+  *source = g_idle_source_new ();
+  g_source_set_priority (*source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (*source, func, self, NULL);
+  g_source_attach (*source, self->context);
+}
+
+/* Takes the peer's socket out of the epoll set (before it can be closed and
+
+ * its number reused by another shard). */
+void
+peer_unwatch (Peer *peer)
+{
+  Shard *shard = peer->shard;
+
+  if (peer->fd >= 0 && g_hash_table_remove (shard->watched, GINT_TO_POINTER (peer->fd)))
+    epoll_ctl (peer->server->epfd, EPOLL_CTL_DEL, peer->fd, NULL);
+}
+
+static gboolean run_busy (gpointer user_data);
+
+static gint
+by_deadline (gconstpointer a, gconstpointer b, gpointer user_data)
+{
+  gint64 da = ((const Shard *)a)->deadline, db = ((const Shard *)b)->deadline;
+
+  return da < db ? -1 : da > db ? 1 : 0;
+}
+
+static gboolean on_timer (gpointer user_data);
+
+/* One timer on the server's context, at the earliest deadline of all. */
+static void
+arm_timer (PunchSignalServer *self)
+{
+  GSequenceIter *first = g_sequence_get_begin_iter (self->timers);
+  gint64 at, now;
+
+  if (g_sequence_iter_is_end (first))
+    {
+      if (self->timer_source)
+        g_source_destroy (self->timer_source);
+      g_clear_pointer (&self->timer_source, g_source_unref);
+      return;
+    }
+  at = ((Shard *)g_sequence_get (first))->deadline;
+  if (self->timer_source && at == self->timer_at)
+    return;
+  if (self->timer_source)
+    g_source_destroy (self->timer_source);
+  g_clear_pointer (&self->timer_source, g_source_unref);
+  now = g_get_monotonic_time ();
+  self->timer_at = at;
+  self->timer_source = g_timeout_source_new (at > now ? (guint)((at - now + 999) / 1000) : 0);
+  g_source_set_callback (self->timer_source, on_timer, self, NULL);
+  g_source_attach (self->timer_source, self->context);
+}
+
+static void
+shard_set_deadline (Shard *shard, gint64 deadline)
+{
+  PunchSignalServer *self = shard->server;
+
+  if (shard->timer_it && deadline == shard->deadline)
+    return;
+  if (shard->timer_it)
+    g_sequence_remove (shard->timer_it);
+  shard->timer_it = NULL;
+  shard->deadline = deadline;
+  if (deadline > 0)
+    shard->timer_it = g_sequence_insert_sorted (self->timers, shard, by_deadline, NULL);
+  arm_timer (self);
+}
+
+static guint32
+epoll_events (gushort events)
+{
+  return (events & G_IO_IN ? EPOLLIN : 0) | (events & G_IO_OUT ? EPOLLOUT : 0)
+         | (events & G_IO_PRI ? EPOLLPRI : 0);
+}
+
+static void
+shard_epoll (Shard *shard, int op, int fd, guint32 events)
+{
+  struct epoll_event ev = { .events = events, .data.ptr = shard };
+
+  if (epoll_ctl (shard->server->epfd, op, fd, &ev) == 0)
+    return;
+  /* a descriptor that was closed under us left the set by itself */
+  if (op == EPOLL_CTL_MOD && errno == ENOENT
+      && epoll_ctl (shard->server->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+    return;
+  if (op != EPOLL_CTL_DEL)
+    g_warning ("cannot watch descriptor %d: %s", fd, g_strerror (errno));
+}
+
+/* Puts the descriptors the shard's context waits on (its sockets, for the
+ * directions their sources want, and the context's wakeup descriptor, which
+ * other threads signal when they complete a GTask there) into the server's
+ * epoll set, level-triggered: exactly what a GLib poll() of that context
+ * would watch. Call with the context pushed. Returns the context's timeout
+ * (-1: none, 0: work is ready now). */
+static gint
+shard_watch (Shard *shard)
+{
+  gint priority, timeout = -1, n;
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_main_context_prepare (shard->ctx, &priority);
+  while ((n = g_main_context_query (shard->ctx, priority, &timeout, shard->pfds, shard->n_pfds))
+         > shard->n_pfds)
+    {
+      shard->n_pfds = n;
+      shard->pfds = g_renew (GPollFD, shard->pfds, n);
+    }
+  /* one entry per descriptor: a socket may be there twice (input, output) */
+  g_hash_table_remove_all (shard->want);
+  for (gint i = 0; i < n; i++)
+    {
+      gpointer fd = GINT_TO_POINTER (shard->pfds[i].fd);
+      guint32 events = GPOINTER_TO_UINT (g_hash_table_lookup (shard->want, fd));
+      events = (events ? events - 1 : 0) | epoll_events (shard->pfds[i].events);
+      g_hash_table_insert (shard->want, fd, GUINT_TO_POINTER (events + 1));
+    }
+  /* drop or change what is watched now, then add what is new */
+  g_hash_table_iter_init (&iter, shard->watched);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      gpointer want = g_hash_table_lookup (shard->want, key);
+      if (want == NULL)
+        {
+          shard_epoll (shard, EPOLL_CTL_DEL, GPOINTER_TO_INT (key), 0);
+          g_hash_table_iter_remove (&iter);
+        }
+      else
+        {
+          if (want != value)
+            {
+              shard_epoll (shard, EPOLL_CTL_MOD, GPOINTER_TO_INT (key),
+                           GPOINTER_TO_UINT (want) - 1);
+              g_hash_table_iter_replace (&iter, want);
+            }
+          g_hash_table_remove (shard->want, key);
+        }
+    }
+  g_hash_table_iter_init (&iter, shard->want);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      shard_epoll (shard, EPOLL_CTL_ADD, GPOINTER_TO_INT (key), GPOINTER_TO_UINT (value) - 1);
+      g_hash_table_insert (shard->watched, key, value);
+    }
+  shard_set_deadline (shard, timeout > 0 ? g_get_monotonic_time () + (gint64)timeout * 1000 : 0);
+  return timeout;
+}
+
+/* Runs the shard from an idle on the server's context, once. */
+void
+shard_schedule (Shard *shard)
+{
+  PunchSignalServer *self = shard->server;
+
+  if (shard->busy)
+    return;
+  shard->busy = TRUE;
+  g_ptr_array_add (self->busy, shard);
+  server_soon (self, &self->busy_source, run_busy);
+}
+
+/* Dispatches what is ready on the shard's context (sockets, timers, GTask
+ * completions), then updates what epoll watches for it. */
+void
+shard_run (Shard *shard)
+{
+  PunchSignalServer *self = shard->server;
+  gboolean more;
+  gint64 until;
+
+  g_main_context_push_thread_default (shard->ctx);
+  self->running = shard;
+  /* bounded in iterations and in time, so that flooding peers can starve
+   * neither the other shards nor the server's own timers (the deadlines in
+   * sweep()); what is left is run again from an idle */
+  until = g_get_monotonic_time () + SHARD_RUN_US;
+  for (guint i = 0; i < 64 && g_main_context_iteration (shard->ctx, FALSE); i++)
+    if (g_get_monotonic_time () > until)
+      break;
+  self->running = NULL;
+  more = shard_watch (shard) == 0;
+  g_main_context_pop_thread_default (shard->ctx);
+  if (more)
+    shard_schedule (shard);
+}
+
+static Shard *
+shard_new (PunchSignalServer *self)
+{
+  Shard *shard = g_new0 (Shard, 1);
+
+  shard->server = self;
+  /* ownerless polling: a GTask completing in another thread (libsoup closes
+   * streams that way) signals the wakeup descriptor that epoll watches */
+  shard->ctx = g_main_context_new_with_flags (G_MAIN_CONTEXT_FLAGS_OWNERLESS_POLLING);
+  shard->watched = g_hash_table_new (NULL, NULL);
+  shard->want = g_hash_table_new (NULL, NULL);
+  g_ptr_array_add (self->shards, shard);
+  return shard;
+}
+
+/* After every peer of it is freed. */
+void
+shard_free (Shard *shard)
+{
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, shard->watched);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    epoll_ctl (shard->server->epfd, EPOLL_CTL_DEL, GPOINTER_TO_INT (key), NULL);
+  if (shard->timer_it)
+    g_sequence_remove (shard->timer_it);
+  g_hash_table_unref (shard->watched);
+  g_hash_table_unref (shard->want);
+  g_free (shard->pfds);
+  g_main_context_unref (shard->ctx);
+  g_free (shard);
+}
+
+/* The shard filled last while it has room, else the least busy shard with
+ * room, else a new one: a scan per SHARD_SIZE connections, not per
+ * connection. A new shard's context needs a descriptor (its wakeup eventfd),
+ * and GLib aborts when it cannot get one: look first. */
+Shard *
+shard_pick (PunchSignalServer *self)
+{
+  Shard *best = NULL;
+  int probe;
+
+  if (self->fill && self->fill->n_peers < SHARD_SIZE)
+    return self->fill;
+  for (guint i = 0; i < self->shards->len; i++)
+    {
+      Shard *shard = self->shards->pdata[i];
+      if (shard->n_peers < SHARD_SIZE && (best == NULL || shard->n_peers < best->n_peers))
+        best = shard;
+    }
+  if (best == NULL)
+    {
+      probe = eventfd (0, EFD_CLOEXEC);
+      if (probe < 0)
+        return NULL;
+      close (probe);
+      best = shard_new (self);
+    }
+  self->fill = best;
+  return best;
+}
+
+static gboolean
+on_timer (gpointer user_data)
+{
+  PunchSignalServer *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+  g_autoptr (GPtrArray) due = g_ptr_array_new ();
+  GSequenceIter *it;
+
+  g_clear_pointer (&self->timer_source, g_source_unref);
+  while (!g_sequence_iter_is_end (it = g_sequence_get_begin_iter (self->timers)))
+    {
+      Shard *shard = g_sequence_get (it);
+      if (shard->deadline > now + 1000)
+        break;
+      g_sequence_remove (it);
+      shard->timer_it = NULL;
+      shard->deadline = 0;
+      g_ptr_array_add (due, shard);
+    }
+  for (guint i = 0; i < due->len; i++)
+    shard_run (due->pdata[i]);
+  arm_timer (self);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+run_busy (gpointer user_data)
+{
+  PunchSignalServer *self = user_data;
+  g_autoptr (GPtrArray) batch = self->busy;
+
+  g_clear_pointer (&self->busy_source, g_source_unref);
+  self->busy = g_ptr_array_new ();
+  for (guint i = 0; i < batch->len; i++)
+    ((Shard *)batch->pdata[i])->busy = FALSE;
+  for (guint i = 0; i < batch->len; i++)
+    shard_run (batch->pdata[i]);
+  return G_SOURCE_REMOVE;
+}
+
+gboolean
+on_epoll (gint fd, GIOCondition condition, gpointer user_data)
+{
+  PunchSignalServer *self = user_data;
+  struct epoll_event events[256];
+  int n = epoll_wait (self->epfd, events, G_N_ELEMENTS (events), 0);
+  gint64 until = g_get_monotonic_time () + EPOLL_RUN_US;
+
+  /* shards live as long as the server; what is left when the time is up is
+   * still ready next time (level-triggered) */
+  for (int i = 0; i < n && g_get_monotonic_time () < until; i++)
+    shard_run (events[i].data.ptr);
+  return G_SOURCE_CONTINUE;
+}
