@@ -26,7 +26,9 @@ struct _PunchPipe
   gboolean secure;
 
   guint8 *up_buf;   /* stdin -> peer */
-  gsize up_pending; /* datagram mode: a read waiting for room in the session's queue */
+  gsize up_len;     /* datagram mode: bytes read into up_buf */
+  gsize up_off;     /* of those, sent so far */
+  gsize up_dgram;   /* the datagram size for this read */
   guint8 *down_buf; /* peer -> stdout */
   gboolean up_done;
   gboolean down_done;
@@ -197,26 +199,32 @@ on_up_written (GObject *source, GAsyncResult *result, gpointer user_data)
   up_read (p);
 }
 
-/* Datagram mode: sends the read waiting in up_buf, or waits for room. */
+/* Datagram mode: sends what was read, cut into datagrams, or waits for room
+ * (one read of a busy pipe holds many datagrams: they leave together). */
 static void
 send_datagram (PunchPipe *p)
 {
   GError *error = NULL;
 
-  if (p->up_pending == 0 || p->finished)
+  if (p->up_len == 0 || p->finished)
     return;
-  if (!punch_session_send (p->session, p->up_buf, p->up_pending, &error))
+  while (p->up_off < p->up_len)
     {
-      if (g_error_matches (error, PUNCH_ERROR, PUNCH_ERROR_WOULD_BLOCK))
+      gsize n = MIN (p->up_dgram, p->up_len - p->up_off);
+      if (!punch_session_send (p->session, p->up_buf + p->up_off, n, &error))
         {
-          g_error_free (error); /* back-pressure: `writable` brings us back */
+          if (g_error_matches (error, PUNCH_ERROR, PUNCH_ERROR_WOULD_BLOCK))
+            {
+              g_error_free (error); /* back-pressure: `writable` brings us back */
+              return;
+            }
+          failed (p, error, "sending a datagram: ");
           return;
         }
-      failed (p, error, "sending a datagram: ");
-      return;
+      p->up_off += n;
+      p->sent += n;
     }
-  p->sent += p->up_pending;
-  p->up_pending = 0;
+  p->up_len = p->up_off = 0;
   note_bytes (p);
   up_read (p);
 }
@@ -243,7 +251,10 @@ on_up_read (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   if (!p->reliable)
     {
-      p->up_pending = (gsize)n;
+      gsize max = punch_session_get_max_datagram_size (p->session);
+      p->up_dgram = MIN (DATAGRAM_MAX, max ? max : DATAGRAM_MAX);
+      p->up_len = (gsize)n;
+      p->up_off = 0;
       send_datagram (p);
       return;
     }
@@ -254,15 +265,9 @@ on_up_read (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 up_read (PunchPipe *p)
 {
-  gsize size = CHUNK;
-
-  if (!p->reliable)
-    {
-      gsize max = punch_session_get_max_datagram_size (p->session);
-      size = MIN (DATAGRAM_MAX, max ? max : DATAGRAM_MAX);
-    }
-  g_input_stream_read_async (p->in, p->up_buf, size, G_PRIORITY_DEFAULT, p->cancellable, on_up_read,
-                             p);
+  /* datagram mode: at most 64 KiB, what 54 datagrams carry, per read */
+  g_input_stream_read_async (p->in, p->up_buf, p->reliable ? CHUNK : 64 * 1024, G_PRIORITY_DEFAULT,
+                             p->cancellable, on_up_read, p);
 }
 
 /* ---- peer -> stdout -------------------------------------------------------- */
@@ -376,7 +381,21 @@ write_next_datagram (PunchPipe *p)
 {
   if (p->writing || g_queue_is_empty (&p->pending))
     return;
-  p->writing = g_queue_pop_head (&p->pending);
+  if (g_queue_get_length (&p->pending) == 1)
+    p->writing = g_queue_pop_head (&p->pending);
+  else
+    {
+      /* the backlog in one write: stdout is a byte stream */
+      GByteArray *all = g_byte_array_new ();
+      while (!g_queue_is_empty (&p->pending) && all->len < CHUNK)
+        {
+          g_autoptr (GBytes) b = g_queue_pop_head (&p->pending);
+          gsize len;
+          const guint8 *data = g_bytes_get_data (b, &len);
+          g_byte_array_append (all, data, len);
+        }
+      p->writing = g_byte_array_free_to_bytes (all);
+    }
   g_output_stream_write_all_async (p->out, g_bytes_get_data (p->writing, NULL),
                                    g_bytes_get_size (p->writing), G_PRIORITY_DEFAULT,
                                    p->cancellable, on_datagram_written, p);

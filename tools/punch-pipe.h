@@ -6,9 +6,9 @@
  * of stream: then `acknowledged` is true. The peer's end of stream is the end
  * of what goes to stdout.
  *
- * Datagram mode sends each read of stdin (at most the path's datagram size,
- * and at most 1200 bytes) as one datagram, waiting when the session's queue
- * is full, and writes each datagram received to stdout, in order. On a
+ * Datagram mode cuts each read of stdin into datagrams of at most 1200 bytes
+ * (and at most the path's datagram size), waiting when the session's queue
+ * is full, and writes the datagrams received to stdout, in order. On a
  * secure session the end of stdin is told to the peer by closing the default
  * stream (no data on it), so both ends know when the other is done; a
  * datagram is dropped only when stdout falls more than RX_QUEUE_MAX behind,
