@@ -440,24 +440,19 @@ acked_stream_data_offset (ngtcp2_conn *conn, int64_t stream_id, uint64_t offset,
   return 0;
 }
 
+/* The peer ended a stream abnormally: its operations fail with @what. */
 static int
-stream_close (ngtcp2_conn *conn, uint32_t flags, int64_t stream_id, uint64_t app_error_code,
-              void *user_data, void *stream_user_data)
+fail_stream (PunchQuic *q, gint64 stream_id, void *stream_user_data, const char *what,
+             guint64 app_error_code)
 {
-  PunchQuic *q = user_data;
   PunchQuicStream *s = stream_of (q, stream_id, stream_user_data);
+  g_autoptr (GError) error = NULL;
 
   if (s == NULL)
     return 0;
-  if ((flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET) && app_error_code != 0)
-    {
-      g_autoptr (GError) error
-          = g_error_new (PUNCH_ERROR, PUNCH_ERROR_CLOSED,
-                         "the peer reset the stream (code %" G_GUINT64_FORMAT ")", app_error_code);
-      punch_quic_stream_fail (s, error);
-    }
-  else
-    punch_quic_stream_closed (s);
+  error = g_error_new (PUNCH_ERROR, PUNCH_ERROR_CLOSED, "the peer %s (code %" G_GUINT64_FORMAT ")",
+                       what, app_error_code);
+  punch_quic_stream_fail (s, error);
   return 0;
 }
 
@@ -465,33 +460,29 @@ static int
 stream_reset (ngtcp2_conn *conn, int64_t stream_id, uint64_t final_size, uint64_t app_error_code,
               void *user_data, void *stream_user_data)
 {
-  PunchQuic *q = user_data;
-  PunchQuicStream *s = stream_of (q, stream_id, stream_user_data);
-  g_autoptr (GError) error = NULL;
-
-  if (s == NULL)
-    return 0;
-  error = g_error_new (PUNCH_ERROR, PUNCH_ERROR_CLOSED,
-                       "the peer abandoned its side of the stream (code %" G_GUINT64_FORMAT ")",
-                       app_error_code);
-  punch_quic_stream_fail (s, error);
-  return 0;
+  return fail_stream (user_data, stream_id, stream_user_data, "abandoned its side of the stream",
+                      app_error_code);
 }
 
 static int
 stream_stop_sending (ngtcp2_conn *conn, int64_t stream_id, uint64_t app_error_code, void *user_data,
                      void *stream_user_data)
 {
+  return fail_stream (user_data, stream_id, stream_user_data, "stopped reading the stream",
+                      app_error_code);
+}
+
+static int
+stream_close (ngtcp2_conn *conn, uint32_t flags, int64_t stream_id, uint64_t app_error_code,
+              void *user_data, void *stream_user_data)
+{
   PunchQuic *q = user_data;
   PunchQuicStream *s = stream_of (q, stream_id, stream_user_data);
-  g_autoptr (GError) error = NULL;
 
-  if (s == NULL)
-    return 0;
-  error = g_error_new (PUNCH_ERROR, PUNCH_ERROR_CLOSED,
-                       "the peer stopped reading the stream (code %" G_GUINT64_FORMAT ")",
-                       app_error_code);
-  punch_quic_stream_fail (s, error);
+  if ((flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET) && app_error_code != 0)
+    return fail_stream (q, stream_id, stream_user_data, "reset the stream", app_error_code);
+  if (s)
+    punch_quic_stream_closed (s);
   return 0;
 }
 
