@@ -205,9 +205,9 @@ write_all (int fd, const char *buf, size_t len)
 static gnutls_certificate_credentials_t
 tls_server_credentials (void)
 {
-  gnutls_x509_privkey_t key;
-  gnutls_x509_crt_t crt;
-  gnutls_certificate_credentials_t cred;
+  gnutls_x509_privkey_t key = NULL;
+  gnutls_x509_crt_t crt = NULL;
+  gnutls_certificate_credentials_t cred = NULL;
   unsigned char serial[8] = { 1 };
   time_t now = time (NULL);
   int rc;
