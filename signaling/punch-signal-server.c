@@ -303,7 +303,11 @@ upgrade (SoupServerMessage *msg, gpointer user_data)
   /* every connection comes from the listener (punch-signal-listener.c),
    * whose shard ran its handshake: the WebSocket stays there */
   conn = server_conn_upgraded (self, msg);
-  g_return_if_fail (conn != NULL);
+  if (conn == NULL)
+    {
+      g_free (peer);
+      g_return_if_reached ();
+    }
   peer->server = self;
   peer->id = new_peer_id (self);
   peer->addr = address_to_string (soup_server_message_get_remote_address (msg));
