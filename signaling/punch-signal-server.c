@@ -40,9 +40,6 @@ peer_poke (Peer *peer)
     shard_schedule (peer->shard);
 }
 
-/* Every call into a peer's SoupWebsocketConnection runs with its shard's
- * context as the thread-default one: that is where libsoup attaches the
- * sources it creates (output, close timeout). */
 static void peer_retire (Peer *peer);
 
 /* Peers closed for their queue: their close frame waits behind what they do
