@@ -274,7 +274,7 @@ refuse (PunchSignalServer *self, int fd, const char *why)
                   strlen (why), why);
   /* what already arrived is dropped, not parsed: a close with unread input
    * would reset the connection before the client reads the 503 */
-  while (recv (fd, scratch, sizeof scratch, MSG_DONTWAIT) > 0)
+  for (int i = 0; i < 16 && recv (fd, scratch, sizeof scratch, MSG_DONTWAIT) > 0; i++)
     ;
   if (send (fd, response, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
     g_debug ("refusing a connection: %s", g_strerror (errno));

@@ -58,6 +58,8 @@ struct _PunchSignalServer
   Shard *fill;       /* the shard shard_pick() gave out last */
   GPtrArray *dead;   /* Peer*: closed, freed by reap() on the server's context */
   GSource *reap_source;
+  GPtrArray *slow; /* ids (owned) of peers closed for their queue, dropped by drop_slow() */
+  GSource *slow_source;
   GPtrArray *busy; /* Shard*: to run again soon (see shard_schedule()) */
   GSource *busy_source;
   Shard *running;    /* the shard whose context shard_run() is dispatching */

@@ -43,9 +43,32 @@ peer_poke (Peer *peer)
     shard_schedule (peer->shard);
 }
 
-/* Every call into a peer's SoupWebsocketConnection runs with its shard's
- * context as the thread-default one: that is where libsoup attaches the
- * sources it creates (output, close timeout). */
+static void peer_retire (Peer *peer);
+
+/* Peers closed for their queue: their close frame waits behind what they do
+ * not read, so there is no close handshake to wait for. By id, since the
+ * peer may be gone by now. Dropping them at once also keeps libsoup's own
+ * 5 s close timeout from firing, whose GSource libsoup 3.2 leaks. */
+static gboolean
+drop_slow (gpointer user_data)
+{
+  PunchSignalServer *self = user_data;
+
+  g_clear_pointer (&self->slow_source, g_source_unref);
+  for (guint i = 0; i < self->slow->len; i++)
+    {
+      Peer *peer = g_hash_table_lookup (self->ids, self->slow->pdata[i]);
+      if (peer == NULL || peer->dead)
+        continue;
+      g_message ("error room=%s peer=%s addr=%s code=policy: dropped without a close "
+                 "handshake: it does not read",
+                 peer->room ? peer->room->name : "-", peer->id, peer->addr);
+      peer_retire (peer);
+    }
+  g_ptr_array_set_size (self->slow, 0);
+  return G_SOURCE_REMOVE;
+}
+
 /* A server frame: the payload after a 2, 4 or 10 byte header, unmasked. */
 static guint64
 frame_size (gsize len)
@@ -86,6 +109,10 @@ peer_send_text (Peer *peer, const char *json)
                  peer->room ? peer->room->name : "-", peer->id, peer->addr, queued,
                  peer->server->config->max_queue);
       peer_close (peer, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "too slow: outgoing queue full");
+      /* it will not read the close frame either: drop it soon (not here,
+       * where a room may be walking its peers) */
+      g_ptr_array_add (peer->server->slow, g_strdup (peer->id));
+      server_soon (peer->server, &peer->server->slow_source, drop_slow);
       return FALSE;
     }
   peer->handed += size;
@@ -307,7 +334,11 @@ upgrade (SoupServerMessage *msg, gpointer user_data)
   /* every connection comes from the listener (punch-signal-listener.c),
    * whose shard ran its handshake: the WebSocket stays there */
   conn = server_conn_upgraded (self, msg);
-  g_return_if_fail (conn != NULL);
+  if (conn == NULL)
+    {
+      g_free (peer);
+      g_return_if_reached ();
+    }
   peer->server = self;
   peer->id = server_new_peer_id (self);
   peer->addr = address_to_string (soup_server_message_get_remote_address (msg));
@@ -495,6 +526,11 @@ punch_signal_server_dispose (GObject *object)
       g_source_destroy (self->reap_source);
       g_clear_pointer (&self->reap_source, g_source_unref);
     }
+  if (self->slow_source)
+    {
+      g_source_destroy (self->slow_source);
+      g_clear_pointer (&self->slow_source, g_source_unref);
+    }
   if (self->busy_source)
     {
       g_source_destroy (self->busy_source);
@@ -539,6 +575,7 @@ punch_signal_server_finalize (GObject *object)
 
   g_clear_pointer (&self->peers, g_hash_table_unref);
   g_clear_pointer (&self->dead, g_ptr_array_unref);
+  g_clear_pointer (&self->slow, g_ptr_array_unref);
   g_clear_pointer (&self->busy, g_ptr_array_unref);
   g_clear_pointer (&self->shards, g_ptr_array_unref);
   g_clear_pointer (&self->timers, g_sequence_free);
@@ -572,6 +609,7 @@ punch_signal_server_init (PunchSignalServer *self)
   self->ids = g_hash_table_new (g_str_hash, g_str_equal);
   self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)room_free);
   self->dead = g_ptr_array_new ();
+  self->slow = g_ptr_array_new_with_free_func (g_free);
   self->busy = g_ptr_array_new ();
   self->timers = g_sequence_new (NULL);
   self->shards = g_ptr_array_new_with_free_func ((GDestroyNotify)shard_free);

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #define SHARD_RUN_US 2000  /* at most this long in one shard at a time */
-#define EPOLL_RUN_US 20000 /* at most this long over the shards epoll says are ready */
+#define EPOLL_RUN_US 20000 /* at most this long over the shards epoll (or run_busy) has */
 
 /* Runs @func once, soon, on the server's context (unless *@source is
  * already pending). At the default priority, not an idle one: below the
@@ -314,10 +314,16 @@ run_busy (gpointer user_data)
 
   g_clear_pointer (&self->busy_source, g_source_unref);
   self->busy = g_ptr_array_new ();
+  gint64 until = g_get_monotonic_time () + EPOLL_RUN_US;
+
   for (guint i = 0; i < batch->len; i++)
     ((Shard *)batch->pdata[i])->busy = FALSE;
+  /* as long as one epoll pass at most; the rest goes first next time */
   for (guint i = 0; i < batch->len; i++)
-    shard_run (batch->pdata[i]);
+    if (g_get_monotonic_time () < until)
+      shard_run (batch->pdata[i]);
+    else
+      shard_schedule (batch->pdata[i]);
   return G_SOURCE_REMOVE;
 }
 
