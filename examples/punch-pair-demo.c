@@ -5,7 +5,7 @@
  * as soon as they are gathered (trickle ICE); a real application carries them
  * over a signaling channel instead (see punch-signal).
  *
- *   punch-pair-demo [--turn URI --turn-user U --turn-pass P] [--relay-only] [--reliable]
+ *   punch-pair-demo [--turn URI --turn-user U --turn-pass P] [--relay-only]
  *
  * SPDX-License-Identifier: MIT
  */
@@ -183,11 +183,17 @@ main (int argc, char **argv)
     }
   g_signal_connect (d.peer[1], "datagram", G_CALLBACK (on_datagram), &d);
 
-  /* 3. exchange credentials (what signaling carries first), then start */
-  punch_session_set_remote_credentials (d.peer[0], punch_session_get_local_ufrag (d.peer[1]),
-                                        punch_session_get_local_pwd (d.peer[1]), NULL);
-  punch_session_set_remote_credentials (d.peer[1], punch_session_get_local_ufrag (d.peer[0]),
-                                        punch_session_get_local_pwd (d.peer[0]), NULL);
+  /* 3. exchange credentials and key fingerprints (what signaling carries
+   * first, in each side's description), then start */
+  for (int i = 0; i < 2; i++)
+    {
+      g_autoptr (PunchDescription) desc = punch_session_get_local_description (d.peer[1 - i]);
+      if (!punch_session_set_remote_description (d.peer[i], desc, &error))
+        {
+          g_printerr ("%s\n", error->message);
+          return 1;
+        }
+    }
   for (int i = 0; i < 2; i++)
     if (!punch_session_start (d.peer[i], &error))
       {
