@@ -129,6 +129,13 @@ extern guint punch_session_signals[N_SIGNALS];
 gint64 punch_session_elapsed_ms (PunchSession *self);
 void punch_session_set_state (PunchSession *self, PunchState state);
 void punch_session_fail_with_error (PunchSession *self, const GError *error, const char *prefix);
+/* FALSE with @error set when the session is closed or failed */
+gboolean punch_session_check_open (PunchSession *self, GError **error);
+/* the address family of @ip is switched on in @config */
+gboolean punch_session_address_wanted (const PunchConfig *config, const char *ip);
+/* libnice may have given up although candidates can still come: believe it
+ * only once both sides are done (punch-session.c) */
+void punch_session_maybe_fail_no_path (PunchSession *self);
 
 /* punch-session-secure.c: the QUIC channel over the selected pair */
 PunchQuic *punch_session_new_quic (PunchSession *self);

@@ -249,8 +249,8 @@ fail_no_path (PunchSession *self, gboolean timed_out)
 }
 
 /* libnice said FAILED: believe it once no candidate can come any more */
-static void
-maybe_fail_no_path (PunchSession *self)
+void
+punch_session_maybe_fail_no_path (PunchSession *self)
 {
   if (self->nice_state != NICE_COMPONENT_STATE_FAILED
       || (self->state != PUNCH_STATE_GATHERING && self->state != PUNCH_STATE_CHECKING))
@@ -371,7 +371,7 @@ on_component_state_changed (NiceAgent *agent, guint stream_id, guint component_i
            * candidates are still on their way (a peer's TURN relay comes
            * late); libnice checks those when they arrive and can still
            * connect. So a FAILED only counts once both sides are done. */
-          maybe_fail_no_path (self);
+          punch_session_maybe_fail_no_path (self);
         }
       break;
     default: break;
@@ -427,7 +427,7 @@ finish_gathering (PunchSession *self)
            punch_session_elapsed_ms (self), self->local_cands->len);
   g_object_ref (self);
   g_signal_emit (self, punch_session_signals[SIGNAL_GATHERING_DONE], 0);
-  maybe_fail_no_path (self);
+  punch_session_maybe_fail_no_path (self);
   g_object_unref (self);
 }
 
@@ -730,8 +730,8 @@ punch_session_new (const PunchConfig *config, GError **error)
   return g_steal_pointer (&self);
 }
 
-static gboolean
-address_wanted (const PunchConfig *config, const char *ip)
+gboolean
+punch_session_address_wanted (const PunchConfig *config, const char *ip)
 {
   gboolean v6 = strchr (ip, ':') != NULL;
 
@@ -760,7 +760,7 @@ add_local_addresses (PunchSession *self)
       const char *ip = l->data;
       NiceAddress addr;
 
-      if (!address_wanted (self->config, ip))
+      if (!punch_session_address_wanted (self->config, ip))
         continue;
       /* link-local IPv6 pairs never work across a NAT and only delay ICE */
       if (self->config->local_addresses == NULL && g_str_has_prefix (ip, "fe80"))
@@ -919,7 +919,7 @@ on_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
   for (GList *l = addrs; l && rs->ip == NULL; l = l->next)
     {
       g_autofree char *ip = g_inet_address_to_string (l->data);
-      if (address_wanted (self->config, ip))
+      if (punch_session_address_wanted (self->config, ip))
         rs->ip = g_steal_pointer (&ip);
     }
   g_resolver_free_addresses (addrs);
@@ -962,7 +962,7 @@ punch_session_start (PunchSession *self, GError **error)
       g_ptr_array_add (self->resolved, rs);
       if (g_hostname_is_ip_address (rs->server->host))
         {
-          if (address_wanted (self->config, rs->server->host))
+          if (punch_session_address_wanted (self->config, rs->server->host))
             rs->ip = g_strdup (rs->server->host);
           else
             g_set_error (&rs->error, PUNCH_ERROR, PUNCH_ERROR_UNREACHABLE,
@@ -1150,183 +1150,6 @@ punch_session_get_max_datagram_size (PunchSession *self)
   return self->quic ? punch_quic_get_max_datagram_size (self->quic) : 1200;
 }
 
-/* ---- remote side -------------------------------------------------------- */
-
-static gboolean
-check_open (PunchSession *self, GError **error)
-{
-  if (self->state == PUNCH_STATE_CLOSED || self->agent == NULL)
-    {
-      g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_CLOSED, "the session is closed");
-      return FALSE;
-    }
-  if (self->state == PUNCH_STATE_FAILED)
-    {
-      g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_CLOSED, "the session has failed: %s",
-                   self->error ? self->error->message : "unknown reason");
-      return FALSE;
-    }
-  return TRUE;
-}
-
-gboolean
-punch_session_set_remote_credentials (PunchSession *self, const char *ufrag, const char *pwd,
-                                      GError **error)
-{
-  g_return_val_if_fail (PUNCH_IS_SESSION (self), FALSE);
-
-  if (!check_open (self, error))
-    return FALSE;
-  if (!punch_ice_credentials_validate (ufrag, pwd, error))
-    return FALSE;
-  if (g_strcmp0 (ufrag, self->local_ufrag) == 0)
-    {
-      g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
-                           "the remote ICE credentials are this session's own: "
-                           "the description was echoed back to its sender");
-      return FALSE;
-    }
-  if (!nice_agent_set_remote_credentials (self->agent, self->stream_id, ufrag, pwd))
-    {
-      g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
-                           "libnice refused the remote ICE credentials");
-      return FALSE;
-    }
-  self->remote_credentials_set = TRUE;
-  g_free (self->remote_ufrag);
-  self->remote_ufrag = g_strdup (ufrag);
-  return TRUE;
-}
-
-gboolean
-punch_session_set_remote_fingerprint (PunchSession *self, const char *fingerprint, GError **error)
-{
-  g_autofree char *canonical = NULL;
-
-  g_return_val_if_fail (PUNCH_IS_SESSION (self), FALSE);
-
-  if (self->quic == NULL)
-    return TRUE; /* a plaintext session checks no key */
-  canonical = punch_fingerprint_normalize (fingerprint, error);
-  if (canonical == NULL)
-    {
-      g_prefix_error (error, "the peer's fingerprint: ");
-      return FALSE;
-    }
-  if (self->remote_fingerprint && !punch_fingerprint_equal (self->remote_fingerprint, canonical))
-    {
-      g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_AUTHENTICATION,
-                   "the peer announced fingerprint %s, then %s: refused", self->remote_fingerprint,
-                   canonical);
-      return FALSE;
-    }
-  g_free (self->remote_fingerprint);
-  self->remote_fingerprint = g_steal_pointer (&canonical);
-  punch_quic_set_expected_fingerprint (self->quic, self->remote_fingerprint);
-  return TRUE;
-}
-
-static gboolean
-add_remote_candidate (PunchSession *self, const PunchCandidate *c, GError **error)
-{
-  NiceCandidate *nc;
-  GSList list = { 0 };
-  int added;
-
-  if (c->component != 1)
-    {
-      g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
-                   "candidate for component %u, but a punch session has only component 1",
-                   c->component);
-      return FALSE;
-    }
-  if (!address_wanted (self->config, c->address))
-    {
-      g_debug ("session %p: ignoring remote candidate %s (address family off)", self, c->address);
-      return TRUE;
-    }
-  if (c->transport == PUNCH_TRANSPORT_TCP)
-    {
-      g_debug ("session %p: ignoring remote TCP candidate %s:%u (punch uses UDP ICE)", self,
-               c->address, c->port);
-      return TRUE;
-    }
-  nc = punch_candidate_to_nice (c, self->stream_id);
-  if (nc == NULL)
-    {
-      g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
-                   "the candidate address %s is not usable", c->address);
-      return FALSE;
-    }
-  list.data = nc;
-  added = nice_agent_set_remote_candidates (self->agent, self->stream_id, 1, &list);
-  nice_candidate_free (nc);
-  if (added < 0)
-    {
-      g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_FAILED,
-                           "libnice refused the remote candidate");
-      return FALSE;
-    }
-  self->n_remote_cands++;
-  if (c->type == PUNCH_CANDIDATE_RELAY)
-    self->n_remote_relay++;
-  return TRUE;
-}
-
-gboolean
-punch_session_add_remote_candidate (PunchSession *self, const char *line, GError **error)
-{
-  g_autoptr (PunchCandidate) c = NULL;
-
-  g_return_val_if_fail (PUNCH_IS_SESSION (self), FALSE);
-
-  if (!check_open (self, error))
-    return FALSE;
-  c = punch_candidate_parse (line, error);
-  if (c == NULL)
-    return FALSE;
-  return add_remote_candidate (self, c, error);
-}
-
-void
-punch_session_set_remote_end_of_candidates (PunchSession *self)
-{
-  g_return_if_fail (PUNCH_IS_SESSION (self));
-
-  if (self->remote_eoc || self->agent == NULL)
-    return;
-  self->remote_eoc = TRUE;
-  nice_agent_peer_candidate_gathering_done (self->agent, self->stream_id);
-  maybe_fail_no_path (self);
-}
-
-gboolean
-punch_session_set_remote_description (PunchSession *self, const PunchDescription *desc,
-                                      GError **error)
-{
-  g_return_val_if_fail (PUNCH_IS_SESSION (self), FALSE);
-  g_return_val_if_fail (desc != NULL, FALSE);
-
-  if (self->quic && desc->fingerprint == NULL)
-    {
-      g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_AUTHENTICATION,
-                           "the peer's description carries no fingerprint, so its key cannot be "
-                           "checked: it is a plaintext ICE peer (talk to it with "
-                           "PUNCH_SECURITY_NONE, --insecure-plaintext) or an old punch");
-      return FALSE;
-    }
-  if (desc->fingerprint && !punch_session_set_remote_fingerprint (self, desc->fingerprint, error))
-    return FALSE;
-  if (!punch_session_set_remote_credentials (self, desc->ufrag, desc->pwd, error))
-    return FALSE;
-  for (guint i = 0; i < desc->candidates->len; i++)
-    if (!add_remote_candidate (self, desc->candidates->pdata[i], error))
-      return FALSE;
-  if (desc->end_of_candidates)
-    punch_session_set_remote_end_of_candidates (self);
-  return TRUE;
-}
-
 /* ---- data --------------------------------------------------------------- */
 
 gboolean
@@ -1338,7 +1161,7 @@ punch_session_send (PunchSession *self, const void *data, gsize len, GError **er
 
   if (self->state != PUNCH_STATE_CONNECTED)
     {
-      if (!check_open (self, error))
+      if (!punch_session_check_open (self, error))
         return FALSE;
       g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_FAILED, "not connected yet (state %s)",
                    punch_state_to_string (self->state));
