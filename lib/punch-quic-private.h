@@ -124,6 +124,9 @@ void punch_quic_stream_fail (PunchQuicStream *s, const GError *error);
 void punch_quic_stream_peer_done (PunchQuicStream *s);
 /* the connection is gone: no more calls into the owner */
 void punch_quic_stream_detach (PunchQuicStream *s);
+/* ngtcp2 closed the stream cleanly and the owner lets it go: what arrived
+ * stays readable, no more calls into the owner */
+void punch_quic_stream_forget (PunchQuicStream *s);
 
 /* The writer: unsent data as vectors (at most @max), and whether FIN goes after them. */
 gsize punch_quic_stream_peek (PunchQuicStream *s, ngtcp2_vec *vec, gsize max, gboolean *fin);

@@ -609,6 +609,12 @@ punch_quic_stream_peer_done (PunchQuicStream *s)
 }
 
 void
+punch_quic_stream_forget (PunchQuicStream *s)
+{
+  s->quic = NULL;
+}
+
+void
 punch_quic_stream_detach (PunchQuicStream *s)
 {
   g_autoptr (GError) error = NULL;

@@ -480,9 +480,19 @@ stream_close (ngtcp2_conn *conn, uint32_t flags, int64_t stream_id, uint64_t app
   PunchQuicStream *s = stream_of (q, stream_id, stream_user_data);
 
   if ((flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET) && app_error_code != 0)
-    return fail_stream (q, stream_id, stream_user_data, "reset the stream", app_error_code);
-  if (s)
+    fail_stream (q, stream_id, stream_user_data, "reset the stream", app_error_code);
+  else if (s)
     punch_quic_stream_closed (s);
+  /* ngtcp2 is done with it: the peer may open another in its place, and
+   * the application's reference (if any) keeps what arrived readable */
+  if (!ngtcp2_conn_is_local_stream (conn, stream_id))
+    ngtcp2_conn_extend_max_streams_bidi (conn, 1);
+  if (s && s != q->default_stream)
+    {
+      g_queue_remove (&q->active, s);
+      punch_quic_stream_forget (s);
+      g_hash_table_remove (q->streams, &stream_id);
+    }
   return 0;
 }
 

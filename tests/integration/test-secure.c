@@ -323,6 +323,90 @@ test_streams (Fixture *f, gconstpointer data)
     }
 }
 
+/* ---- many streams, one after the other ------------------------------------ */
+
+typedef struct
+{
+  guint got; /* streams b read to their end */
+  guint8 buf[64];
+} Echo;
+
+static void
+on_many_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GIOStream *stream = user_data;
+  Echo *e = g_object_get_data (G_OBJECT (stream), "echo");
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, NULL);
+
+  if (n > 0)
+    {
+      g_input_stream_read_async (G_INPUT_STREAM (source), e->buf, sizeof e->buf, G_PRIORITY_DEFAULT,
+                                 NULL, on_many_read, stream);
+      return;
+    }
+  if (n == 0)
+    e->got++;
+  /* b's side ends too, so that the stream closes on both sides */
+  g_output_stream_close (g_io_stream_get_output_stream (stream), NULL, NULL);
+  g_object_unref (stream);
+}
+
+static void
+on_many_stream (PunchSession *session, GIOStream *stream, gpointer user_data)
+{
+  Echo *e = user_data;
+
+  g_object_set_data (G_OBJECT (stream), "echo", e);
+  g_input_stream_read_async (g_io_stream_get_input_stream (stream), e->buf, sizeof e->buf,
+                             G_PRIORITY_DEFAULT, NULL, on_many_read, g_object_ref (stream));
+}
+
+static gboolean
+echo_count_reached (gpointer data)
+{
+  Echo *e = data;
+  return e->got >= 150;
+}
+
+/* 150 streams, more than the 100 the peer allows at once: closed streams
+ * make room for new ones (and are let go). */
+static void
+test_many_streams (Fixture *f, gconstpointer data)
+{
+  Echo e = { 0 };
+
+  session_pair_init (&f->pair, f->config);
+  g_signal_connect (f->pair.b, "stream", G_CALLBACK (on_many_stream), &e);
+  session_pair_start (&f->pair);
+  session_pair_wait_connected (&f->pair, 10000);
+  for (guint i = 0; i < 150; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GIOStream) stream = NULL;
+      CloseResult close = { 0 };
+      GOutputStream *out;
+      gsize written;
+
+      /* a few tries: the peer's MAX_STREAMS may still be on its way */
+      for (int tries = 0; tries < 200 && stream == NULL; tries++)
+        {
+          g_clear_error (&error);
+          stream = punch_session_open_stream (f->pair.a, &error);
+          if (stream == NULL)
+            punch_test_spin (10);
+        }
+      g_assert_no_error (error);
+      out = g_io_stream_get_output_stream (stream);
+      g_assert_true (g_output_stream_write_all (out, "x", 1, &written, NULL, &error));
+      g_output_stream_close_async (out, G_PRIORITY_DEFAULT, NULL, on_output_closed, &close);
+      g_assert_true (punch_test_wait (close_done, &close, 5000));
+      g_assert_no_error (close.error);
+    }
+  g_assert_true (punch_test_wait (echo_count_reached, &e, 10000));
+  g_assert_cmpuint (e.got, ==, 150);
+  g_signal_handlers_disconnect_by_data (f->pair.b, &e);
+}
+
 /* The default stream's close completes only after the peer has every byte:
  * while the peer reads nothing, its flow-control window holds the rest back
  * and the close waits; once it reads, the close completes. */
@@ -482,6 +566,7 @@ main (int argc, char **argv)
   ADD ("/punch/secure/no-fingerprint", test_no_fingerprint);
   ADD ("/punch/secure/streams", test_streams);
   ADD ("/punch/secure/close-waits-for-peer", test_close_waits_for_peer);
+  ADD ("/punch/secure/many-streams", test_many_streams);
   ADD ("/punch/secure/datagram-limits", test_datagram_limits);
   ADD ("/punch/secure/third-party-packets", test_third_party_packets);
 #undef ADD
