@@ -351,6 +351,45 @@ else
   [ $intact = yes ] || why "$name"
 fi
 
+# ---- a path that changes: relayed first, then direct ------------------------------
+# The peers' direct packets are dropped at first, so the relay pair answers
+# first and the secure channel comes up over TURN; then the drop goes and ICE
+# moves to the direct pair while the transfer runs. The QUIC connection must
+# carry on over the new pair: one handshake, nothing lost.
+if enc_wanted; then
+  name=pathswitch
+  mkdir -p "$WORK/$name"
+  make_file "$WORK/file-$name" $((2 * 1024 * 1024))
+  ip netns exec "$NATLAB_NS_RA" iptables -w -t raw -A PREROUTING -i wan0 -p udp -s "$NATLAB_B_WAN" -j DROP
+  ip netns exec "$NATLAB_NS_RB" iptables -w -t raw -A PREROUTING -i wan0 -p udp -s "$NATLAB_A_WAN" -j DROP
+  turn=(--turn "turn:$NATLAB_STUN_IP1:3478?transport=udp" --turn-user lab --turn-pass lab-pass)
+  A_EXTRA=("${turn[@]}") B_EXTRA=("${turn[@]}")
+  xfer_start "$name" reliable "sleep 1; head -c 1048576 '$WORK/file-$name'; sleep 2; tail -c +1048577 '$WORK/file-$name'"
+  for _ in $(seq 100); do
+    grep -q '"event":"connected"' "$WORK/$name/a.err" 2>/dev/null \
+      && grep -q '"event":"connected"' "$WORK/$name/b.err" 2>/dev/null && break
+    sleep 0.05
+  done
+  sleep 0.3
+  ip netns exec "$NATLAB_NS_RA" iptables -w -t raw -F PREROUTING
+  ip netns exec "$NATLAB_NS_RB" iptables -w -t raw -F PREROUTING
+  xfer_wait "$name"
+  A_EXTRA=() B_EXTRA=()
+  intact=no
+  [ "$(sha "$WORK/$name/a.out")" = "$(sha "$WORK/file-$name")" ] && [ "$RC_A$RC_B" = 00 ] && intact=yes
+  first_relayed=$(grep -h '"event":"connected"' "$WORK/$name/b.err" | head -1 | grep -o '"relayed":[a-z]*' | head -1)
+  changed=$(grep -hc '"event":"path-changed".*"relayed":false' "$WORK/$name/a.err" "$WORK/$name/b.err" | awk '{s += $1} END {print s + 0}')
+  handshakes=$(grep -hc '"event":"connected"' "$WORK/$name/a.err" "$WORK/$name/b.err" | awk '{s += $1} END {print s + 0}')
+  check "path switch: first connected over the relay ($first_relayed)" '"relayed":true' "$first_relayed"
+  check "path switch: ICE moved to a direct pair during the transfer ($changed path-changed events to a direct pair)" yes "$([ "${changed:-0}" -ge 1 ] && echo yes || echo no)"
+  check "path switch: one handshake per side, the copy intact, both exit 0 (connected events $handshakes, exit $RC_A/$RC_B${ERR_A:+ A:$ERR_A}${ERR_B:+ B:$ERR_B})" yes "$([ "$intact" = yes ] && [ "$handshakes" = 2 ] && echo yes || echo no)"
+  [ $intact = yes ] || why "$name"
+else
+  for what in "first connected over the relay" "ICE moved to a direct pair" "one handshake per side"; do
+    RESULTS+=("ok - path switch: $what # SKIP $NOENC")
+  done
+fi
+
 # ---- loss -----------------------------------------------------------------------
 lannet="${NATLAB_A_GW%.*}.0/24"
 for spec in 0.03:2 0.10:1; do
