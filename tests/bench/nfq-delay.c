@@ -40,6 +40,8 @@
 
 #include <libnetfilter_queue/libnetfilter_queue.h>
 
+#include "../common/nfq-drain.h"
+
 typedef struct
 {
   uint32_t id;
@@ -244,20 +246,7 @@ main (int argc, char **argv)
       if (n > 0 && (pfd.revents & POLLIN))
         {
           /* drain what is readable now, without blocking */
-          for (;;)
-            {
-              ssize_t r = recv (fd, buf, sizeof buf, MSG_DONTWAIT);
-              if (r < 0)
-                {
-                  if (errno == ENOBUFS)
-                    {
-                      fprintf (stderr, "nfq-delay: the kernel dropped packets (ENOBUFS)\n");
-                      continue;
-                    }
-                  break;
-                }
-              nfq_handle_packet (h, buf, (int)r);
-            }
+          nfq_drain (h, fd, buf, sizeof buf, "nfq-delay");
         }
       release_due (&d, 0);
     }

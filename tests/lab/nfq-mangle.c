@@ -36,6 +36,8 @@
 
 #include <libnetfilter_queue/libnetfilter_queue.h>
 
+#include "../common/nfq-drain.h"
+
 typedef struct
 {
   struct nfq_q_handle *qh;
@@ -236,20 +238,7 @@ main (int argc, char **argv)
           break;
         }
       if (n > 0 && (pfd.revents & POLLIN))
-        for (;;)
-          {
-            ssize_t r = recv (fd, buf, sizeof buf, MSG_DONTWAIT);
-            if (r < 0)
-              {
-                if (errno == ENOBUFS)
-                  {
-                    fprintf (stderr, "nfq-mangle: the kernel dropped packets (ENOBUFS)\n");
-                    continue;
-                  }
-                break;
-              }
-            nfq_handle_packet (h, buf, (int)r);
-          }
+        nfq_drain (h, fd, buf, sizeof buf, "nfq-mangle");
     }
 
   fprintf (stderr, "nfq-mangle: queue %ld: %llu packets, %llu eligible, %llu altered\n", queue,
