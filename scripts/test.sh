@@ -22,6 +22,7 @@ section() { printf '\n==== %s ====\n' "$*"; }
 summary=$(mktemp /tmp/punch-test-summary.XXXXXX)
 trap 'rm -f "$summary"' EXIT
 # every meson run's output also goes to $summary, to add up its Ok/Fail lines
+rm -f "$BUILD_DIR"/meson-logs/testlog*.json "$BUILD_DIR-asan"/meson-logs/testlog*.json
 mtest() { meson test "$@" 2>&1 | tee -a "$summary"; }
 
 section "code style: clang-format (.clang-format) over every C file"
@@ -56,6 +57,12 @@ if [ "${PUNCH_QUICK:-0}" != 1 ]; then
   section "valgrind (definite leaks and memory errors fail): unit and integration suites"
   mtest -C "$BUILD_DIR" --setup valgrind --print-errorlogs --num-processes 2 \
     --suite unit --suite integration || status=1
+fi
+
+if [ $status -ne 0 ]; then
+  section "what failed (the last lines of each failed test's output)"
+  /usr/bin/python3 scripts/test-failures.py "$BUILD_DIR/meson-logs/testlog.json" \
+    "$BUILD_DIR-asan/meson-logs/testlog.json" "$BUILD_DIR/meson-logs/testlog-valgrind.json" || true
 fi
 
 section "result"
