@@ -140,8 +140,9 @@ fl_events() { # NAME a|b PREFIX: the events so far, as PREFIX* variables
 fl_xfer_wait() {
   local name=$1
   RC_A=0 RC_B=0
-  wait "${FL_XA[$name]}" || RC_A=$?
-  if [ -n "${FL_XB[$name]}" ]; then wait "${FL_XB[$name]}" || RC_B=$?; else RC_B=""; fi
+  # (bash's own "Killed" notice of a side the test killed is not wanted)
+  { wait "${FL_XA[$name]}" || RC_A=$?; } 2>/dev/null
+  if [ -n "${FL_XB[$name]}" ]; then { wait "${FL_XB[$name]}" || RC_B=$?; } 2>/dev/null; else RC_B=""; fi
   # the watchers end with their process; give them a moment to log the exit
   sleep 0.05
   T0_A=${FL_T0A[$name]} T0_B=${FL_T0B[$name]:-}

@@ -270,8 +270,8 @@ if want c; then
   for p in 0.10 0.30; do
     pct=${p#0.}
     FL_OPTS=()
-    fl_xfer_start "loss$pct-reliable" reliable "$FL_PACE 1 '$FILE3'" 90
-    fl_xfer_start "loss$pct-datagram" datagram "$FL_PACE 1 '$WORK/records' --chunk 1000" 90
+    fl_xfer_start "loss$pct-reliable" reliable "$FL_PACE 1 '$FILE3'" 75
+    fl_xfer_start "loss$pct-datagram" datagram "$FL_PACE 1 '$WORK/records' --chunk 1000" 75
     fl_wait_event "loss$pct-reliable" a first-byte 15
     fl_wait_event "loss$pct-datagram" a first-byte 15
     sleep 3
@@ -339,7 +339,7 @@ if want b; then
     dead=$(yes_if fault_coturn_dead 1)
     fcheck "b ($variant): coturn (PID $FL_DEAD_TURN) killed with SIGKILL: no process, no STUN answer on $TURN_SERVER for 1 s" yes "$dead"
     if [ $variant = restart ]; then
-      sleep "$(awk -v n="$(now_ms)" -v f="$FAULT_MS" 'BEGIN { d = 3 - (n - f) / 1000; print d > 0 ? d : 0 }')"
+      sleep "$(awk -v n="$(now_ms)" -v f="$FAULT_MS" 'BEGIN { d = 3 - (n - f) / 1000; print (d > 0 ? d : 0) }')"
       if fault_coturn_restart; then up_ms=$(($(now_ms) - FAULT_MS)); else up_ms=""; fi
       fcheck "b (restart): coturn started again $(secs "$up_ms") after the kill (PID ${LAB_TURN_PID:-none})" yes "$([ -n "$up_ms" ] && echo yes || echo no)"
       fl_xfer_wait "$n"
