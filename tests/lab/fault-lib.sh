@@ -29,6 +29,8 @@
 #   fl_recovery NAME FAULT_MS [a|b]
 #                 AT_FAULT RECOVERED RECOVERY_MS STALL_MS FINAL EXIT_MS from
 #                 that side's watch log (default a, the receiver).
+#   fl_forget PID...
+#                 drop PIDs that were waited for from $PIDS.
 #   fl_punch_pid NAME a|b
 #                 the PID of punch itself (the child of its `timeout`).
 # Faults (each sets FAULT_MS, the wall-clock time the fault took effect):
@@ -60,7 +62,7 @@ ft() { "$FL_PY" "$FL_HERE/fault-tool.py" "$@"; }
 FL_PACE="'$FL_PY' '$FL_HERE/fault-tool.py' pace"
 now_ms() { date +%s%3N; }
 
-declare -A FL_XA FL_XB FL_T0A FL_T0B
+declare -A FL_XA FL_XB FL_T0A FL_T0B FL_WA FL_WB
 FL_OPTS=()
 FL_A_EXTRA=()
 FL_B_EXTRA=()
@@ -108,8 +110,9 @@ fl_xfer_start() {
   PIDS+=($!)
   "$FL_PY" "$FL_HERE/fault-tool.py" watch "$d/a.out" "$d/watch-a.log" --pid "${FL_XA[$name]}" \
     --max-seconds $((bound + 5)) &
+  FL_WA[$name]=$!
   PIDS+=($!)
-  FL_XB[$name]=""
+  FL_XB[$name]="" FL_WB[$name]=""
   [ "$feed" = - ] && return 0
   for i in $(seq 100); do grep -q '"event":"joined"' "$d/a.err" 2>/dev/null && break; sleep 0.05; done
   FL_T0B[$name]=$(now_ms)
@@ -119,6 +122,7 @@ fl_xfer_start() {
   PIDS+=($!)
   "$FL_PY" "$FL_HERE/fault-tool.py" watch "$d/b.out" "$d/watch-b.log" --pid "${FL_XB[$name]}" \
     --max-seconds $((bound + 5)) &
+  FL_WB[$name]=$!
   PIDS+=($!)
 }
 
@@ -143,12 +147,24 @@ fl_xfer_wait() {
   # (bash's own "Killed" notice of a side the test killed is not wanted)
   { wait "${FL_XA[$name]}" || RC_A=$?; } 2>/dev/null
   if [ -n "${FL_XB[$name]}" ]; then { wait "${FL_XB[$name]}" || RC_B=$?; } 2>/dev/null; else RC_B=""; fi
-  # the watchers end with their process; give them a moment to log the exit
-  sleep 0.05
+  # the watchers end with their process, once they have logged its exit
+  wait "${FL_WA[$name]}" 2>/dev/null
+  [ -n "${FL_WB[$name]}" ] && wait "${FL_WB[$name]}" 2>/dev/null
+  # all four are reaped: $PIDS must not name them any more (a PID is reused)
+  fl_forget "${FL_XA[$name]}" "${FL_WA[$name]}" "${FL_XB[$name]}" "${FL_WB[$name]}"
   T0_A=${FL_T0A[$name]} T0_B=${FL_T0B[$name]:-}
   fl_events "$name" a A_
   fl_events "$name" b B_ # no B: every B_ variable empty
   return 0
+}
+
+fl_forget() { # PID...: drop these from $PIDS (they were waited for)
+  local keep=() p q
+  for p in "${PIDS[@]}"; do
+    for q in "$@"; do [ "$p" = "$q" ] && continue 2; done
+    keep+=("$p")
+  done
+  PIDS=("${keep[@]}")
 }
 
 fl_recovery() {
@@ -207,6 +223,7 @@ fault_coturn_kill() {
   kill -KILL "$FL_DEAD_TURN"
   wait "$FL_DEAD_TURN" 2>/dev/null
   FAULT_MS=$(now_ms)
+  fl_forget "$FL_DEAD_TURN"
   LAB_TURN_PID=""
   return 0
 }
