@@ -88,6 +88,11 @@ typedef enum
  * @ipv6: gather IPv6 candidates
  * @connect_timeout_ms: from start to connected; the session fails after it
  * @consent_freshness: RFC 7675 consent checks; the path closes when the peer stops answering
+ * @consent_timeout_ms: how long a connected session waits without any
+ *   authenticated packet from the peer before it declares the peer gone
+ *   (RFC 7675: 30 s, the default). Secure sessions count QUIC packets, which
+ *   only the peer can make; a path that answers some of them stays up. With
+ *   %PUNCH_SECURITY_NONE libnice's own consent checks decide (10 s, fixed).
  * @local_addresses: (nullable): gather host candidates only on these IP literals
  *   (the loopback address is used only when listed here)
  * @upnp: ask a UPnP IGD for port mappings (slows gathering)
@@ -111,6 +116,7 @@ typedef struct
   gboolean ipv6;
   guint connect_timeout_ms;
   gboolean consent_freshness;
+  guint consent_timeout_ms;
   GStrv local_addresses;
   gboolean upnp;
   char *tls_ca_file;

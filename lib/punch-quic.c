@@ -10,8 +10,10 @@
  *   connection) and grow, by ngtcp2's auto-tuning, up to 16 MiB per stream
  *   and 24 MiB for the connection: a 200 ms path at 500 Mbit/s holds 12.5 MB;
  * - datagram frames (RFC 9221) up to 65535 bytes, the path permitting;
- * - 30 s idle timeout with a PING every 10 s, so an idle but live
- *   connection stays up and a dead one is noticed.
+ * - the consent timeout (30 s unless the session says otherwise) as QUIC's
+ *   idle timeout, with a PING after 1 s without traffic, so that a live path
+ *   is heard from at least every second or so: the session takes a silence
+ *   of a few seconds as a sign that the path is gone (ICE restart).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -32,8 +34,7 @@
 #define CONN_WINDOW (8 * 1024 * 1024)
 #define MAX_STREAM_WINDOW (16 * 1024 * 1024)
 #define MAX_CONN_WINDOW (24 * 1024 * 1024)
-#define IDLE_TIMEOUT_S 30
-#define KEEPALIVE_S 10
+#define KEEPALIVE_MS 1000
 /* queued datagrams before punch_quic_send_datagram() says WOULD_BLOCK */
 #define DGRAM_QUEUE_MAX 512
 #define MAX_VECS 16
@@ -84,6 +85,9 @@ struct _PunchQuic
   gboolean free_pending;
 
   gint64 start_us;
+  gint64 last_auth_rx_us; /* the last packet that only the peer could have made */
+  guint64 rx_events;      /* frames from the peer that reached a callback */
+  guint idle_timeout_ms;
   PunchQuicStats stats;
 };
 
@@ -153,9 +157,9 @@ drive (PunchQuic *q)
           rv = ngtcp2_conn_handle_expiry (q->conn, ts);
           if (rv == NGTCP2_ERR_IDLE_CLOSE)
             {
-              fail (q, PUNCH_ERROR_ICE_FAILED,
-                    "the peer stopped answering: no packet from it for %d s (QUIC idle timeout)",
-                    IDLE_TIMEOUT_S);
+              fail (q, PUNCH_ERROR_PEER_GONE,
+                    "nothing authenticated came from the peer for %u s (consent expired)",
+                    q->idle_timeout_ms / 1000);
               return;
             }
           if (rv != 0)
@@ -351,6 +355,7 @@ handshake_completed (ngtcp2_conn *conn, void *user_data)
 {
   PunchQuic *q = user_data;
 
+  q->rx_events++;
   if (q->peer_fingerprint == NULL)
     return NGTCP2_ERR_CALLBACK_FAILURE; /* cannot happen: the verify callback ran */
   if (q->client)
@@ -397,6 +402,7 @@ stream_open (ngtcp2_conn *conn, int64_t stream_id, void *user_data)
   PunchQuic *q = user_data;
   PunchQuicStream *s;
 
+  q->rx_events++;
   if (!ngtcp2_is_bidi_stream (stream_id))
     return 0; /* none are allowed: initial_max_streams_uni is 0 */
   g_debug ("quic %p: the peer opened stream %" G_GINT64_FORMAT, q, stream_id);
@@ -422,6 +428,7 @@ recv_stream_data (ngtcp2_conn *conn, uint32_t flags, int64_t stream_id, uint64_t
   PunchQuic *q = user_data;
   PunchQuicStream *s = stream_of (q, stream_id, stream_user_data);
 
+  q->rx_events++;
   if (s == NULL)
     return 0;
   punch_quic_stream_receive (s, data, datalen, (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0);
@@ -435,6 +442,7 @@ acked_stream_data_offset (ngtcp2_conn *conn, int64_t stream_id, uint64_t offset,
   PunchQuic *q = user_data;
   PunchQuicStream *s = stream_of (q, stream_id, stream_user_data);
 
+  q->rx_events++;
   if (s)
     punch_quic_stream_acked (s, offset + datalen);
   return 0;
@@ -503,6 +511,7 @@ extend_max_stream_data (ngtcp2_conn *conn, int64_t stream_id, uint64_t max_data,
   PunchQuic *q = user_data;
   PunchQuicStream *s = stream_of (q, stream_id, stream_user_data);
 
+  q->rx_events++;
   if (s)
     punch_quic_schedule_write (q, s);
   return 0;
@@ -515,6 +524,7 @@ recv_datagram (ngtcp2_conn *conn, uint32_t flags, const uint8_t *data, size_t da
   PunchQuic *q = user_data;
   g_autoptr (GBytes) bytes = g_bytes_new (data, datalen);
 
+  q->rx_events++;
   q->cb.datagram (q->user_data, bytes);
   return 0;
 }
@@ -692,7 +702,7 @@ cc_algo (void)
 }
 
 static void
-init_settings (ngtcp2_settings *settings, ngtcp2_transport_params *params)
+init_settings (ngtcp2_settings *settings, ngtcp2_transport_params *params, guint idle_timeout_ms)
 {
   ngtcp2_settings_default (settings);
   settings->initial_ts = now_ns ();
@@ -713,7 +723,7 @@ init_settings (ngtcp2_settings *settings, ngtcp2_transport_params *params)
   params->initial_max_data = CONN_WINDOW;
   params->initial_max_streams_bidi = 100;
   params->initial_max_streams_uni = 0;
-  params->max_idle_timeout = IDLE_TIMEOUT_S * NGTCP2_SECONDS;
+  params->max_idle_timeout = (ngtcp2_duration)idle_timeout_ms * NGTCP2_MILLISECONDS;
   params->max_datagram_frame_size = 65535;
   params->active_connection_id_limit = 4;
 }
@@ -733,7 +743,7 @@ create_client (PunchQuic *q, GError **error)
   ngtcp2_cid dcid, scid;
   int rv;
 
-  init_settings (&settings, &params);
+  init_settings (&settings, &params, q->idle_timeout_ms);
   random_cid (&dcid, 18);
   random_cid (&scid, SCID_LEN);
   rv = ngtcp2_conn_client_new (&q->conn, &dcid, &scid, &q->path, NGTCP2_PROTO_VER_V1,
@@ -745,7 +755,7 @@ create_client (PunchQuic *q, GError **error)
       return FALSE;
     }
   ngtcp2_conn_set_tls_native_handle (q->conn, q->tls);
-  ngtcp2_conn_set_keep_alive_timeout (q->conn, KEEPALIVE_S * NGTCP2_SECONDS);
+  ngtcp2_conn_set_keep_alive_timeout (q->conn, KEEPALIVE_MS * NGTCP2_MILLISECONDS);
   return TRUE;
 }
 
@@ -762,7 +772,7 @@ create_server (PunchQuic *q, const guint8 *data, gsize len)
   if (ngtcp2_accept (&hd, data, len) != 0)
     return FALSE;
   q->start_us = g_get_monotonic_time (); /* the handshake starts with the client's Initial */
-  init_settings (&settings, &params);
+  init_settings (&settings, &params, q->idle_timeout_ms);
   params.original_dcid = hd.dcid;
   random_cid (&scid, SCID_LEN);
   rv = ngtcp2_conn_server_new (&q->conn, &hd.scid, &scid, &q->path, hd.version, &callbacks_template,
@@ -773,7 +783,7 @@ create_server (PunchQuic *q, const guint8 *data, gsize len)
       return FALSE;
     }
   ngtcp2_conn_set_tls_native_handle (q->conn, q->tls);
-  ngtcp2_conn_set_keep_alive_timeout (q->conn, KEEPALIVE_S * NGTCP2_SECONDS);
+  ngtcp2_conn_set_keep_alive_timeout (q->conn, KEEPALIVE_MS * NGTCP2_MILLISECONDS);
   return TRUE;
 }
 
@@ -802,6 +812,7 @@ punch_quic_new (PunchIdentity *identity, const char *const *pins, GMainContext *
   q->default_stream = punch_quic_stream_new (q, -1);
   q->stats.rtt_ms = -1;
   q->stats.handshake_ms = -1;
+  q->idle_timeout_ms = 30000;
   g_queue_init (&q->active);
   g_queue_init (&q->dgrams);
 
@@ -860,6 +871,31 @@ punch_quic_receive (PunchQuic *q, const guint8 *data, gsize len)
   leave (q);
 }
 
+typedef struct
+{
+  guint64 events;
+  ngtcp2_tstamp expiry;
+  guint64 bytes_in_flight;
+  ngtcp2_duration latest_rtt;
+  ngtcp2_tstamp loss_detection_timer;
+} RxMark;
+
+static void
+rx_mark (PunchQuic *q, RxMark *m)
+{
+  ngtcp2_conn_stat cstat;
+
+  memset (m, 0, sizeof *m);
+  m->events = q->rx_events;
+  if (q->conn == NULL)
+    return;
+  ngtcp2_conn_get_conn_stat (q->conn, &cstat);
+  m->expiry = ngtcp2_conn_get_expiry (q->conn);
+  m->bytes_in_flight = cstat.bytes_in_flight;
+  m->latest_rtt = cstat.latest_rtt;
+  m->loss_detection_timer = cstat.loss_detection_timer;
+}
+
 static void
 receive (PunchQuic *q, const guint8 *data, gsize len)
 {
@@ -881,7 +917,18 @@ receive (PunchQuic *q, const guint8 *data, gsize len)
           return;
         }
     }
-  rv = ngtcp2_conn_read_pkt (q->conn, &q->path, &pi, data, len, now_ns ());
+  {
+    /* A forged, altered or replayed packet is dropped with 0 and changes
+     * nothing. One that only the peer can have made either carries a frame
+     * (a callback counts it), asks for an ACK (the ACK timer moves the
+     * expiry) or acknowledges ours (bytes in flight, RTT, loss timer). */
+    RxMark before, after;
+    rx_mark (q, &before);
+    rv = ngtcp2_conn_read_pkt (q->conn, &q->path, &pi, data, len, now_ns ());
+    rx_mark (q, &after);
+    if (rv == 0 && memcmp (&before, &after, sizeof before) != 0)
+      q->last_auth_rx_us = g_get_monotonic_time ();
+  }
   if (rv == 0)
     {
       request_write (q);
@@ -902,6 +949,18 @@ receive (PunchQuic *q, const guint8 *data, gsize len)
   else
     fail (q, PUNCH_ERROR_PROTOCOL, "a QUIC packet from the peer broke the connection: %s",
           ngtcp2_strerror (rv));
+}
+
+void
+punch_quic_set_idle_timeout (PunchQuic *q, guint ms)
+{
+  q->idle_timeout_ms = ms;
+}
+
+gint64
+punch_quic_get_last_receive_time (PunchQuic *q)
+{
+  return q->last_auth_rx_us;
 }
 
 gboolean

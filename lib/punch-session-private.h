@@ -76,20 +76,22 @@ struct _PunchSession
 
   guint pending_resolves;
   GPtrArray *resolved;    /* ResolvedServer, in config order */
-  GPtrArray *bridges;     /* PunchTlsBridge */
+  GPtrArray *bridges;     /* PunchTlsBridge, of self->agent */
   GPtrArray *local_cands; /* PunchCandidate */
   guint n_local_relay;
   guint n_remote_cands;
   guint n_remote_relay;
   gboolean gathering_done;
+  gboolean gathering_started;
   gboolean remote_credentials_set;
   gboolean remote_eoc;
   GQueue early_datagrams; /* GBytes that arrived before CONNECTED */
   GQueue early_packets;   /* QUIC packets that arrived before the path was up */
   guint pending_probes;
-  guint n_turn_usable; /* TURN servers handed to libnice */
-  guint n_turn_failed; /* of those, known to have failed */
-  GError *turn_error;  /* why a TURN server gave no relay candidate */
+  guint n_turn_usable;      /* TURN servers handed to libnice */
+  guint n_turn_failed;      /* of those, known to have failed */
+  GError *turn_error;       /* why a TURN server gave no relay candidate */
+  GError *no_address_error; /* why there was no local address to gather on */
 
   NiceComponentState nice_state;
   PunchPair *selected;
@@ -99,6 +101,7 @@ struct _PunchSession
   PunchQuic *quic;
   PunchIdentity *identity;
   char *remote_ufrag;
+  char *remote_pwd;
   char *remote_fingerprint;
   gboolean role_explicit;
   gboolean ice_connected;
@@ -110,6 +113,25 @@ struct _PunchSession
   gboolean gso_off;
 
   GList *connect_tasks; /* GTask, waiting for connected or failed */
+
+  /* ICE restarts (punch-session-restart.c). self->agent is the current ICE
+   * run; path_agent is the one whose selected pair carries the packets: the
+   * same object, except while a restart looks for a new path. */
+  NiceAgent *path_agent;
+  guint path_stream_id;
+  GPtrArray *path_bridges;   /* PunchTlsBridge of path_agent, when not self->agent's */
+  guint generation;          /* ICE runs after the first */
+  gboolean restarting;       /* self->agent is checking; path_agent still carries */
+  gboolean restart_answered; /* the peer sent credentials for the current run */
+  gint64 restart_time;       /* when the last restart began, monotonic µs */
+  gint64 path_time;          /* when the current path was selected */
+  GError *restart_error;     /* why the last restart found no path */
+  char *restart_reason;
+  gboolean path_was_relayed;
+  gboolean peer_left;   /* signaling saw the peer leave */
+  gboolean path_broken; /* sending failed: the local address went away */
+  GSource *liveness_source;
+  GSource *restart_source;
 };
 
 enum
@@ -121,6 +143,7 @@ enum
   SIGNAL_DATAGRAM,
   SIGNAL_STREAM,
   SIGNAL_WRITABLE,
+  SIGNAL_RESTART,
   N_SIGNALS
 };
 
@@ -136,6 +159,33 @@ gboolean punch_session_address_wanted (const PunchConfig *config, const char *ip
 /* libnice may have given up although candidates can still come: believe it
  * only once both sides are done (punch-session.c) */
 void punch_session_maybe_fail_no_path (PunchSession *self);
+
+/* punch-session.c: the agents */
+gboolean punch_session_make_agent (PunchSession *self, const char *ufrag, const char *pwd,
+                                   GError **error);
+void punch_session_retire_agent (PunchSession *self, NiceAgent *agent, guint stream_id);
+void punch_session_reset_ice_run (PunchSession *self);
+void punch_session_begin_gathering (PunchSession *self);
+/* Returns: (transfer full): why the current ICE run found no path */
+GError *punch_session_describe_no_path (PunchSession *self, gboolean timed_out);
+
+/* punch-session-restart.c: keeping a connected session's path */
+/* Starts an ICE restart: a new agent with new credentials, gathering; the
+ * path's agent carries on meanwhile. @force: even if one began moments ago. */
+void punch_session_restart_ice (PunchSession *self, const char *reason, gboolean force);
+/* The restart's agent has a selected pair: it carries from now on. */
+void punch_session_finish_restart (PunchSession *self);
+/* The restart's ICE run found no path (every pair failed, or no address). */
+void punch_session_restart_failed (PunchSession *self);
+/* libnice says the path's pair failed */
+void punch_session_path_failed (PunchSession *self);
+/* A send on the path's socket failed for want of a route or an address. */
+void punch_session_path_broken (PunchSession *self);
+/* CONNECTED: start watching the path */
+void punch_session_watch_path (PunchSession *self);
+/* Rewrites why the secure channel ended (no answer for the consent timeout)
+ * into what the restarts learned. Returns: (transfer full) */
+GError *punch_session_explain_silence (PunchSession *self, const GError *error);
 
 /* punch-session-secure.c: the QUIC channel over the selected pair */
 PunchQuic *punch_session_new_quic (PunchSession *self);

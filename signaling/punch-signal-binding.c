@@ -169,12 +169,31 @@ on_description (PunchSignalClient *client, const char *from, PunchDescription *d
   else if (strcmp (self->remote_ufrag, desc->ufrag) != 0
            || strcmp (self->remote_pwd, desc->pwd) != 0)
     {
-      error = g_error_new (PUNCH_ERROR, PUNCH_ERROR_SIGNALING,
-                           "peer %s sent new ICE credentials (it restarted its session); this "
-                           "session cannot follow: start a new one",
-                           from);
-      report (self, error);
-      return;
+      /* The peer restarted ICE (new credentials, same key): a connected
+       * session follows, restarting its side too; one still connecting
+       * cannot (its checks and handshake are with the old run). */
+      if (punch_session_get_state (self->session) != PUNCH_STATE_CONNECTED
+          || punch_session_get_security (self->session) != PUNCH_SECURITY_QUIC)
+        {
+          error = g_error_new (PUNCH_ERROR, PUNCH_ERROR_SIGNALING,
+                               "peer %s sent new ICE credentials before this session was "
+                               "connected (it restarted its session); this session cannot "
+                               "follow: start a new one",
+                               from);
+          report (self, error);
+          return;
+        }
+      g_debug ("signal binding: peer %s restarted ICE", from);
+      g_hash_table_remove_all (self->seen);
+      if (!punch_session_set_remote_credentials (self->session, desc->ufrag, desc->pwd, &error))
+        {
+          report (self, error);
+          return;
+        }
+      g_free (self->remote_ufrag);
+      g_free (self->remote_pwd);
+      self->remote_ufrag = g_strdup (desc->ufrag);
+      self->remote_pwd = g_strdup (desc->pwd);
     }
   for (guint i = 0; i < desc->candidates->len; i++)
     {
@@ -218,12 +237,25 @@ on_end_of_candidates (PunchSignalClient *client, const char *from, gpointer data
     punch_session_set_remote_end_of_candidates (self->session);
 }
 
+/* The session restarted ICE: the peer needs the new credentials. */
+static void
+on_restart (PunchSession *session, guint generation, const char *reason, gpointer data)
+{
+  PunchSignalBinding *self = data;
+
+  self->gathered = FALSE;
+  if (self->remote_id == NULL || self->remote_gone)
+    return;
+  send_description (self);
+}
+
 static void
 remote_gone (PunchSignalBinding *self, const char *id)
 {
   if (self->remote_id == NULL || self->remote_gone || strcmp (id, self->remote_id) != 0)
     return;
   self->remote_gone = TRUE;
+  punch_session_peer_left (self->session);
   g_signal_emit (self, signals[SIGNAL_REMOTE_LEFT], 0, id);
 }
 
@@ -329,6 +361,7 @@ punch_signal_binding_new (PunchSignalClient *client, PunchSession *session)
 
   g_signal_connect (session, "local-candidate", G_CALLBACK (on_local_candidate), self);
   g_signal_connect (session, "gathering-done", G_CALLBACK (on_gathering_done), self);
+  g_signal_connect (session, "restart", G_CALLBACK (on_restart), self);
   g_signal_connect (client, "description", G_CALLBACK (on_description), self);
   g_signal_connect (client, "candidate", G_CALLBACK (on_candidate), self);
   g_signal_connect (client, "end-of-candidates", G_CALLBACK (on_end_of_candidates), self);

@@ -87,7 +87,7 @@ main (int argc, char **argv)
     { "/punch/enum-types/state", punch_state_get_type, (ToString)punch_state_to_string, 6,
       "unknown" },
     { "/punch/enum-types/error-code", punch_error_code_get_type,
-      (ToString)punch_error_code_to_string, 11, "unknown" },
+      (ToString)punch_error_code_to_string, 15, "unknown" },
     { "/punch/enum-types/policy", punch_policy_get_type, (ToString)punch_policy_to_string, 2,
       "unknown" },
     { "/punch/enum-types/role", punch_role_get_type, (ToString)punch_role_to_string, 3, "unknown" },
