@@ -28,7 +28,7 @@
 /* a restart that found nothing (yet) is replaced by a new one after this */
 #define RESTART_RETRY_MS 5000
 /* signaling saw the peer leave, and its path is this silent: it is gone */
-#define PEER_LEFT_SILENT_MS 1000
+#define PEER_LEFT_SILENT_MS 2000
 #define LIVENESS_TICK_MS 250
 
 static gint64

@@ -357,7 +357,7 @@ PUNCH_EXPORT gboolean punch_session_restart (PunchSession *self, GError **error)
  *
  * Tells the session that signaling saw the peer leave. While the path works
  * nothing changes (the peer may only have lost its signaling connection);
- * once nothing has come from the peer for a second the session fails with
+ * once nothing has come from the peer for 2 s the session fails with
  * %PUNCH_ERROR_PEER_GONE, and it no longer restarts ICE.
  */
 PUNCH_EXPORT void punch_session_peer_left (PunchSession *self);
