@@ -1216,6 +1216,8 @@ punch_session_set_role (PunchSession *self, PunchRole role, GError **error)
                            "a session's role is controlling or controlled, not auto");
       return FALSE;
     }
+  if (!punch_session_check_open (self, error))
+    return FALSE;
   if (self->remote_credentials_set || self->agent == NULL)
     {
       g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
