@@ -122,6 +122,9 @@ struct _PunchSession
   GPtrArray *path_bridges;   /* PunchTlsBridge of path_agent, when not self->agent's */
   guint generation;          /* ICE runs after the first */
   gboolean restarting;       /* self->agent is checking; path_agent still carries */
+  gboolean restart_in_place; /* ...on the same agent and sockets (path_agent == agent) */
+  gboolean upgrade_tried;    /* the one in-place restart toward a direct path */
+  gboolean quic_client;      /* this side began the QUIC handshake */
   gboolean restart_answered; /* the peer sent credentials for the current run */
   gint64 restart_time;       /* when the last restart began, monotonic µs */
   gint64 path_time;          /* when the current path was selected */
@@ -173,6 +176,9 @@ GError *punch_session_describe_no_path (PunchSession *self, gboolean timed_out);
 /* Starts an ICE restart: a new agent with new credentials, gathering; the
  * path's agent carries on meanwhile. @force: even if one began moments ago. */
 void punch_session_restart_ice (PunchSession *self, const char *reason, gboolean force);
+/* The peer sent new credentials while connected: restart to follow it (in
+ * place, keeping sockets and NAT mappings, while our path is healthy). */
+void punch_session_follow_peer_restart (PunchSession *self);
 /* The restart's agent has a selected pair: it carries from now on. */
 void punch_session_finish_restart (PunchSession *self);
 /* The restart's ICE run found no path (every pair failed, or no address). */
@@ -181,6 +187,9 @@ void punch_session_restart_failed (PunchSession *self);
 void punch_session_path_failed (PunchSession *self);
 /* A send on the path's socket failed for want of a route or an address. */
 void punch_session_path_broken (PunchSession *self);
+/* CONNECTED over a relay while both sides have other candidates: one
+ * in-place restart checks the direct pairs again at once */
+void punch_session_try_direct (PunchSession *self);
 /* CONNECTED: start watching the path */
 void punch_session_watch_path (PunchSession *self);
 /* Rewrites why the secure channel ended (no answer for the consent timeout)

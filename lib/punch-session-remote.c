@@ -57,7 +57,7 @@ punch_session_set_remote_credentials (PunchSession *self, const char *ufrag, con
        * path: then these replace what the peer sent for it (both sides
        * restarted at once, or the peer tried again). */
       if (!self->restarting || self->restart_error)
-        punch_session_restart_ice (self, "peer-restarted", TRUE);
+        punch_session_follow_peer_restart (self);
       if (self->state != PUNCH_STATE_CONNECTED || self->agent == NULL)
         return punch_session_check_open (self, error);
     }

@@ -89,6 +89,28 @@ on_liveness (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* Connected through a relay while both sides have other candidates: the
+ * direct checks may have failed only because they crossed the NATs too early
+ * (one side's first check reaches the other's NAT before that NAT has sent
+ * anything toward it, and libnice retries only after 500 ms). By now each
+ * NAT has sent toward the other: one in-place restart, on the same sockets,
+ * checks the direct pairs again at once. */
+static void restart_in_place (PunchSession *self, const char *reason);
+
+void
+punch_session_try_direct (PunchSession *self)
+{
+  /* only the QUIC client: connected, it knows the server is connected too
+   * (the server's handshake completed first), so the peer can follow */
+  if (self->upgrade_tried || !self->quic_client || self->selected == NULL
+      || !self->selected->relayed || self->config->policy == PUNCH_POLICY_RELAY
+      || !can_restart (self) || self->local_cands->len <= self->n_local_relay
+      || self->n_remote_cands <= self->n_remote_relay)
+    return;
+  self->upgrade_tried = TRUE;
+  restart_in_place (self, "direct-upgrade");
+}
+
 void
 punch_session_watch_path (PunchSession *self)
 {
@@ -98,6 +120,65 @@ punch_session_watch_path (PunchSession *self)
   self->liveness_source
       = punch_timeout_attach (self->context, LIVENESS_TICK_MS, on_liveness, self, NULL);
   g_source_set_name (self->liveness_source, "[punch] path liveness");
+}
+
+/* The bookkeeping of a new ICE run. */
+static void
+begin_run (PunchSession *self, char *reason, gboolean in_place)
+{
+  self->generation++;
+  self->restarting = TRUE;
+  self->restart_in_place = in_place;
+  self->restart_answered = FALSE;
+  self->restart_time = now_us ();
+  g_free (self->restart_reason);
+  self->restart_reason = reason;
+  g_clear_error (&self->restart_error);
+  self->stats.restarts++;
+}
+
+/* A restart on the same agent (nice_agent_restart_stream()): new
+ * credentials, the same sockets and so the same NAT mappings and the holes
+ * they already opened; the selected pair carries until the new run
+ * nominates one. For a path that works (to follow a peer's restart, or to
+ * try once more for a direct path): a dead one needs fresh candidates. */
+static void
+restart_in_place (PunchSession *self, const char *reason)
+{
+  g_assert (self->agent == self->path_agent);
+  if (!nice_agent_restart_stream (self->agent, self->stream_id))
+    {
+      punch_session_restart_ice (self, reason, TRUE);
+      return;
+    }
+  g_free (self->local_ufrag);
+  g_free (self->local_pwd);
+  nice_agent_get_local_credentials (self->agent, self->stream_id, &self->local_ufrag,
+                                    &self->local_pwd);
+  begin_run (self, g_strdup (reason), TRUE);
+  /* the peer's side starts again; ours (candidates, gathering) stays */
+  self->remote_credentials_set = FALSE;
+  self->remote_eoc = FALSE;
+  self->n_remote_cands = 0;
+  self->n_remote_relay = 0;
+  g_message ("ICE restart %u (%s): new credentials on the same sockets; the current path stays "
+             "in use until the new checks nominate one",
+             self->generation, self->restart_reason);
+  g_object_ref (self);
+  g_signal_emit (self, punch_session_signals[SIGNAL_RESTART], 0, self->generation,
+                 self->restart_reason);
+  g_object_unref (self);
+}
+
+void
+punch_session_follow_peer_restart (PunchSession *self)
+{
+  gint64 silent_ms = (now_us () - last_heard_us (self)) / 1000;
+
+  if (!self->restarting && !self->path_broken && silent_ms < PATH_SILENT_MS / 2)
+    restart_in_place (self, "peer-restarted");
+  else
+    punch_session_restart_ice (self, "peer-restarted", TRUE);
 }
 
 void
@@ -111,7 +192,7 @@ punch_session_restart_ice (PunchSession *self, const char *reason, gboolean forc
   if (self->restarting && !force && now_us () - self->restart_time < RESTART_RETRY_MS * 1000)
     return;
 
-  if (self->restarting)
+  if (self->restarting && !self->restart_in_place)
     {
       /* the last restart's agent found nothing: a new one replaces it */
       punch_session_retire_agent (self, g_steal_pointer (&self->agent), self->stream_id);
@@ -128,15 +209,8 @@ punch_session_restart_ice (PunchSession *self, const char *reason, gboolean forc
       self->bridges = empty;
       self->path_was_relayed = self->selected && self->selected->relayed;
     }
-  self->generation++;
-  self->restarting = TRUE;
-  self->restart_answered = FALSE;
-  self->restart_time = now_us ();
-  g_free (self->restart_reason);
-  self->restart_reason = g_steal_pointer (&why);
-  g_clear_error (&self->restart_error);
+  begin_run (self, g_steal_pointer (&why), FALSE);
   punch_session_reset_ice_run (self);
-  self->stats.restarts++;
 
   if (!punch_session_make_agent (self, NULL, NULL, &error))
     {
@@ -164,6 +238,14 @@ punch_session_finish_restart (PunchSession *self)
   g_info ("ICE restart %u (%s): a new path answered after %" G_GINT64_FORMAT " ms",
           self->generation, self->restart_reason, (now_us () - self->restart_time) / 1000);
   self->stats.last_restart_ms = (now_us () - self->restart_time) / 1000;
+  if (self->restart_in_place)
+    {
+      self->restarting = FALSE;
+      self->restart_in_place = FALSE;
+      self->path_time = now_us ();
+      g_clear_error (&self->restart_error);
+      return;
+    }
   g_clear_object (&self->direct_socket);
   old = g_steal_pointer (&self->path_agent);
   punch_session_retire_agent (self, old, self->path_stream_id);

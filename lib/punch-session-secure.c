@@ -123,6 +123,8 @@ on_quic_established (gpointer user_data)
   self->stats.time_to_connected_ms = punch_session_elapsed_ms (self);
   punch_session_watch_path (self);
   punch_session_set_state (self, PUNCH_STATE_CONNECTED);
+  if (self->state == PUNCH_STATE_CONNECTED)
+    punch_session_try_direct (self);
 }
 
 static void
@@ -191,6 +193,7 @@ punch_session_start_secure_channel (PunchSession *self)
   gboolean client = quic_is_client (self);
 
   self->ice_connected = TRUE;
+  self->quic_client = client;
   self->ice_connected_time = g_get_monotonic_time ();
   self->stats.time_to_path_ms = punch_session_elapsed_ms (self);
   if (self->state == PUNCH_STATE_GATHERING)

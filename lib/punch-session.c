@@ -304,7 +304,7 @@ update_selected_pair (PunchSession *self)
 
   if (!nice_agent_get_selected_pair (self->agent, self->stream_id, 1, &lc, &rc))
     return;
-  if (self->restarting)
+  if (self->restarting && !self->restart_in_place)
     punch_session_finish_restart (self);
 
   pair = g_new0 (PunchPair, 1);
@@ -418,6 +418,9 @@ on_new_selected_pair (NiceAgent *agent, guint stream_id, guint component_id, Nic
 
   if (agent != self->agent)
     return;
+  /* an in-place restart's run nominated its pair (maybe the same addresses) */
+  if (self->restarting && self->restart_in_place)
+    punch_session_finish_restart (self);
   if (self->state == PUNCH_STATE_CONNECTED)
     update_selected_pair (self);
   else
