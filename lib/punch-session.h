@@ -146,7 +146,9 @@ G_DECLARE_FINAL_TYPE (PunchSession, punch_session, PUNCH, SESSION, GObject)
  *   (punch_session_get_local_ufrag() and _pwd(), or the whole
  *   punch_session_get_local_description()) to the peer; new `local-candidate`
  *   and `gathering-done` signals follow for it. @reason is "path-silent",
- *   "path-failed", "network-changed", "peer-restarted" or "requested".
+ *   "path-failed", "network-changed", "peer-restarted", "requested", or
+ *   "direct-upgrade" (connected through a relay although both sides have
+ *   direct candidates: one restart on the same sockets checks them again).
  *   Without a handler a session never restarts by itself.
  *
  * Security: by default (%PUNCH_SECURITY_QUIC) everything after the ICE
