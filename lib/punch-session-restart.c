@@ -84,7 +84,10 @@ on_liveness (gpointer user_data)
     return G_SOURCE_CONTINUE; /* the consent timeout decides */
   if (!self->restarting)
     punch_session_restart_ice (self, self->path_broken ? "network-changed" : "path-silent", FALSE);
-  else if (now - self->restart_time >= RESTART_RETRY_MS * 1000)
+  else if (now - self->restart_time >= RESTART_RETRY_MS * 1000
+           && (!self->restart_answered || self->restart_error))
+    /* a run the peer never answered, or one that found nothing: again. A
+     * run with the peer's credentials that is still checking goes on. */
     punch_session_restart_ice (self, self->restart_reason, TRUE);
   return G_SOURCE_CONTINUE;
 }

@@ -122,6 +122,7 @@ struct _Peer
   PunchSignalFrameGuard *guard;
   char *id;
   char *addr;
+  char *resume; /* the secret of its welcome: a new connection may take its place */
   Room *room;
   Room *joining;   /* the room it asked to join, until the store answers */
   GPtrArray *held; /* Held*: what happened in @joining meanwhile */

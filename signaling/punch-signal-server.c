@@ -207,6 +207,7 @@ peer_free (Peer *peer)
   g_clear_pointer (&peer->held, g_ptr_array_unref);
   g_free (peer->id);
   g_free (peer->addr);
+  g_free (peer->resume);
   g_free (peer);
 }
 
@@ -233,7 +234,9 @@ peer_retire (Peer *peer)
   if (peer->dead)
     return;
   peer_leave (peer);
-  g_hash_table_remove (self->ids, peer->id);
+  /* a peer another connection took the place of no longer owns its id */
+  if (g_hash_table_lookup (self->ids, peer->id) == peer)
+    g_hash_table_remove (self->ids, peer->id);
   /* this may run inside the shard's context: free it from the server's;
    * until then its socket is not watched (a readable descriptor of a dead
    * peer would wake the server again and again) */
