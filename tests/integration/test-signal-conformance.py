@@ -309,6 +309,39 @@ async def t_third_peer(s):
         await ws.close()
 
 
+async def t_resume(s):
+    a, wa = await join(s.url, "back", token("back"))
+    b, wb = await join(s.url, "back", token("back"))
+    assert (await recv_json(a))["type"] == "peer-joined"
+    assert len(wa.get("resume", "")) == 32, wa
+    # a wrong secret is an ordinary join: the room is full
+    c, m = await join_resume(s.url, "back", token("back"), "0" * 32)
+    assert m["type"] == "error" and m["code"] == "room-full", m
+    await c.close()
+    # a new connection with a's secret: a's id and place, the old one closed
+    a2, w2 = await join_resume(s.url, "back", token("back"), wa["resume"])
+    assert w2["type"] == "welcome" and w2["id"] == wa["id"], w2
+    assert w2["peers"] == [wb["id"]], w2
+    assert w2["resume"] != wa["resume"], "the secret was not renewed"
+    assert await expect_close(a) == 1001
+    assert await quiet(b, 0.5), "b was told of the takeover"
+    await a2.send(json.dumps({"type": "bye", "to": wb["id"]}))
+    m = await recv_json(b)
+    assert m["type"] == "bye" and m["from"] == wa["id"], m
+    # the old secret is spent
+    d, m = await join_resume(s.url, "back", token("back"), wa["resume"])
+    assert m["type"] == "error" and m["code"] == "room-full", m
+    for ws in (a2, b, d):
+        await ws.close()
+
+
+async def join_resume(url, room, tok, secret):
+    ws = await websockets.connect(url)
+    await ws.send(json.dumps({"type": "hello", "version": 1, "room": room, "token": tok,
+                              "resume": secret}))
+    return ws, await recv_json(ws)
+
+
 async def t_cross_room(s):
     a, wa = await join(s.url, "room-a", token("room-a"))
     b, wb = await join(s.url, "room-b", token("room-b"))
@@ -522,6 +555,7 @@ TESTS = [
     ("a ping flood is closed with 1008", t_ping_flood),
     ("forged, expired, wrong-room and missing tokens are refused", t_bad_tokens),
     ("a third peer is refused with room-full", t_third_peer),
+    ("a peer comes back on a new connection with its resume secret", t_resume),
     ("nothing reaches another room", t_cross_room),
     ("messages before hello, wrong version, server-only types", t_before_hello),
     ("no hello within --hello-timeout closes with 1008", t_hello_timeout),
