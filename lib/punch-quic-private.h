@@ -38,6 +38,9 @@ typedef struct
   void (*stream) (gpointer user_data, GIOStream *stream);
   /* the datagram queue has room again after punch_quic_send_datagram() said WOULD_BLOCK */
   void (*writable) (gpointer user_data);
+  /* (optional) why the connection ended, in the owner's words: returns a
+   * new error for @error (e.g. the idle timeout) */
+  GError *(*explain) (gpointer user_data, const GError *error);
 } PunchQuicCallbacks;
 
 typedef struct

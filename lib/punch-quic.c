@@ -240,16 +240,21 @@ static void
 end (PunchQuic *q, const GError *error)
 {
   g_autoptr (GError) closed = NULL;
+  g_autoptr (GError) why = NULL;
 
   if (q->over)
     return;
   q->over = TRUE;
-  closed = error ? g_error_copy (error)
-                 : g_error_new_literal (PUNCH_ERROR, PUNCH_ERROR_CLOSED,
-                                        "the peer closed the connection");
+  /* the owner may know better why (what ICE restarts found): streams and
+   * owner get the same words */
+  if (error)
+    why = q->cb.explain ? q->cb.explain (q->user_data, error) : g_error_copy (error);
+  closed = why ? g_error_copy (why)
+               : g_error_new_literal (PUNCH_ERROR, PUNCH_ERROR_CLOSED,
+                                      "the peer closed the connection");
   streams_fail (q, closed);
   rearm (q);
-  q->cb.closed (q->user_data, error);
+  q->cb.closed (q->user_data, why);
 }
 
 static void

@@ -134,8 +134,7 @@ on_quic_closed (gpointer user_data, const GError *error)
 
   if (error)
     {
-      g_autoptr (GError) why = punch_session_explain_silence (self, error);
-      punch_session_fail_with_error (self, why, "");
+      punch_session_fail_with_error (self, error, ""); /* explained by on_quic_explain() */
       return;
     }
   g_info ("session %p: the peer closed the connection", self);
@@ -177,7 +176,14 @@ on_quic_writable (gpointer user_data)
   g_signal_emit (self, punch_session_signals[SIGNAL_WRITABLE], 0);
 }
 
+static GError *
+on_quic_explain (gpointer user_data, const GError *error)
+{
+  return punch_session_explain_silence (user_data, error);
+}
+
 static const PunchQuicCallbacks quic_callbacks = {
+  .explain = on_quic_explain,
   .send = on_quic_send,
   .established = on_quic_established,
   .closed = on_quic_closed,
