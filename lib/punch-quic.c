@@ -35,6 +35,8 @@
 #define MAX_STREAM_WINDOW (16 * 1024 * 1024)
 #define MAX_CONN_WINDOW (24 * 1024 * 1024)
 #define KEEPALIVE_MS 1000
+/* a heartbeat byte after this many packets of datagrams (see quic_write()) */
+#define HEARTBEAT_EVERY 2
 /* queued datagrams before punch_quic_send_datagram() says WOULD_BLOCK */
 #define DGRAM_QUEUE_MAX 512
 #define MAX_VECS 16
@@ -86,6 +88,8 @@ struct _PunchQuic
 
   gint64 start_us;
   gint64 last_auth_rx_us; /* the last packet that only the peer could have made */
+  gint64 heartbeat_id;    /* our unidirectional stream, -1 before it is open */
+  guint dgram_pkts;       /* datagram packets since the last heartbeat byte */
   guint64 rx_events;      /* frames from the peer that reached a callback */
   guint idle_timeout_ms;
   PunchQuicStats stats;
@@ -409,7 +413,7 @@ stream_open (ngtcp2_conn *conn, int64_t stream_id, void *user_data)
 
   q->rx_events++;
   if (!ngtcp2_is_bidi_stream (stream_id))
-    return 0; /* none are allowed: initial_max_streams_uni is 0 */
+    return 0; /* the peer's heartbeat stream (see tick_stream_byte()): punch's own */
   g_debug ("quic %p: the peer opened stream %" G_GINT64_FORMAT, q, stream_id);
   if (!q->client && stream_id == 0)
     {
@@ -434,6 +438,13 @@ recv_stream_data (ngtcp2_conn *conn, uint32_t flags, int64_t stream_id, uint64_t
   PunchQuicStream *s = stream_of (q, stream_id, stream_user_data);
 
   q->rx_events++;
+  if (!ngtcp2_is_bidi_stream (stream_id))
+    {
+      /* heartbeat bytes: dropped, and their credit given back */
+      ngtcp2_conn_extend_max_stream_offset (conn, stream_id, datalen);
+      ngtcp2_conn_extend_max_offset (conn, datalen);
+      return 0;
+    }
   if (s == NULL)
     return 0;
   punch_quic_stream_receive (s, data, datalen, (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0);
@@ -724,10 +735,11 @@ init_settings (ngtcp2_settings *settings, ngtcp2_transport_params *params, guint
   ngtcp2_transport_params_default (params);
   params->initial_max_stream_data_bidi_local = STREAM_WINDOW;
   params->initial_max_stream_data_bidi_remote = STREAM_WINDOW;
-  params->initial_max_stream_data_uni = 0;
+  /* one unidirectional stream each way, punch's own: the heartbeat */
+  params->initial_max_stream_data_uni = 64 * 1024;
   params->initial_max_data = CONN_WINDOW;
   params->initial_max_streams_bidi = 100;
-  params->initial_max_streams_uni = 0;
+  params->initial_max_streams_uni = 1;
   params->max_idle_timeout = (ngtcp2_duration)idle_timeout_ms * NGTCP2_MILLISECONDS;
   params->max_datagram_frame_size = 65535;
   params->active_connection_id_limit = 4;
@@ -818,6 +830,7 @@ punch_quic_new (PunchIdentity *identity, const char *const *pins, GMainContext *
   q->stats.rtt_ms = -1;
   q->stats.handshake_ms = -1;
   q->idle_timeout_ms = 30000;
+  q->heartbeat_id = -1;
   g_queue_init (&q->active);
   g_queue_init (&q->dgrams);
 
@@ -1226,6 +1239,20 @@ punch_quic_stop_reading (PunchQuic *q, PunchQuicStream *s)
 
 /* ---- the writer ------------------------------------------------------------ */
 
+/* Our heartbeat stream, opened on first use. */
+static gboolean
+heartbeat_ready (PunchQuic *q)
+{
+  if (q->heartbeat_id < 0)
+    {
+      int64_t id;
+      if (ngtcp2_conn_open_uni_stream (q->conn, &id, NULL) != 0)
+        return FALSE;
+      q->heartbeat_id = id;
+    }
+  return TRUE;
+}
+
 static gboolean
 write_one (PunchQuic *q, guint8 *buf, gsize buflen, ngtcp2_tstamp ts, gsize *out_len)
 {
@@ -1238,7 +1265,29 @@ write_one (PunchQuic *q, guint8 *buf, gsize buflen, ngtcp2_tstamp ts, gsize *out
       ngtcp2_ssize nwrite, ndatalen = -1;
       PunchQuicStream *s = NULL;
 
-      if (q->established && !g_queue_is_empty (&q->dgrams))
+      if (q->established && !g_queue_is_empty (&q->dgrams) && q->dgram_pkts >= HEARTBEAT_EVERY
+          && heartbeat_ready (q))
+        {
+          /* ngtcp2 0.12 does not arm its probe timer for packets that carry
+           * only DATAGRAM frames: when the last of them are lost and the
+           * window is full, nothing is ever declared lost and the
+           * connection stalls for good. One byte on our own stream, which
+           * is retransmittable, rides along now and then and keeps the
+           * timer armed. */
+          static const guint8 beat = 0;
+          ngtcp2_vec vec = { (uint8_t *)&beat, 1 };
+
+          nwrite = ngtcp2_conn_writev_stream (q->conn, &ps.path, &pi, buf, buflen, &ndatalen,
+                                              NGTCP2_WRITE_STREAM_FLAG_MORE, q->heartbeat_id, &vec,
+                                              1, ts);
+          if (ndatalen > 0 || nwrite < 0)
+            q->dgram_pkts = 0; /* sent, or cannot be: not again at once */
+          if (nwrite == NGTCP2_ERR_WRITE_MORE)
+            continue;
+          if (nwrite == NGTCP2_ERR_STREAM_DATA_BLOCKED)
+            continue;
+        }
+      else if (q->established && !g_queue_is_empty (&q->dgrams))
         {
           GBytes *head = g_queue_peek_head (&q->dgrams);
           ngtcp2_vec vec;
@@ -1253,6 +1302,7 @@ write_one (PunchQuic *q, guint8 *buf, gsize buflen, ngtcp2_tstamp ts, gsize *out
           if (accepted)
             {
               q->dgram_next_id++;
+              q->dgram_pkts++;
               g_bytes_unref (g_queue_pop_head (&q->dgrams));
             }
           if (nwrite == NGTCP2_ERR_WRITE_MORE)
