@@ -62,8 +62,10 @@ struct _PunchSignalServer
   GSource *slow_source;
   GPtrArray *busy; /* Shard*: to run again soon (see shard_schedule()) */
   GSource *busy_source;
-  Shard *running;    /* the shard whose context shard_run() is dispatching */
-  GSequence *timers; /* Shard*, by deadline: the next timer of each context */
+  Shard *running;          /* the shard whose context shard_run() is dispatching */
+  GQueue backlog;          /* Shard* with deferred messages (see peer_defer()) */
+  GSource *backlog_source; /* handles them, below the default priority */
+  GSequence *timers;       /* Shard*, by deadline: the next timer of each context */
   GSource *timer_source;
   gint64 timer_at;
 
@@ -104,6 +106,8 @@ struct _Shard
   gboolean busy;   /* in server->busy */
   gint64 deadline; /* ctx's next timer (monotonic µs), 0 for none */
   GSequenceIter *timer_it;
+  GQueue waiting; /* Peer* (their turn link) with messages deferred, in turn */
+  GList backlog;  /* in server->backlog while it may have some */
 };
 
 struct _Room
@@ -140,6 +144,9 @@ struct _Peer
   Shard *shard;  /* the context its sources live on */
   int fd;        /* its socket */
   gboolean dead; /* closed: waits in server->dead */
+
+  GQueue deferred; /* GBytes*: its messages waiting for their turn (peer_defer()) */
+  GList turn;      /* in shard->waiting while it has some */
 
   PunchSignalOutputMeter *meter; /* what left for the socket */
   guint64 handed;                /* frame bytes handed to libsoup */
@@ -182,6 +189,11 @@ G_GNUC_INTERNAL void shard_free (Shard *shard);
 /* (nullable): NULL when there is no descriptor for a new shard's context */
 G_GNUC_INTERNAL Shard *shard_pick (PunchSignalServer *self);
 G_GNUC_INTERNAL gboolean on_epoll (gint fd, GIOCondition condition, gpointer user_data);
+/* TRUE when a message of @size bytes that just arrived must wait: see peer_defer() */
+G_GNUC_INTERNAL gboolean peer_must_wait (Peer *peer, gsize size);
+G_GNUC_INTERNAL void peer_defer (Peer *peer, GBytes *bytes);
+/* Forgets what was deferred (the peer is going away). */
+G_GNUC_INTERNAL void peer_drop_deferred (Peer *peer);
 
 /* punch-signal-listener.c */
 G_GNUC_INTERNAL void server_listeners_init (PunchSignalServer *self);
@@ -204,5 +216,7 @@ G_GNUC_INTERNAL extern const PunchSignalRoomStoreEvents room_store_events;
 G_GNUC_INTERNAL void peer_leave (Peer *peer);
 G_GNUC_INTERNAL void peer_on_message (SoupWebsocketConnection *conn, gint type, GBytes *bytes,
                                       gpointer user_data);
+/* Parses and acts on a text message already counted against the peer's rate. */
+G_GNUC_INTERNAL void peer_handle_text (Peer *peer, GBytes *bytes);
 
 G_END_DECLS

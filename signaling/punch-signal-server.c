@@ -190,6 +190,7 @@ static void
 peer_free (Peer *peer)
 {
   peer_unwatch (peer);
+  peer_drop_deferred (peer);
   g_signal_handlers_disconnect_by_data (peer->conn, peer);
   punch_signal_frame_guard_disarm (peer->guard);
   g_main_context_push_thread_default (peer->shard->ctx);
@@ -238,6 +239,7 @@ peer_retire (Peer *peer)
    * until then its socket is not watched (a readable descriptor of a dead
    * peer would wake the server again and again) */
   peer->dead = TRUE;
+  peer_drop_deferred (peer);
   peer_unwatch (peer);
   g_ptr_array_add (self->dead, peer);
   server_soon (self, &self->reap_source, reap);
@@ -535,6 +537,11 @@ punch_signal_server_dispose (GObject *object)
     {
       g_source_destroy (self->busy_source);
       g_clear_pointer (&self->busy_source, g_source_unref);
+    }
+  if (self->backlog_source)
+    {
+      g_source_destroy (self->backlog_source);
+      g_clear_pointer (&self->backlog_source, g_source_unref);
     }
   if (self->timer_source)
     {

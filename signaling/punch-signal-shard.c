@@ -13,8 +13,11 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#define SHARD_RUN_US 2000  /* at most this long in one shard at a time */
-#define EPOLL_RUN_US 20000 /* at most this long over the shards epoll (or run_busy) has */
+#define SHARD_RUN_US 2000   /* at most this long in one shard at a time */
+#define EPOLL_RUN_US 20000  /* at most this long over the shards epoll (or run_busy) has */
+#define SMALL_MESSAGE 2048  /* larger messages wait for their turn (peer_defer()) */
+#define BACKLOG_RUN_US 1000 /* at most this long (or one message) per backlog turn */
+#define BACKLOG_PRIORITY (G_PRIORITY_DEFAULT + 10)
 
 /* Runs @func once, soon, on the server's context (unless *@source is
  * already pending). At the default priority, not an idle one: below the
@@ -192,6 +195,138 @@ shard_schedule (Shard *shard)
   server_soon (self, &self->busy_source, run_busy);
 }
 
+/* ---- messages that wait for their turn ----
+ *
+ * libsoup 3.2 reads all that a WebSocket has buffered and emits every
+ * message in it from one dispatch, and GLib dispatches every ready
+ * connection of a context in one iteration: a shard where many peers sent
+ * large messages (a 16 KB description costs about 2 ms to parse, check and
+ * re-serialize) held the thread for 100 ms and more in one iteration, and
+ * the messages of every other shard waited behind it. So a large message is
+ * not handled in the dispatch that read it. It is queued on its peer, the
+ * peer's input is held back (its frame guard reads nothing more, so TCP
+ * pushes back on the sender instead of the server buffering for it), and
+ * the queues are worked off from one source below the default priority:
+ * one message per peer in turn, one shard after the other, at most
+ * BACKLOG_RUN_US (or one message) per dispatch, and only in main-loop
+ * iterations where no socket and no timer of the default priority is ready.
+ * Small messages (candidates, bye: nearly all the traffic) of a peer with
+ * nothing queued are handled at once; a peer's order is kept, because
+ * anything behind a queued message is queued too. */
+
+static gboolean run_backlog (gpointer user_data);
+
+gboolean
+peer_must_wait (Peer *peer, gsize size)
+{
+  return size > SMALL_MESSAGE || !g_queue_is_empty (&peer->deferred);
+}
+
+static void
+shard_to_backlog (Shard *shard)
+{
+  PunchSignalServer *self = shard->server;
+
+  if (shard->backlog.data == NULL)
+    {
+      shard->backlog.data = shard;
+      g_queue_push_tail_link (&self->backlog, &shard->backlog);
+    }
+  if (self->backlog_source == NULL)
+    {
+      self->backlog_source = g_idle_source_new ();
+      g_source_set_priority (self->backlog_source, BACKLOG_PRIORITY);
+      g_source_set_callback (self->backlog_source, run_backlog, self, NULL);
+      g_source_attach (self->backlog_source, self->context);
+    }
+}
+
+void
+peer_defer (Peer *peer, GBytes *bytes)
+{
+  g_queue_push_tail (&peer->deferred, g_bytes_ref (bytes));
+  if (peer->turn.data == NULL)
+    {
+      peer->turn.data = peer;
+      g_queue_push_tail_link (&peer->shard->waiting, &peer->turn);
+    }
+  punch_signal_frame_guard_hold (peer->guard, TRUE);
+  shard_to_backlog (peer->shard);
+}
+
+void
+peer_drop_deferred (Peer *peer)
+{
+  if (peer->turn.data)
+    g_queue_unlink (&peer->shard->waiting, &peer->turn);
+  peer->turn.data = NULL;
+  g_queue_clear_full (&peer->deferred, (GDestroyNotify)g_bytes_unref);
+  g_queue_init (&peer->deferred);
+}
+
+/* Handles the shard's deferred messages, one per peer in turn: at least
+ * one, then until @until. */
+static void
+shard_handle_deferred (Shard *shard, gint64 until)
+{
+  PunchSignalServer *self = shard->server;
+  Shard *outer = self->running;
+  GList *link;
+
+  g_main_context_push_thread_default (shard->ctx);
+  self->running = shard;
+  while ((link = g_queue_pop_head_link (&shard->waiting)))
+    {
+      Peer *peer = link->data;
+      g_autoptr (GBytes) bytes = g_queue_pop_head (&peer->deferred);
+
+      if (g_queue_is_empty (&peer->deferred))
+        {
+          peer->turn.data = NULL;
+          /* reads again from the context's next iteration on */
+          punch_signal_frame_guard_hold (peer->guard, FALSE);
+        }
+      else
+        g_queue_push_tail_link (&shard->waiting, link);
+      /* may close the peer, which drops what it still has queued */
+      peer_handle_text (peer, bytes);
+      if (g_get_monotonic_time () > until)
+        break;
+    }
+  self->running = outer;
+  /* sends queued output and lets released peers read on */
+  if (shard_watch (shard) == 0)
+    shard_schedule (shard);
+  g_main_context_pop_thread_default (shard->ctx);
+}
+
+static gboolean
+run_backlog (gpointer user_data)
+{
+  PunchSignalServer *self = user_data;
+  gint64 until = g_get_monotonic_time () + BACKLOG_RUN_US;
+  GList *link;
+
+  while ((link = g_queue_pop_head_link (&self->backlog)))
+    {
+      Shard *shard = link->data;
+
+      shard->backlog.data = NULL;
+      shard_handle_deferred (shard, until);
+      if (!g_queue_is_empty (&shard->waiting))
+        {
+          shard->backlog.data = shard;
+          g_queue_push_tail_link (&self->backlog, &shard->backlog);
+        }
+      if (g_get_monotonic_time () > until)
+        break;
+    }
+  if (!g_queue_is_empty (&self->backlog))
+    return G_SOURCE_CONTINUE;
+  g_clear_pointer (&self->backlog_source, g_source_unref);
+  return G_SOURCE_REMOVE;
+}
+
 /* Dispatches what is ready on the shard's context (sockets, timers, GTask
  * completions), then updates what epoll watches for it. */
 void
@@ -244,6 +379,8 @@ shard_free (Shard *shard)
     epoll_ctl (shard->server->epfd, EPOLL_CTL_DEL, GPOINTER_TO_INT (key), NULL);
   if (shard->timer_it)
     g_sequence_remove (shard->timer_it);
+  if (shard->backlog.data)
+    g_queue_unlink (&shard->server->backlog, &shard->backlog);
   g_hash_table_unref (shard->watched);
   g_hash_table_unref (shard->want);
   g_free (shard->pfds);
