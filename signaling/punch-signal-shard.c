@@ -12,12 +12,17 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+#include <glib-unix.h>
 
-#define SHARD_RUN_US 2000   /* at most this long in one shard at a time */
-#define EPOLL_RUN_US 20000  /* at most this long over the shards epoll (or run_busy) has */
+#define SHARD_RUN_US 2000 /* at most this long in one shard at a time */
+#define EPOLL_RUN_US                                                                               \
+  5000                      /* at most this long over the WebSocket shards epoll (or run_busy) has \
+                             */
 #define SMALL_MESSAGE 2048  /* larger messages wait for their turn (peer_defer()) */
 #define BACKLOG_RUN_US 1000 /* at most this long (or one message) per backlog turn */
 #define BACKLOG_PRIORITY (G_PRIORITY_DEFAULT + 10)
+#define HANDSHAKE_PRIORITY (G_PRIORITY_DEFAULT + 10)
+#define HANDSHAKE_RUN_US 2000 /* at most this long over the handshake shards per dispatch */
 
 /* Runs @func once, soon, on the server's context (unless *@source is
  * already pending). At the default priority, not an idle one: below the
@@ -42,7 +47,7 @@ peer_unwatch (Peer *peer)
   Shard *shard = peer->shard;
 
   if (peer->fd >= 0 && g_hash_table_remove (shard->watched, GINT_TO_POINTER (peer->fd)))
-    epoll_ctl (peer->server->epfd, EPOLL_CTL_DEL, peer->fd, NULL);
+    epoll_ctl (shard->lane->epfd, EPOLL_CTL_DEL, peer->fd, NULL);
 }
 
 static gboolean run_busy (gpointer user_data);
@@ -112,11 +117,11 @@ shard_epoll (Shard *shard, int op, int fd, guint32 events)
 {
   struct epoll_event ev = { .events = events, .data.ptr = shard };
 
-  if (epoll_ctl (shard->server->epfd, op, fd, &ev) == 0)
+  if (epoll_ctl (shard->lane->epfd, op, fd, &ev) == 0)
     return;
   /* a descriptor that was closed under us left the set by itself */
   if (op == EPOLL_CTL_MOD && errno == ENOENT
-      && epoll_ctl (shard->server->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+      && epoll_ctl (shard->lane->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
     return;
   if (op != EPOLL_CTL_DEL)
     g_warning ("cannot watch descriptor %d: %s", fd, g_strerror (errno));
@@ -182,17 +187,23 @@ shard_watch (Shard *shard)
   return timeout;
 }
 
-/* Runs the shard from an idle on the server's context, once. */
+/* Runs the shard from an idle on the server's context (at its lane's
+ * priority), once. */
 void
 shard_schedule (Shard *shard)
 {
-  PunchSignalServer *self = shard->server;
+  Lane *lane = shard->lane;
 
   if (shard->busy)
     return;
   shard->busy = TRUE;
-  g_ptr_array_add (self->busy, shard);
-  server_soon (self, &self->busy_source, run_busy);
+  g_ptr_array_add (lane->busy, shard);
+  if (lane->busy_source)
+    return;
+  lane->busy_source = g_idle_source_new ();
+  g_source_set_priority (lane->busy_source, lane->priority);
+  g_source_set_callback (lane->busy_source, run_busy, lane, NULL);
+  g_source_attach (lane->busy_source, shard->server->context);
 }
 
 /* ---- messages that wait for their turn ----
@@ -353,11 +364,17 @@ shard_run (Shard *shard)
 }
 
 static Shard *
-shard_new (PunchSignalServer *self)
+shard_new (PunchSignalServer *self, Lane *lane)
 {
   Shard *shard = g_new0 (Shard, 1);
 
   shard->server = self;
+  shard->lane = lane;
+  /* libsoup keeps a server's connections in a list and walks it to remove
+   * each one that closes: one SoupServer for all of them made a wave of
+   * closing handshakes cost time in the square of their number */
+  if (lane->handshakes)
+    shard->soup = server_new_soup (self);
   /* ownerless polling: a GTask completing in another thread (libsoup closes
    * streams that way) signals the wakeup descriptor that epoll watches */
   shard->ctx = g_main_context_new_with_flags (G_MAIN_CONTEXT_FLAGS_OWNERLESS_POLLING);
@@ -376,7 +393,7 @@ shard_free (Shard *shard)
 
   g_hash_table_iter_init (&iter, shard->watched);
   while (g_hash_table_iter_next (&iter, &key, NULL))
-    epoll_ctl (shard->server->epfd, EPOLL_CTL_DEL, GPOINTER_TO_INT (key), NULL);
+    epoll_ctl (shard->lane->epfd, EPOLL_CTL_DEL, GPOINTER_TO_INT (key), NULL);
   if (shard->timer_it)
     g_sequence_remove (shard->timer_it);
   if (shard->backlog.data)
@@ -384,26 +401,44 @@ shard_free (Shard *shard)
   g_hash_table_unref (shard->watched);
   g_hash_table_unref (shard->want);
   g_free (shard->pfds);
+  if (shard->soup)
+    {
+      g_main_context_push_thread_default (shard->ctx);
+      g_object_unref (shard->soup);
+      g_main_context_pop_thread_default (shard->ctx);
+    }
   g_main_context_unref (shard->ctx);
   g_free (shard);
 }
 
-/* The shard filled last while it has room, else the least busy shard with
- * room, else a new one: a scan per SHARD_SIZE connections, not per
- * connection. A new shard's context needs a descriptor (its wakeup eventfd),
- * and GLib aborts when it cannot get one: look first. */
+/* In @lane: the shard filled last while it has room, else the least busy
+ * shard with room, else a new one: a scan per shard of connections, not
+ * per connection. A new shard's context needs a descriptor (its wakeup
+ * eventfd), and GLib aborts when it cannot get one: look first.
+ *
+ * Connections start in LANE_HANDSHAKE and move to LANE_WS when they
+ * upgrade (shard_move_to_ws()). The handshake lane's epoll set, run queue,
+ * the listener and the handshake deadline run below the default priority:
+ * thousands of connections that open, dribble headers and are closed at
+ * their deadline all at once cost real time (accepting, libsoup's HTTP
+ * parser, closing), and while they shared shards and one epoll set with
+ * the WebSockets, the peers' messages waited behind whole waves of them
+ * (p99 90-250 ms with 1,900 of them). Now they run only when no WebSocket
+ * is ready, in slices of a few ms. */
 Shard *
-shard_pick (PunchSignalServer *self)
+shard_pick (PunchSignalServer *self, guint lane_index)
 {
+  Lane *lane = &self->lanes[lane_index];
   Shard *best = NULL;
   int probe;
 
-  if (self->fill && self->fill->n_peers < SHARD_SIZE)
-    return self->fill;
+  if (lane->fill && lane->fill->n_peers < lane->shard_size)
+    return lane->fill;
   for (guint i = 0; i < self->shards->len; i++)
     {
       Shard *shard = self->shards->pdata[i];
-      if (shard->n_peers < SHARD_SIZE && (best == NULL || shard->n_peers < best->n_peers))
+      if (shard->lane == lane && shard->n_peers < lane->shard_size
+          && (best == NULL || shard->n_peers < best->n_peers))
         best = shard;
     }
   if (best == NULL)
@@ -412,10 +447,26 @@ shard_pick (PunchSignalServer *self)
       if (probe < 0)
         return NULL;
       close (probe);
-      best = shard_new (self);
+      best = shard_new (self, lane);
     }
-  self->fill = best;
+  lane->fill = best;
   return best;
+}
+
+Shard *
+shard_move_to_ws (Shard *from, int fd)
+{
+  Shard *to = shard_pick (from->server, LANE_WS);
+
+  if (to == NULL || to == from)
+    return from; /* no descriptor for a new shard: it stays, below the default priority */
+  /* the handshake's sources are gone with the HTTP message; whatever
+   * polled the socket there must not wake that shard any more */
+  if (g_hash_table_remove (from->watched, GINT_TO_POINTER (fd)))
+    epoll_ctl (from->lane->epfd, EPOLL_CTL_DEL, fd, NULL);
+  from->n_peers--;
+  to->n_peers++;
+  return to;
 }
 
 static gboolean
@@ -438,7 +489,13 @@ on_timer (gpointer user_data)
       g_ptr_array_add (due, shard);
     }
   for (guint i = 0; i < due->len; i++)
-    shard_run (due->pdata[i]);
+    {
+      Shard *shard = due->pdata[i];
+      if (shard->lane->handshakes)
+        shard_schedule (shard); /* at its lane's priority */
+      else
+        shard_run (shard);
+    }
   arm_timer (self);
   return G_SOURCE_REMOVE;
 }
@@ -446,12 +503,12 @@ on_timer (gpointer user_data)
 static gboolean
 run_busy (gpointer user_data)
 {
-  PunchSignalServer *self = user_data;
-  g_autoptr (GPtrArray) batch = self->busy;
+  Lane *lane = user_data;
+  g_autoptr (GPtrArray) batch = lane->busy;
 
-  g_clear_pointer (&self->busy_source, g_source_unref);
-  self->busy = g_ptr_array_new ();
-  gint64 until = g_get_monotonic_time () + EPOLL_RUN_US;
+  g_clear_pointer (&lane->busy_source, g_source_unref);
+  lane->busy = g_ptr_array_new ();
+  gint64 until = g_get_monotonic_time () + (lane->handshakes ? HANDSHAKE_RUN_US : EPOLL_RUN_US);
 
   for (guint i = 0; i < batch->len; i++)
     ((Shard *)batch->pdata[i])->busy = FALSE;
@@ -464,17 +521,76 @@ run_busy (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-gboolean
+/* What epoll says is ready, as long as one pass at most. A shard that
+ * waits in the run queue is left to it: level-triggered, epoll reports the
+ * same descriptors first every time, and the shards at the end of the list
+ * would wait until those at its head ran dry. */
+static gboolean
 on_epoll (gint fd, GIOCondition condition, gpointer user_data)
 {
-  PunchSignalServer *self = user_data;
+  Lane *lane = user_data;
   struct epoll_event events[256];
-  int n = epoll_wait (self->epfd, events, G_N_ELEMENTS (events), 0);
-  gint64 until = g_get_monotonic_time () + EPOLL_RUN_US;
+  int n = epoll_wait (lane->epfd, events, G_N_ELEMENTS (events), 0);
+  gint64 until = g_get_monotonic_time () + (lane->handshakes ? HANDSHAKE_RUN_US : EPOLL_RUN_US);
 
-  /* shards live as long as the server; what is left when the time is up is
-   * still ready next time (level-triggered) */
-  for (int i = 0; i < n && g_get_monotonic_time () < until; i++)
-    shard_run (events[i].data.ptr);
+  /* shards live as long as the server */
+  for (int i = 0; i < n; i++)
+    {
+      Shard *shard = events[i].data.ptr;
+      if (shard->busy)
+        continue;
+      if (g_get_monotonic_time () < until)
+        shard_run (shard);
+      else
+        shard_schedule (shard);
+    }
   return G_SOURCE_CONTINUE;
+}
+
+gboolean
+server_lanes_init (PunchSignalServer *self, GError **error)
+{
+  for (guint i = 0; i < N_LANES; i++)
+    {
+      Lane *lane = &self->lanes[i];
+
+      lane->server = self;
+      lane->handshakes = i == LANE_HANDSHAKE;
+      lane->priority = lane->handshakes ? HANDSHAKE_PRIORITY : G_PRIORITY_DEFAULT;
+      lane->shard_size = lane->handshakes ? HANDSHAKE_SHARD_SIZE : SHARD_SIZE;
+      lane->busy = g_ptr_array_new ();
+      lane->epfd = epoll_create1 (EPOLL_CLOEXEC);
+      if (lane->epfd < 0)
+        {
+          int errsv = errno;
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv), "epoll_create1: %s",
+                       g_strerror (errsv));
+          return FALSE;
+        }
+      lane->epoll_source = g_unix_fd_source_new (lane->epfd, G_IO_IN);
+      g_source_set_priority (lane->epoll_source, lane->priority);
+      g_source_set_callback (lane->epoll_source, G_SOURCE_FUNC (on_epoll), lane, NULL);
+      g_source_attach (lane->epoll_source, self->context);
+    }
+  return TRUE;
+}
+
+/* Stops the lanes' sources (the shards stay until they are freed). */
+void
+server_lanes_clear (PunchSignalServer *self)
+{
+  for (guint i = 0; i < N_LANES; i++)
+    {
+      Lane *lane = &self->lanes[i];
+
+      if (lane->epoll_source)
+        g_source_destroy (lane->epoll_source);
+      g_clear_pointer (&lane->epoll_source, g_source_unref);
+      if (lane->busy_source)
+        g_source_destroy (lane->busy_source);
+      g_clear_pointer (&lane->busy_source, g_source_unref);
+      if (lane->busy)
+        g_ptr_array_set_size (lane->busy, 0);
+      lane->fill = NULL;
+    }
 }
