@@ -215,6 +215,7 @@ G_GNUC_INTERNAL Shard *shard_pick (PunchSignalServer *self, guint lane);
 /* Moves the upgraded connection on @fd from @from to a WebSocket shard (or
  * leaves it where it is when there is none); returns where it is now. */
 G_GNUC_INTERNAL Shard *shard_move_to_ws (Shard *from, int fd);
+G_GNUC_INTERNAL void server_free_idle_shards (PunchSignalServer *self);
 G_GNUC_INTERNAL gboolean server_lanes_init (PunchSignalServer *self, GError **error);
 G_GNUC_INTERNAL void server_lanes_clear (PunchSignalServer *self);
 /* TRUE when a message of @size bytes that just arrived must wait: see peer_defer() */

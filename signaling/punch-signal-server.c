@@ -531,6 +531,7 @@ sweep (gpointer user_data)
         }
     }
   server_log_counters (self);
+  server_free_idle_shards (self);
   trim (self);
   return G_SOURCE_CONTINUE;
 }

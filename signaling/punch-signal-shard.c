@@ -453,6 +453,25 @@ shard_pick (PunchSignalServer *self, guint lane_index)
   return best;
 }
 
+/* From the 1 s sweep: frees the handshake shards nobody is on. A wave of
+ * handshakes leaves hundreds of them behind (23 KiB each: the context, its
+ * eventfd, the SoupServer), and a WebSocket shard rarely empties. Nothing
+ * refers to an empty shard: no connection is on it, it is neither queued
+ * nor timed, and freeing it takes its descriptors out of the epoll set. */
+void
+server_free_idle_shards (PunchSignalServer *self)
+{
+  for (guint i = self->shards->len; i-- > 0;)
+    {
+      Shard *shard = self->shards->pdata[i];
+
+      if (shard->lane->handshakes && shard->n_peers == 0 && shard != shard->lane->fill
+          && !shard->busy && shard->timer_it == NULL && shard->backlog.data == NULL
+          && g_queue_is_empty (&shard->waiting))
+        g_ptr_array_remove_index_fast (self->shards, i); /* frees it */
+    }
+}
+
 Shard *
 shard_move_to_ws (Shard *from, int fd)
 {
@@ -533,7 +552,7 @@ on_epoll (gint fd, GIOCondition condition, gpointer user_data)
   int n = epoll_wait (lane->epfd, events, G_N_ELEMENTS (events), 0);
   gint64 until = g_get_monotonic_time () + (lane->handshakes ? HANDSHAKE_RUN_US : EPOLL_RUN_US);
 
-  /* shards live as long as the server */
+  /* shards are freed only from the sweep (server_free_idle_shards()), never during a pass */
   for (int i = 0; i < n; i++)
     {
       Shard *shard = events[i].data.ptr;
