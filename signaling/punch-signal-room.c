@@ -590,26 +590,19 @@ peer_rate_ok (Peer *peer)
   return FALSE;
 }
 
+/* Parses and acts on one text message of @peer (already counted against
+ * its rate). */
 void
-peer_on_message (SoupWebsocketConnection *conn, gint type, GBytes *bytes, gpointer user_data)
+peer_handle_text (Peer *peer, GBytes *bytes)
 {
-  Peer *peer = user_data;
   g_autoptr (PunchSignalMessage) msg = NULL;
   g_autoptr (GError) error = NULL;
   const char *code = NULL;
   gsize len;
   const char *data;
 
-  peer->last_seen = g_get_monotonic_time ();
-  if (soup_websocket_connection_get_state (conn) != SOUP_WEBSOCKET_STATE_OPEN)
+  if (peer->dead || soup_websocket_connection_get_state (peer->conn) != SOUP_WEBSOCKET_STATE_OPEN)
     return; /* closing: we already said why */
-  if (!peer_rate_ok (peer))
-    return;
-  if (type != SOUP_WEBSOCKET_DATA_TEXT)
-    {
-      peer_error (peer, TRUE, "bad-json", "messages are JSON text frames, not binary");
-      return;
-    }
   data = g_bytes_get_data (bytes, &len);
   msg = punch_signal_message_parse (data, len, &code, &error);
   if (msg == NULL)
@@ -624,6 +617,29 @@ peer_on_message (SoupWebsocketConnection *conn, gint type, GBytes *bytes, gpoint
   else
     peer_error (peer, TRUE, "unexpected", "clients do not send \"%s\"",
                 punch_signal_message_type_to_string (msg->type));
+}
+
+void
+peer_on_message (SoupWebsocketConnection *conn, gint type, GBytes *bytes, gpointer user_data)
+{
+  Peer *peer = user_data;
+
+  peer->last_seen = g_get_monotonic_time ();
+  if (soup_websocket_connection_get_state (conn) != SOUP_WEBSOCKET_STATE_OPEN)
+    return; /* closing: we already said why */
+  if (!peer_rate_ok (peer))
+    return;
+  if (type != SOUP_WEBSOCKET_DATA_TEXT)
+    {
+      peer_error (peer, TRUE, "bad-json", "messages are JSON text frames, not binary");
+      return;
+    }
+  /* a large message once the shard's time is up waits for its turn (see
+   * peer_defer()), and so does anything behind a message that waits */
+  if (peer_must_wait (peer, g_bytes_get_size (bytes)))
+    peer_defer (peer, bytes);
+  else
+    peer_handle_text (peer, bytes);
 }
 
 /* ---- what other instances report (the Redis store) ---- */

@@ -362,6 +362,36 @@ async def t_cross_room(s):
     await b.close()
 
 
+async def t_order_large_then_small(s):
+    """A large description (handled from the server's backlog) and the small
+    candidates behind it, all in one TCP write, arrive in the order sent."""
+    a, wa = await join(s.url, "conf-order", token("conf-order"))
+    b = raw_ws(s.port)
+    try:
+        hello = {"type": "hello", "version": 1, "room": "conf-order", "token": token("conf-order")}
+        b.sendall(frame(1, json.dumps(hello).encode()))
+        j = await recv_json(a)
+        assert j["type"] == "peer-joined", j
+        cands = [f"candidate:{i} 1 UDP 2130706431 127.0.0.1 {41000 + i} typ host"
+                 for i in range(100)]
+        desc = {"ufrag": "abcd", "pwd": "p" * 24, "candidates": cands, "end-of-candidates": False}
+        sent = [{"type": "description", "to": wa["id"], "description": desc}]
+        sent += [{"type": "candidate", "to": wa["id"],
+                  "candidate": CAND.replace("40001", str(40100 + i))} for i in range(5)]
+        sent += [{"type": "end-of-candidates", "to": wa["id"]}]
+        assert len(json.dumps(sent[0])) > 4096  # large enough to wait for its turn
+        for twice in range(2):
+            b.sendall(b"".join(frame(1, json.dumps(m).encode()) for m in sent))
+            got = [await recv_json(a) for _ in sent]
+            assert [m["type"] for m in got] == [m["type"] for m in sent], \
+                [m["type"] for m in got]
+            assert len(got[0]["description"]["candidates"]) == 100
+            assert [m.get("candidate") for m in got[1:6]] == [m["candidate"] for m in sent[1:6]]
+    finally:
+        b.close()
+        await a.close()
+
+
 async def t_before_hello(s):
     ws = await websockets.connect(s.url)
     await ws.send(json.dumps({"type": "candidate", "candidate": CAND}))
@@ -557,6 +587,7 @@ TESTS = [
     ("a third peer is refused with room-full", t_third_peer),
     ("a peer comes back on a new connection with its resume secret", t_resume),
     ("nothing reaches another room", t_cross_room),
+    ("a large message and the small ones behind it keep their order", t_order_large_then_small),
     ("messages before hello, wrong version, server-only types", t_before_hello),
     ("no hello within --hello-timeout closes with 1008", t_hello_timeout),
     ("malformed frames close with the right code", t_raw_frames),
