@@ -53,6 +53,7 @@
 
 struct _PunchSessionTcp
 {
+  gboolean gathered;        /* the discovery was started (once) */
   gboolean mapping_pending; /* the discovery is under way */
   gboolean counted;         /* it holds one of self->pending_probes */
   PunchTcpMapping *mapping;
@@ -443,11 +444,23 @@ start_punch (PunchSession *self)
                          g_object_ref (self));
 }
 
+static gboolean
+tcp_allowed (PunchSession *self)
+{
+  return self->config->tcp && self->config->policy != PUNCH_POLICY_RELAY && self->quic != NULL
+         && self->generation == 0;
+}
+
 void
 punch_session_tcp_add_remote (PunchSession *self, const PunchCandidate *c)
 {
-  PunchSessionTcp *tcp = self->tcp;
+  PunchSessionTcp *tcp;
   PunchStunAddress addr;
+
+  /* the peer's description can come before our gathering begins */
+  if (self->tcp == NULL && tcp_allowed (self))
+    self->tcp = g_new0 (PunchSessionTcp, 1);
+  tcp = self->tcp;
 
   if (tcp == NULL || c->tcp_type != PUNCH_TCP_TYPE_SO
       || (c->type != PUNCH_CANDIDATE_SRFLX && c->type != PUNCH_CANDIDATE_HOST))
@@ -558,8 +571,7 @@ punch_session_tcp_gather (PunchSession *self)
   PunchStunAddress servers[2];
   guint n = 0;
 
-  if (self->tcp || !self->config->tcp || self->config->policy == PUNCH_POLICY_RELAY
-      || self->quic == NULL || self->generation > 0)
+  if ((self->tcp && self->tcp->gathered) || !tcp_allowed (self))
     return;
   /* coturn answers STUN over TCP at its TURN port; a turns: port speaks TLS */
   for (guint i = 0; i < self->resolved->len && n < G_N_ELEMENTS (servers); i++)
@@ -580,7 +592,9 @@ punch_session_tcp_gather (PunchSession *self)
     }
   if (n == 0)
     return;
-  self->tcp = g_new0 (PunchSessionTcp, 1);
+  if (self->tcp == NULL)
+    self->tcp = g_new0 (PunchSessionTcp, 1);
+  self->tcp->gathered = TRUE;
   self->tcp->mapping_pending = TRUE;
   self->tcp->counted = TRUE;
   self->pending_probes++; /* gathering-done waits for the mapping */
