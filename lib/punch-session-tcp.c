@@ -473,6 +473,7 @@ punch_session_tcp_add_remote (PunchSession *self, const PunchCandidate *c)
     return; /* one attempt */
   if (!address_from_ip (c->address, c->port, &addr) || c->port == 0)
     return;
+  g_debug ("session %p: the peer's TCP candidate %s:%u", self, c->address, c->port);
   if (tcp->mapping && tcp->mapping->local.family != addr.family)
     {
       g_debug ("session %p: remote TCP candidate %s of another family: ignored", self, c->address);
@@ -513,6 +514,17 @@ make_candidate (const PunchTcpMapping *m)
   return c;
 }
 
+/* Our `so` candidate joins the local ones (the description) and goes out. */
+static void
+announce (PunchSession *self)
+{
+  g_autofree char *line = punch_candidate_to_string (self->tcp->local);
+
+  g_ptr_array_add (self->local_cands, punch_candidate_copy (self->tcp->local));
+  g_debug ("session %p: local %s", self, line);
+  g_signal_emit (self, punch_session_signals[SIGNAL_LOCAL_CANDIDATE], 0, line);
+}
+
 static void
 on_mapped (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -543,14 +555,9 @@ on_mapped (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   else if (self->state == PUNCH_STATE_GATHERING || self->state == PUNCH_STATE_CHECKING)
     {
-      g_autofree char *line = NULL;
-
       tcp->mapping = g_steal_pointer (&mapping);
       tcp->local = make_candidate (tcp->mapping);
-      line = punch_candidate_to_string (tcp->local);
-      g_ptr_array_add (self->local_cands, punch_candidate_copy (tcp->local));
-      g_debug ("session %p: local %s", self, line);
-      g_signal_emit (self, punch_session_signals[SIGNAL_LOCAL_CANDIDATE], 0, line);
+      announce (self);
       if (self->tcp && tcp->remote && tcp->remote_addr.family != tcp->mapping->local.family)
         g_clear_pointer (&tcp->remote, punch_candidate_free);
       if (self->tcp && tcp->remote)
@@ -571,8 +578,18 @@ punch_session_tcp_gather (PunchSession *self)
   PunchStunAddress servers[2];
   guint n = 0;
 
-  if ((self->tcp && self->tcp->gathered) || !tcp_allowed (self))
+  if (!tcp_allowed (self))
     return;
+  if (self->tcp && self->tcp->gathered)
+    {
+      /* gathering again on a new agent (a role change): the ICE run was
+       * reset, and with it the pending probes and the local candidates */
+      if (self->tcp->mapping_pending && self->tcp->counted)
+        self->pending_probes++;
+      if (self->tcp->local)
+        announce (self);
+      return;
+    }
   /* coturn answers STUN over TCP at its TURN port; a turns: port speaks TLS */
   for (guint i = 0; i < self->resolved->len && n < G_N_ELEMENTS (servers); i++)
     {
