@@ -24,6 +24,7 @@ punch_config_new (void)
   config->consent_freshness = TRUE;
   config->consent_timeout_ms = 30000;
   config->upnp = FALSE;
+  config->tcp = TRUE;
   return config;
 }
 

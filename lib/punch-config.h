@@ -98,6 +98,12 @@ typedef enum
  * @upnp: ask a UPnP IGD for port mappings (slows gathering)
  * @tls_ca_file: (nullable): PEM file of CAs trusted for `turns:` servers,
  *   instead of the system's trust store
+ * @tcp: TCP hole punching beside UDP ICE (default %TRUE): the NAT's TCP
+ *   mapping of one port, learnt from the first STUN or TURN server over TCP,
+ *   announced as a `tcptype so` candidate, and a simultaneous open toward
+ *   the peer's; used when no direct UDP pair works, before any relay. Off
+ *   with %PUNCH_POLICY_RELAY and with %PUNCH_SECURITY_NONE (no plaintext TCP
+ *   path).
  *
  * Copied at construction: changing it afterwards does not affect a session.
  */
@@ -120,6 +126,7 @@ typedef struct
   GStrv local_addresses;
   gboolean upnp;
   char *tls_ca_file;
+  gboolean tcp;
 } PunchConfig;
 
 #define PUNCH_TYPE_CONFIG (punch_config_get_type ())

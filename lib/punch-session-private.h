@@ -54,6 +54,16 @@ punch_source_clear (GSource **source)
 
 typedef struct _PunchQuic PunchQuic;
 typedef struct _PunchTlsBridge PunchTlsBridge;
+typedef struct _PunchSessionTcp PunchSessionTcp;
+
+/* A configured STUN/TURN server and the address it resolved to. */
+typedef struct
+{
+  PunchIceServer *server; /* borrowed from config */
+  char *ip;               /* NULL when resolution failed */
+  GError *error;
+  PunchTlsBridge *bridge; /* turns: only; owned by self->bridges */
+} ResolvedServer;
 
 struct _PunchSession
 {
@@ -135,6 +145,8 @@ struct _PunchSession
   gboolean path_broken; /* sending failed: the local address went away */
   GSource *liveness_source;
   GSource *restart_source;
+
+  PunchSessionTcp *tcp; /* TCP hole punching (punch-session-tcp.c); NULL when off */
 };
 
 enum
@@ -162,6 +174,30 @@ gboolean punch_session_address_wanted (const PunchConfig *config, const char *ip
 /* libnice may have given up although candidates can still come: believe it
  * only once both sides are done (punch-session.c) */
 void punch_session_maybe_fail_no_path (PunchSession *self);
+
+/* punch-session.c */
+/* gathering is over (libnice's and every probe): gathering-done */
+void punch_session_finish_gathering (PunchSession *self);
+/* ICE has a pair (or TCP has a connection): start the secure channel on it */
+void punch_session_maybe_connected (PunchSession *self);
+/* punch-session-addresses.c: the host addresses for libnice; FALSE with
+ * self->no_address_error when there is none */
+gboolean punch_session_add_local_addresses (PunchSession *self);
+
+/* punch-session-tcp.c: TCP hole punching beside ICE */
+/* At the first gathering: the TCP mapping of one port, then a `so` candidate */
+void punch_session_tcp_gather (PunchSession *self);
+/* A remote TCP candidate: `tcptype so` ones are punched toward (the first one) */
+void punch_session_tcp_add_remote (PunchSession *self, const PunchCandidate *c);
+/* A TCP attempt is under way or carries the channel: libnice's FAILED does
+ * not end the session and a relayed pair waits */
+gboolean punch_session_tcp_holds (PunchSession *self);
+gboolean punch_session_tcp_is_path (PunchSession *self);
+/* QUIC's packets, framed (RFC 4571) on the TCP path; FALSE when it is not the path */
+gboolean punch_session_tcp_send (PunchSession *self, const guint8 *data, gsize len, gsize segment);
+/* Returns: (transfer full): @error (taken) with what TCP saw added */
+GError *punch_session_tcp_explain (PunchSession *self, GError *error);
+void punch_session_tcp_free (PunchSession *self);
 
 /* punch-session.c: the agents */
 gboolean punch_session_make_agent (PunchSession *self, const char *ufrag, const char *pwd,

@@ -126,8 +126,7 @@ add_remote_candidate (PunchSession *self, const PunchCandidate *c, GError **erro
     }
   if (c->transport == PUNCH_TRANSPORT_TCP)
     {
-      g_debug ("session %p: ignoring remote TCP candidate %s:%u (punch uses UDP ICE)", self,
-               c->address, c->port);
+      punch_session_tcp_add_remote (self, c); /* not libnice's: punch-session-tcp.c */
       return TRUE;
     }
   nc = punch_candidate_to_nice (c, self->stream_id);

@@ -97,6 +97,8 @@ on_quic_send (gpointer user_data, const guint8 *data, gsize len, gsize segment)
 {
   PunchSession *self = user_data;
 
+  if (punch_session_tcp_send (self, data, len, segment))
+    return; /* framed on the TCP path (punch-session-tcp.c) */
   if (self->path_agent == NULL)
     return;
   if (send_direct (self, data, len, segment))

@@ -65,14 +65,6 @@ static GParamSpec *props[N_PROPS];
 
 G_DEFINE_FINAL_TYPE (PunchSession, punch_session, G_TYPE_OBJECT)
 
-typedef struct
-{
-  PunchIceServer *server; /* borrowed from config */
-  char *ip;               /* NULL when resolution failed */
-  GError *error;
-  PunchTlsBridge *bridge; /* turns: only; owned by self->bridges */
-} ResolvedServer;
-
 static void
 resolved_server_free (ResolvedServer *rs)
 {
@@ -255,7 +247,8 @@ punch_session_describe_no_path (PunchSession *self, gboolean timed_out)
 static void
 fail_no_path (PunchSession *self, gboolean timed_out)
 {
-  g_autoptr (GError) error = punch_session_describe_no_path (self, timed_out);
+  g_autoptr (GError) error
+      = punch_session_tcp_explain (self, punch_session_describe_no_path (self, timed_out));
 
   punch_session_fail_with_error (self, error, "");
 }
@@ -274,6 +267,8 @@ punch_session_maybe_fail_no_path (PunchSession *self)
     }
   if (self->state != PUNCH_STATE_GATHERING && self->state != PUNCH_STATE_CHECKING)
     return;
+  if (punch_session_tcp_holds (self))
+    return; /* UDP failed; TCP may still connect (punch-session-tcp.c) */
   if (!self->remote_eoc || !self->gathering_done || self->pending_probes > 0)
     {
       g_debug ("session %p: libnice reports FAILED, but candidates may still come "
@@ -302,6 +297,8 @@ update_selected_pair (PunchSession *self)
   NiceCandidate *lc = NULL, *rc = NULL;
   g_autoptr (PunchPair) pair = NULL;
 
+  if (punch_session_tcp_is_path (self))
+    return; /* TCP carries the channel; libnice's pairs no longer count */
   if (!nice_agent_get_selected_pair (self->agent, self->stream_id, 1, &lc, &rc))
     return;
   if (self->restarting && !self->restart_in_place)
@@ -336,8 +333,8 @@ update_selected_pair (PunchSession *self)
   g_signal_emit (self, punch_session_signals[SIGNAL_SELECTED_PAIR], 0, self->selected);
 }
 
-static void
-maybe_connected (PunchSession *self)
+void
+punch_session_maybe_connected (PunchSession *self)
 {
   if (self->state != PUNCH_STATE_GATHERING && self->state != PUNCH_STATE_CHECKING)
     return;
@@ -347,6 +344,8 @@ maybe_connected (PunchSession *self)
   update_selected_pair (self);
   if (self->selected == NULL)
     return;
+  if (self->selected->relayed && punch_session_tcp_holds (self))
+    return; /* a direct TCP path may still come: the relay waits for it */
   if (self->quic)
     {
       /* the path is up: the secure handshake decides when we are connected */
@@ -385,9 +384,11 @@ on_component_state_changed (NiceAgent *agent, guint stream_id, guint component_i
       if (self->state == PUNCH_STATE_CONNECTED)
         update_selected_pair (self);
       else
-        maybe_connected (self);
+        punch_session_maybe_connected (self);
       break;
     case NICE_COMPONENT_STATE_FAILED:
+      if (punch_session_tcp_is_path (self))
+        break; /* UDP failed, TCP carries */
       if (self->state == PUNCH_STATE_CONNECTED && self->restarting)
         punch_session_maybe_fail_no_path (self);
       else if (self->state == PUNCH_STATE_CONNECTED && self->quic)
@@ -424,7 +425,7 @@ on_new_selected_pair (NiceAgent *agent, guint stream_id, guint component_id, Nic
   if (self->state == PUNCH_STATE_CONNECTED)
     update_selected_pair (self);
   else
-    maybe_connected (self);
+    punch_session_maybe_connected (self);
 }
 
 static void
@@ -446,8 +447,8 @@ on_new_candidate (NiceAgent *agent, NiceCandidate *nc, gpointer user_data)
   g_signal_emit (self, punch_session_signals[SIGNAL_LOCAL_CANDIDATE], 0, line);
 }
 
-static void
-finish_gathering (PunchSession *self)
+void
+punch_session_finish_gathering (PunchSession *self)
 {
   if (self->state == PUNCH_STATE_FAILED || self->state == PUNCH_STATE_CLOSED)
     return;
@@ -505,7 +506,7 @@ on_turn_diagnosed (GObject *source, GAsyncResult *result, gpointer user_data)
       g_message ("TURN: %s", error->message);
     }
   if (d->generation == self->generation && --self->pending_probes == 0)
-    finish_gathering (self);
+    punch_session_finish_gathering (self);
 out:
   g_object_unref (self);
   g_free (d);
@@ -540,7 +541,7 @@ on_gathering_done (NiceAgent *agent, guint stream_id, gpointer user_data)
         }
       }
   if (self->pending_probes == 0)
-    finish_gathering (self);
+    punch_session_finish_gathering (self);
 }
 
 static void
@@ -638,6 +639,7 @@ punch_session_dispose (GObject *object)
   punch_source_clear (&self->linger_source);
   punch_source_clear (&self->restart_source);
   g_clear_object (&self->direct_socket);
+  punch_session_tcp_free (self);
   g_clear_pointer (&self->quic, punch_quic_free);
   G_OBJECT_CLASS (punch_session_parent_class)->dispose (object);
 }
@@ -876,83 +878,6 @@ punch_session_address_wanted (const PunchConfig *config, const char *ip)
   return TRUE;
 }
 
-static gboolean
-host_has_address (GList *host_ips, const char *ip)
-{
-  NiceAddress a, b;
-
-  if (!nice_address_set_from_string (&a, ip))
-    return FALSE;
-  for (GList *l = host_ips; l; l = l->next)
-    if (nice_address_set_from_string (&b, l->data) && nice_address_equal_no_port (&a, &b))
-      return TRUE;
-  return FALSE;
-}
-
-/* The host addresses to gather on, given to libnice. FALSE with
- * self->no_address_error set when there is none. */
-static gboolean
-add_local_addresses (PunchSession *self)
-{
-  GList *host_ips = nice_interfaces_get_local_ips (TRUE); /* loopback included */
-  GList *ips = NULL;
-  g_autoptr (GString) missing = g_string_new (NULL);
-  guint added = 0;
-
-  if (self->config->local_addresses)
-    {
-      for (guint i = 0; self->config->local_addresses[i]; i++)
-        {
-          const char *ip = self->config->local_addresses[i];
-          if (host_has_address (host_ips, ip))
-            ips = g_list_append (ips, g_strdup (ip));
-          else
-            g_string_append_printf (missing, "%s%s", missing->len ? ", " : "", ip);
-        }
-    }
-  else
-    ips = nice_interfaces_get_local_ips (FALSE);
-
-  for (GList *l = ips; l; l = l->next)
-    {
-      const char *ip = l->data;
-      NiceAddress addr;
-
-      if (!punch_session_address_wanted (self->config, ip))
-        continue;
-      /* link-local IPv6 pairs never work across a NAT and only delay ICE */
-      if (self->config->local_addresses == NULL && g_str_has_prefix (ip, "fe80"))
-        continue;
-      if (!nice_address_set_from_string (&addr, ip))
-        continue;
-      nice_agent_add_local_address (self->agent, &addr);
-      added++;
-    }
-  if (added == 0)
-    {
-      g_autoptr (GString) have = g_string_new (NULL);
-      for (GList *l = host_ips; l; l = l->next)
-        g_string_append_printf (have, "%s%s", have->len ? ", " : "", (const char *)l->data);
-      g_clear_error (&self->no_address_error);
-      if (missing->len)
-        self->no_address_error = g_error_new (
-            PUNCH_ERROR, PUNCH_ERROR_NO_ADDRESS,
-            "no usable local address: %s %s not an address of this host (it has: %s)", missing->str,
-            strchr (missing->str, ',') ? "are" : "is", have->len ? have->str : "none");
-      else
-        self->no_address_error = g_error_new (
-            PUNCH_ERROR, PUNCH_ERROR_NO_ADDRESS,
-            "no usable local address: this host has no address of an enabled family other than "
-            "loopback (it has: %s); is the network down?",
-            have->len ? have->str : "none");
-    }
-  else if (missing->len)
-    g_warning ("local address %s is not an address of this host: not used", missing->str);
-  g_list_free_full (ips, g_free);
-  g_list_free_full (host_ips, g_free);
-  return added > 0;
-}
-
 static void
 on_bridge_failed (PunchTlsBridge *bridge, const GError *error, gpointer user_data)
 {
@@ -1061,7 +986,7 @@ punch_session_begin_gathering (PunchSession *self)
     }
 
   self->gathering_started = TRUE;
-  if (!add_local_addresses (self))
+  if (!punch_session_add_local_addresses (self))
     {
       if (self->state == PUNCH_STATE_CONNECTED)
         punch_session_restart_failed (self); /* the path's own agent may still carry */
@@ -1074,6 +999,7 @@ punch_session_begin_gathering (PunchSession *self)
       punch_session_fail_with_error (self, error, "");
       return;
     }
+  punch_session_tcp_gather (self); /* the first time only */
   if (!nice_agent_gather_candidates (self->agent, self->stream_id))
     {
       if (self->state == PUNCH_STATE_CONNECTED)

@@ -508,6 +508,7 @@ typedef struct
   char **peers;
   char *known_peers;
   gboolean insecure_plaintext;
+  gboolean no_tcp;
 } Options;
 
 static void
@@ -587,6 +588,7 @@ make_config (const Options *o, GError **error)
   config->policy = o->relay_only ? PUNCH_POLICY_RELAY : PUNCH_POLICY_ALL;
   config->mode = o->reliable ? PUNCH_MODE_RELIABLE : PUNCH_MODE_DATAGRAM;
   config->security = o->insecure_plaintext ? PUNCH_SECURITY_NONE : PUNCH_SECURITY_QUIC;
+  config->tcp = !o->no_tcp;
   if (!o->insecure_plaintext)
     {
       if (o->identity)
@@ -812,6 +814,10 @@ punch_cmd_connect (int argc, char **argv)
     { "known-peers", 0, 0, G_OPTION_ARG_FILENAME, &o.known_peers,
       "Accept only peers listed in FILE (one fingerprint per line, then an optional name)",
       "FILE" },
+    { "no-tcp", 0, 0, G_OPTION_ARG_NONE, &o.no_tcp,
+      "No TCP hole punching (by default, with a STUN or TURN server, the TCP mapping of one "
+      "port is announced and a simultaneous open tried when no direct UDP pair works)",
+      NULL },
     { "insecure-plaintext", 0, 0, G_OPTION_ARG_NONE, &o.insecure_plaintext,
       "No encryption, no authentication: bare datagrams on the ICE path (for plain ICE peers "
       "and debugging; anyone on the path can read and inject)",

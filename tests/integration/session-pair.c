@@ -13,10 +13,19 @@ forward_candidate (PunchSession *from, const char *line, gpointer user_data)
   SessionPair *pair = user_data;
   PunchSession *to = from == pair->a ? pair->b : pair->a;
   g_autoptr (GError) error = NULL;
+  g_autofree char *rewritten = NULL;
 
   g_ptr_array_add (from == pair->a ? pair->a_candidates : pair->b_candidates, g_strdup (line));
+
   if (to == NULL) /* a test dropped it: a vanished peer */
     return;
+  if (pair->rewrite)
+    {
+      rewritten = pair->rewrite (from, line, pair->rewrite_data);
+      if (rewritten == NULL)
+        return;
+      line = rewritten;
+    }
   if (!punch_session_add_remote_candidate (to, line, &error))
     g_error ("candidate %s rejected: %s", line, error->message);
 }

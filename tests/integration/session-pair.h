@@ -22,6 +22,10 @@ typedef struct
   guint b_restarts;
   gboolean closed;
   guint close_pending;
+  /* (optional, set after init) what signaling carries of a candidate line:
+   * a new line, or NULL to drop it (a network where that path cannot work) */
+  char *(*rewrite) (PunchSession *from, const char *line, gpointer data);
+  gpointer rewrite_data;
 } SessionPair;
 
 /* Creates both sessions from @config (roles set here) and wires them. */
