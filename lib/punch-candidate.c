@@ -15,6 +15,7 @@
 G_DEFINE_BOXED_TYPE (PunchCandidate, punch_candidate, punch_candidate_copy, punch_candidate_free)
 
 #define MAX_LINE 1024
+#define DISCARD_PORT 9u
 
 const char *
 punch_candidate_type_to_string (PunchCandidateType type)
@@ -27,6 +28,71 @@ punch_candidate_type_to_string (PunchCandidateType type)
     case PUNCH_CANDIDATE_RELAY: return "relay";
     default: return "unknown";
     }
+}
+
+const char *
+punch_tcp_type_to_string (PunchTcpType tcp_type)
+{
+  switch (tcp_type)
+    {
+    case PUNCH_TCP_TYPE_NONE: return "none";
+    case PUNCH_TCP_TYPE_ACTIVE: return "active";
+    case PUNCH_TCP_TYPE_PASSIVE: return "passive";
+    case PUNCH_TCP_TYPE_SO: return "so";
+    default: return "unknown";
+    }
+}
+
+/* The transports of draft-ietf-mmusic-ice-tcp before RFC 6544, which libnice
+ * still reads: "TCP-SO", "TCP-ACT", "TCP-PASS". */
+static PunchTcpType
+legacy_tcp_transport (const char *transport)
+{
+  if (g_ascii_strcasecmp (transport, "tcp-so") == 0)
+    return PUNCH_TCP_TYPE_SO;
+  if (g_ascii_strcasecmp (transport, "tcp-act") == 0)
+    return PUNCH_TCP_TYPE_ACTIVE;
+  if (g_ascii_strcasecmp (transport, "tcp-pass") == 0)
+    return PUNCH_TCP_TYPE_PASSIVE;
+  return PUNCH_TCP_TYPE_NONE;
+}
+
+guint32
+punch_candidate_priority (PunchCandidateType type, PunchTransport transport, PunchTcpType tcp_type,
+                          guint other_preference, guint component)
+{
+  static const guint type_pref[] = {
+    [PUNCH_CANDIDATE_HOST] = 126,
+    [PUNCH_CANDIDATE_SRFLX] = 100,
+    [PUNCH_CANDIDATE_PRFLX] = 110,
+    [PUNCH_CANDIDATE_RELAY] = 0,
+  };
+  guint t, direction;
+
+  g_return_val_if_fail ((guint)type < G_N_ELEMENTS (type_pref), 0);
+  g_return_val_if_fail (other_preference < 8192, 0);
+  g_return_val_if_fail (component >= 1 && component <= 256, 0);
+
+  t = type_pref[type];
+  if (transport == PUNCH_TRANSPORT_UDP)
+    direction = 7;
+  else
+    {
+      /* UDP first: TCP candidates at half the type preference, as libnice does.
+       * RFC 6544 section 4.2's direction-pref: host and relayed candidates prefer
+       * active (6), passive (4), then S-O (2); server reflexive ones S-O (6), active
+       * (4), then passive (2), since only simultaneous open gets through a NAT. */
+      gboolean nat = type == PUNCH_CANDIDATE_SRFLX || type == PUNCH_CANDIDATE_PRFLX;
+
+      t /= 2;
+      if (tcp_type == PUNCH_TCP_TYPE_SO)
+        direction = nat ? 6 : 2;
+      else if (tcp_type == PUNCH_TCP_TYPE_ACTIVE)
+        direction = nat ? 4 : 6;
+      else
+        direction = nat ? 2 : 4;
+    }
+  return (t << 24) + (((direction << 13) | other_preference) << 8) + (256 - component);
 }
 
 static gboolean fail (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
@@ -75,6 +141,7 @@ punch_candidate_parse (const char *line, GError **error)
 {
   g_auto (GStrv) tok = NULL;
   g_autoptr (PunchCandidate) c = NULL;
+  PunchTcpType legacy_tcp_type;
   guint n;
   guint64 v;
 
@@ -128,6 +195,11 @@ punch_candidate_parse (const char *line, GError **error)
     c->transport = PUNCH_TRANSPORT_UDP;
   else if (g_ascii_strcasecmp (tok[2], "tcp") == 0)
     c->transport = PUNCH_TRANSPORT_TCP;
+  else if ((legacy_tcp_type = legacy_tcp_transport (tok[2])) != PUNCH_TCP_TYPE_NONE)
+    {
+      c->transport = PUNCH_TRANSPORT_TCP;
+      c->tcp_type = legacy_tcp_type;
+    }
   else
     return fail (error, "unknown transport \"%s\"; expected UDP or TCP", tok[2]), NULL;
 
@@ -183,15 +255,22 @@ punch_candidate_parse (const char *line, GError **error)
         }
       else if (strcmp (name, "tcptype") == 0)
         {
+          PunchTcpType t;
+
           if (strcmp (value, "active") == 0)
-            c->tcp_type = PUNCH_TCP_TYPE_ACTIVE;
+            t = PUNCH_TCP_TYPE_ACTIVE;
           else if (strcmp (value, "passive") == 0)
-            c->tcp_type = PUNCH_TCP_TYPE_PASSIVE;
+            t = PUNCH_TCP_TYPE_PASSIVE;
           else if (strcmp (value, "so") == 0)
-            c->tcp_type = PUNCH_TCP_TYPE_SO;
+            t = PUNCH_TCP_TYPE_SO;
           else
             return fail (error, "unknown tcptype \"%s\"; expected active, passive or so", value),
                    NULL;
+          if (c->tcp_type != PUNCH_TCP_TYPE_NONE && c->tcp_type != t)
+            return fail (error, "tcptype %s contradicts the earlier %s", value,
+                         punch_tcp_type_to_string (c->tcp_type)),
+                   NULL;
+          c->tcp_type = t;
         }
       /* other extension attributes (generation, ufrag, network-id…) are ignored, as RFC 8839 says
        */
@@ -211,21 +290,23 @@ punch_candidate_parse (const char *line, GError **error)
 char *
 punch_candidate_to_string (const PunchCandidate *c)
 {
+  gboolean active;
   GString *s;
 
   g_return_val_if_fail (c != NULL, NULL);
 
+  active = c->transport == PUNCH_TRANSPORT_TCP && c->tcp_type == PUNCH_TCP_TYPE_ACTIVE;
   s = g_string_new (NULL);
+  /* an active candidate's port means nothing: RFC 6544 section 4.5 says 9, as libnice writes */
   g_string_append_printf (s, "candidate:%s %u %s %u %s %u typ %s", c->foundation, c->component,
                           c->transport == PUNCH_TRANSPORT_TCP ? "TCP" : "UDP", c->priority,
-                          c->address, c->port, punch_candidate_type_to_string (c->type));
+                          c->address, active && c->port == 0 ? DISCARD_PORT : c->port,
+                          punch_candidate_type_to_string (c->type));
   if (c->related_address)
-    g_string_append_printf (s, " raddr %s rport %u", c->related_address, c->related_port);
-  if (c->tcp_type != PUNCH_TCP_TYPE_NONE)
-    g_string_append_printf (s, " tcptype %s",
-                            c->tcp_type == PUNCH_TCP_TYPE_ACTIVE    ? "active"
-                            : c->tcp_type == PUNCH_TCP_TYPE_PASSIVE ? "passive"
-                                                                    : "so");
+    g_string_append_printf (s, " raddr %s rport %u", c->related_address,
+                            active && c->related_port == 0 ? DISCARD_PORT : c->related_port);
+  if (c->transport == PUNCH_TRANSPORT_TCP && c->tcp_type != PUNCH_TCP_TYPE_NONE)
+    g_string_append_printf (s, " tcptype %s", punch_tcp_type_to_string (c->tcp_type));
   return g_string_free (s, FALSE);
 }
 

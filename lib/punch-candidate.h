@@ -51,7 +51,8 @@ typedef enum
  * @transport: %PUNCH_TRANSPORT_UDP or %PUNCH_TRANSPORT_TCP
  * @priority: 0 to 2^32-1
  * @address: an IPv4 or IPv6 literal
- * @port: the port
+ * @port: the port; for an active TCP candidate it means nothing, and 0 is
+ *   written as 9 (RFC 6544 section 4.5)
  * @type: host, srflx, prflx or relay
  * @related_address: (nullable): `raddr`
  * @related_port: `rport`, 0 when absent
@@ -78,7 +79,10 @@ PUNCH_EXPORT GType punch_candidate_get_type (void);
  * punch_candidate_parse:
  * @line: `candidate:…`, with or without a leading `a=`, without the line ending
  *
- * A pure function, safe to fuzz.
+ * Reads RFC 8839 lines, with the RFC 6544 `tcptype` (active, passive, so)
+ * that every TCP candidate needs, and the draft transports "TCP-SO",
+ * "TCP-ACT" and "TCP-PASS" that libnice still reads (as TCP with that
+ * tcptype). A pure function, safe to fuzz.
  *
  * Returns: (transfer full) (nullable): the candidate, or %NULL with @error set
  */
@@ -112,6 +116,39 @@ PUNCH_EXPORT void punch_candidate_free (PunchCandidate *candidate);
  *   otherwise), the value's nick in %PUNCH_TYPE_CANDIDATE_TYPE
  */
 PUNCH_EXPORT const char *punch_candidate_type_to_string (PunchCandidateType type);
+
+/**
+ * punch_tcp_type_to_string:
+ * @tcp_type: a tcptype
+ *
+ * Returns: (transfer none): "none", "active", "passive" or "so" ("unknown"
+ *   otherwise), the value's nick in %PUNCH_TYPE_TCP_TYPE and the word of the
+ *   `tcptype` attribute
+ */
+PUNCH_EXPORT const char *punch_tcp_type_to_string (PunchTcpType tcp_type);
+
+/**
+ * punch_candidate_priority:
+ * @type: the candidate's type
+ * @transport: %PUNCH_TRANSPORT_UDP or %PUNCH_TRANSPORT_TCP
+ * @tcp_type: the tcptype of a TCP candidate; ignored for UDP
+ * @other_preference: 0 to 8191, to tell apart candidates of the same type
+ *   and transport (one per interface or server), higher preferred
+ * @component: the component id, 1 to 256
+ *
+ * The RFC 8445 section 5.1.2.1 priority, (2^24) type preference + (2^8)
+ * local preference + (256 - component), with RFC 8445's type preferences
+ * (host 126, prflx 110, srflx 100, relay 0), halved for TCP so that UDP
+ * wins when both work, and RFC 6544 section 4.2's local preference for TCP:
+ * direction-pref (host and relay: active 6, passive 4, so 2; srflx and
+ * prflx: so 6, active 4, passive 2) times 2^13 plus @other_preference.
+ * UDP candidates take direction-pref 7.
+ *
+ * Returns: the priority, or 0 when an argument is out of range
+ */
+PUNCH_EXPORT guint32 punch_candidate_priority (PunchCandidateType type, PunchTransport transport,
+                                               PunchTcpType tcp_type, guint other_preference,
+                                               guint component);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PunchCandidate, punch_candidate_free)
 

@@ -22,7 +22,9 @@ punch_config_new (void)
   config->ipv6 = TRUE;
   config->connect_timeout_ms = 30000;
   config->consent_freshness = TRUE;
+  config->consent_timeout_ms = 30000;
   config->upnp = FALSE;
+  config->tcp = TRUE;
   return config;
 }
 
@@ -88,6 +90,13 @@ punch_config_validate (const PunchConfig *config, GError **error)
       g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
                    "invalid port range %u-%u: give both ends, lowest first", config->port_min,
                    config->port_max);
+      return FALSE;
+    }
+  if (config->consent_timeout_ms < 1000)
+    {
+      g_set_error (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
+                   "the consent timeout must be at least 1 s (it is %u ms)",
+                   config->consent_timeout_ms);
       return FALSE;
     }
   if (config->connect_timeout_ms == 0)

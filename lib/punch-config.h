@@ -88,11 +88,22 @@ typedef enum
  * @ipv6: gather IPv6 candidates
  * @connect_timeout_ms: from start to connected; the session fails after it
  * @consent_freshness: RFC 7675 consent checks; the path closes when the peer stops answering
+ * @consent_timeout_ms: how long a connected session waits without any
+ *   authenticated packet from the peer before it declares the peer gone
+ *   (RFC 7675: 30 s, the default). Secure sessions count QUIC packets, which
+ *   only the peer can make; a path that answers some of them stays up. With
+ *   %PUNCH_SECURITY_NONE libnice's own consent checks decide (10 s, fixed).
  * @local_addresses: (nullable): gather host candidates only on these IP literals
  *   (the loopback address is used only when listed here)
  * @upnp: ask a UPnP IGD for port mappings (slows gathering)
  * @tls_ca_file: (nullable): PEM file of CAs trusted for `turns:` servers,
  *   instead of the system's trust store
+ * @tcp: TCP hole punching beside UDP ICE (default %TRUE): the NAT's TCP
+ *   mapping of one port, learnt from the first STUN or TURN server over TCP,
+ *   announced as a `tcptype so` candidate, and a simultaneous open toward
+ *   the peer's; used when no direct UDP pair works, before any relay. Off
+ *   with %PUNCH_POLICY_RELAY and with %PUNCH_SECURITY_NONE (no plaintext TCP
+ *   path).
  *
  * Copied at construction: changing it afterwards does not affect a session.
  */
@@ -111,9 +122,11 @@ typedef struct
   gboolean ipv6;
   guint connect_timeout_ms;
   gboolean consent_freshness;
+  guint consent_timeout_ms;
   GStrv local_addresses;
   gboolean upnp;
   char *tls_ca_file;
+  gboolean tcp;
 } PunchConfig;
 
 #define PUNCH_TYPE_CONFIG (punch_config_get_type ())

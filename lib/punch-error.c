@@ -22,6 +22,10 @@ punch_error_code_to_string (PunchErrorCode code)
     case PUNCH_ERROR_RELAY_REQUIRED: return "relay-required";
     case PUNCH_ERROR_UNREACHABLE: return "unreachable";
     case PUNCH_ERROR_WOULD_BLOCK: return "would-block";
+    case PUNCH_ERROR_PEER_GONE: return "peer-gone";
+    case PUNCH_ERROR_PATH_LOST: return "path-lost";
+    case PUNCH_ERROR_RELAY_LOST: return "relay-lost";
+    case PUNCH_ERROR_NO_ADDRESS: return "no-address";
     default: return "unknown";
     }
 }

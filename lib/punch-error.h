@@ -25,6 +25,15 @@ G_BEGIN_DECLS
  * @PUNCH_ERROR_RELAY_REQUIRED: no direct path exists and no relay is available
  * @PUNCH_ERROR_UNREACHABLE: a server could not be reached
  * @PUNCH_ERROR_WOULD_BLOCK: a queue is full; wait for the session's `writable` signal
+ * @PUNCH_ERROR_PEER_GONE: the peer is gone: signaling saw it leave while its path
+ *   went silent, it never answered an ICE restart, or nothing authenticated came
+ *   from it for the consent timeout
+ * @PUNCH_ERROR_PATH_LOST: the path went silent and ICE restarts found no new one
+ *   (the message says what the last restart saw)
+ * @PUNCH_ERROR_RELAY_LOST: the path went through a TURN server that stopped
+ *   answering, and no other path exists (the message names the server)
+ * @PUNCH_ERROR_NO_ADDRESS: the local network has no usable address (for
+ *   example a configured local address that this host does not have)
  */
 typedef enum
 {
@@ -39,6 +48,10 @@ typedef enum
   PUNCH_ERROR_RELAY_REQUIRED,
   PUNCH_ERROR_UNREACHABLE,
   PUNCH_ERROR_WOULD_BLOCK,
+  PUNCH_ERROR_PEER_GONE,
+  PUNCH_ERROR_PATH_LOST,
+  PUNCH_ERROR_RELAY_LOST,
+  PUNCH_ERROR_NO_ADDRESS,
 } PunchErrorCode;
 
 /**

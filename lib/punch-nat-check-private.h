@@ -124,6 +124,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PunchNatUdpRun, punch_nat_udp_run_free)
 
 /* Each starts its operations, counting them in check->pending. */
 void punch_nat_tcp_probe_all (PunchNatCheck *check);
+/* The TCP mapping of one port toward the first two servers TCP reached (report->tcp). */
+void punch_nat_tcp_mapping_start (PunchNatCheck *check);
 void punch_nat_turn_probe_all (PunchNatCheck *check);
 /* Calls punch_nat_check_op_done() once when the lifetime test is over. */
 void punch_nat_lifetime_start (PunchNatCheck *check, PunchNatCheckServer *first);

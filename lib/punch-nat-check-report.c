@@ -123,6 +123,7 @@ punch_nat_check_report_free (PunchNatCheckReport *r)
   g_ptr_array_unref (r->servers);
   g_ptr_array_unref (r->turns);
   punch_check_result_clear (&r->result);
+  g_free (r->tcp.reason);
   g_free (r->lifetime_reason);
   g_free (r);
 }
@@ -166,6 +167,8 @@ punch_nat_check_report_copy (const PunchNatCheckReport *src)
   d->exposure = g_strdup (src->result.exposure);
   memcpy (r->rejected, src->rejected, sizeof r->rejected);
   r->tcp_any = src->tcp_any;
+  r->tcp = src->tcp;
+  r->tcp.reason = g_strdup (src->tcp.reason);
   r->lifetime_tested = src->lifetime_tested;
   r->lifetime_measured = src->lifetime_measured;
   r->lifetime_min_s = src->lifetime_min_s;

@@ -6,10 +6,15 @@
  * answer must be one whole STUN success or error response to that request:
  * a request sent back, or any other class, is not an answer.
  *
+ * Then the TCP mapping of one local port (punch-tcp-mapping): two
+ * connections from that port to the first two servers that answered, and
+ * from it, whether TCP hole punching can work from here.
+ *
  * SPDX-License-Identifier: MIT
  */
 #include "punch-nat-check-private.h"
 #include "punch-error.h"
+#include "punch-tcp-mapping-private.h"
 
 #include <string.h>
 
@@ -219,4 +224,107 @@ punch_nat_tcp_probe_all (PunchNatCheck *check)
                                      p);
     }
   punch_nat_ops_done (phase);
+}
+
+/* ---- the TCP mapping of one port ------------------------------------------ */
+
+static void
+judge_tcp (PunchNatCheckTcp *t)
+{
+  const char *port = t->port_preserved ? "the port kept" : "the port changed";
+
+  g_free (t->reason);
+  if (t->n_servers == 0)
+    {
+      t->punching = PUNCH_PATH_UNKNOWN;
+      t->reason = g_strdup ("no server answered over TCP from one shared port: whether TCP hole "
+                            "punching works is unknown");
+    }
+  else if (t->n_servers < 2)
+    {
+      t->punching = PUNCH_PATH_UNKNOWN;
+      t->reason = g_strdup_printf ("only one server answered over TCP (%s): whether the NAT maps "
+                                   "a TCP port the same way toward every peer is unknown (ask "
+                                   "two servers)",
+                                   port);
+    }
+  else if (t->endpoint_independent)
+    {
+      t->punching = PUNCH_PATH_DIRECT;
+      t->reason = g_strdup_printf ("the NAT maps one TCP port to the same public address and port "
+                                   "toward every server (%s): TCP hole punching by simultaneous "
+                                   "open can reach a peer whose NAT does the same, or an open host",
+                                   port);
+    }
+  else
+    {
+      t->punching = PUNCH_PATH_RELAY;
+      t->reason = g_strdup ("the NAT gives each TCP connection another public port: a peer cannot "
+                            "know where to connect, so TCP hole punching fails except toward an "
+                            "open host; TURN over TCP is needed");
+    }
+}
+
+typedef struct
+{
+  PunchNatOps *phase;
+} TcpMapping;
+
+static void
+on_tcp_mapping (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  TcpMapping *tm = user_data;
+  PunchNatCheck *check = tm->phase->check;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PunchTcpMapping) m = punch_tcp_mapping_discover_finish (result, &error);
+
+  if (!check->finished)
+    {
+      PunchNatCheckTcp *t = &check->report->tcp;
+
+      t->tested = TRUE;
+      if (m)
+        {
+          t->local_port = m->local.port;
+          t->mapped = m->mapped;
+          t->n_servers = m->n_answered;
+          t->endpoint_independent = m->behaviour == PUNCH_TCP_MAPPING_ENDPOINT_INDEPENDENT;
+          t->port_preserved = m->port_preserved;
+        }
+      judge_tcp (t);
+    }
+  punch_nat_ops_done (tm->phase);
+  g_free (tm);
+}
+
+void
+punch_nat_tcp_mapping_start (PunchNatCheck *check)
+{
+  GPtrArray *servers = check->report->servers;
+  PunchStunAddress addr[2];
+  guint n = 0;
+  gint64 end = MIN (check->deadline, g_get_monotonic_time () + PUNCH_NAT_TCP_TIMEOUT_MS * 1000);
+  TcpMapping *tm;
+
+  /* the first two servers TCP reached, of the first one's family, at other addresses */
+  for (guint i = 0; i < servers->len && n < 2; i++)
+    {
+      PunchNatCheckServer *s = servers->pdata[i];
+
+      if (!s->tcp_ok || (n > 0 && s->addr.family != addr[0].family)
+          || (n > 0 && punch_stun_address_equal (&s->addr, &addr[0])))
+        continue;
+      addr[n++] = s->addr;
+    }
+  if (n == 0)
+    {
+      check->report->tcp.tested = FALSE;
+      judge_tcp (&check->report->tcp);
+      return;
+    }
+  punch_nat_check_progress (check, "tcp-mapping", n == 2 ? "two servers" : "one server");
+  tm = g_new0 (TcpMapping, 1);
+  tm->phase = punch_nat_ops_new (check, end);
+  punch_tcp_mapping_discover_async (addr, n, 0, PUNCH_NAT_TCP_TIMEOUT_MS, tm->phase->cancel,
+                                    on_tcp_mapping, tm);
 }

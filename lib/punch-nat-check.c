@@ -10,7 +10,8 @@
  *      5780, or RFC 3489 toward a classic server's CHANGED-ADDRESS), and the
  *      hairpin probe (socket H to M's public address).
  *   3. From M, the mapping tests II and III and a Binding to every other
- *      server; then TCP to every server.
+ *      server; then TCP to every server, then the TCP mapping of one port
+ *      toward two of them (punch-tcp-mapping.c: can TCP hole punching work?).
  *   4. An Allocate to every TURN server (libpunch's diagnosis prober).
  *   5. Optionally, the mapping lifetime.
  *
@@ -248,12 +249,18 @@ phase_turn_done (gpointer data)
 /* ---- 3b, 4: TCP, TURN -------------------------------------------------------- */
 
 static void
+phase_tcp_mapping_done (gpointer data)
+{
+  run_ops (data, punch_nat_turn_probe_all, phase_turn_done);
+}
+
+static void
 phase_tcp_done (gpointer data)
 {
   PunchNatCheck *check = data;
 
   check->report->obs.udp_blocked_hint = check->report->tcp_any;
-  run_ops (check, punch_nat_turn_probe_all, phase_turn_done);
+  run_ops (check, punch_nat_tcp_mapping_start, phase_tcp_mapping_done);
 }
 
 static void

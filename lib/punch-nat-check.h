@@ -164,6 +164,37 @@ typedef enum
 PUNCH_EXPORT const char *punch_nat_check_reject_to_string (PunchNatCheckReject reject);
 
 /**
+ * PunchNatCheckTcp:
+ * @tested: the TCP mapping test ran: some server answered a Binding over TCP
+ * @local_port: the one local port the test's connections shared
+ * @mapped: the public address of that port (the first answer); family 0
+ *   when no server answered from it
+ * @n_servers: servers that answered from that port (0 to 2)
+ * @endpoint_independent: two servers saw the same public address and port
+ * @port_preserved: the NAT kept the local port
+ * @punching: whether TCP hole punching (simultaneous open) can work from
+ *   here: %PUNCH_PATH_DIRECT toward a peer whose NAT maps TCP the same way,
+ *   or an open host; %PUNCH_PATH_RELAY when every connection gets another
+ *   public port (only an open peer then, or TURN over TCP);
+ *   %PUNCH_PATH_UNKNOWN when fewer than two servers answered
+ * @reason: (nullable): the TCP verdict in one sentence
+ *
+ * The NAT's TCP mapping, as TCP hole punching needs it: two connections from
+ * one local port (SO_REUSEPORT) to two servers, a Binding over TCP on each.
+ */
+typedef struct
+{
+  gboolean tested;
+  guint16 local_port;
+  PunchStunAddress mapped;
+  guint n_servers;
+  gboolean endpoint_independent;
+  gboolean port_preserved;
+  PunchPath punching;
+  char *reason;
+} PunchNatCheckTcp;
+
+/**
  * PunchNatCheckReport:
  * @servers: (element-type PunchNatCheckServer): every STUN server asked, in
  *   order; the first resolved one is the one the RFC 5780 tests use
@@ -173,6 +204,8 @@ PUNCH_EXPORT const char *punch_nat_check_reject_to_string (PunchNatCheckReject r
  *   hairpinning, verdict and exposure
  * @rejected: answers not taken, by PunchNatCheckReject
  * @tcp_any: TCP reached some server
+ * @tcp: the TCP mapping of one local port, and whether TCP hole punching
+ *   can work from here
  * @lifetime_tested: the lifetime test was asked for
  * @lifetime_measured: the mapping survived @lifetime_min_s of silence, and
  *   (when @lifetime_max_s is not 0) not @lifetime_max_s
@@ -189,6 +222,7 @@ typedef struct
   PunchCheckResult result;
   guint rejected[PUNCH_NAT_CHECK_REJECT_N];
   gboolean tcp_any;
+  PunchNatCheckTcp tcp;
   gboolean lifetime_tested;
   gboolean lifetime_measured;
   guint lifetime_min_s;
@@ -225,7 +259,7 @@ PUNCH_EXPORT gboolean punch_nat_check_report_reachable (const PunchNatCheckRepor
 
 /**
  * PunchNatCheckProgressFunc:
- * @step: "resolve", "udp", "filtering", "hairpin", "mapping", "tcp", "turn"
+ * @step: "resolve", "udp", "filtering", "hairpin", "mapping", "tcp", "tcp-mapping", "turn"
  *   or "lifetime"
  * @detail: what is being asked (a URI, or the test's name)
  *

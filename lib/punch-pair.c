@@ -40,10 +40,11 @@ punch_pair_describe (const PunchPair *pair)
 {
   g_return_val_if_fail (pair != NULL, NULL);
   return g_strdup_printf (
-      "%s: %s %s:%u <-> %s %s:%u over %s", pair->relayed ? "RELAYED via TURN" : "direct",
+      "%s: %s %s:%u <-> %s %s:%u over %s%s", pair->relayed ? "RELAYED via TURN" : "direct",
       punch_candidate_type_to_string (pair->local->type), pair->local->address, pair->local->port,
       punch_candidate_type_to_string (pair->remote->type), pair->remote->address,
-      pair->remote->port, punch_transport_to_string (pair->local->transport));
+      pair->remote->port, punch_transport_to_string (pair->local->transport),
+      pair->local->tcp_type == PUNCH_TCP_TYPE_SO ? " (simultaneous open)" : "");
 }
 
 /* ---- NiceCandidate <-> PunchCandidate ----------------------------------- */

@@ -38,6 +38,9 @@ typedef struct
   void (*stream) (gpointer user_data, GIOStream *stream);
   /* the datagram queue has room again after punch_quic_send_datagram() said WOULD_BLOCK */
   void (*writable) (gpointer user_data);
+  /* (optional) why the connection ended, in the owner's words: returns a
+   * new error for @error (e.g. the idle timeout) */
+  GError *(*explain) (gpointer user_data, const GError *error);
 } PunchQuicCallbacks;
 
 typedef struct
@@ -74,6 +77,12 @@ gboolean punch_quic_start (PunchQuic *q, gboolean client, GError **error);
 /* One datagram that came in on the path. */
 void punch_quic_receive (PunchQuic *q, const guint8 *data, gsize len);
 gboolean punch_quic_is_established (PunchQuic *q);
+/* How long without an authenticated packet before the connection is over
+ * (QUIC's idle timeout, the session's consent timeout); before start. */
+void punch_quic_set_idle_timeout (PunchQuic *q, guint ms);
+/* When the last packet that only the peer could have made came (monotonic
+ * µs; 0 before the first). */
+gint64 punch_quic_get_last_receive_time (PunchQuic *q);
 /* Returns: (transfer none) (nullable): the verified peer fingerprint once established */
 const char *punch_quic_get_peer_fingerprint (PunchQuic *q);
 

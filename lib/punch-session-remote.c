@@ -47,6 +47,20 @@ punch_session_set_remote_credentials (PunchSession *self, const char *ufrag, con
                            "the description was echoed back to its sender");
       return FALSE;
     }
+  if (self->state == PUNCH_STATE_CONNECTED && self->quic && self->remote_credentials_set
+      && g_strcmp0 (ufrag, self->remote_ufrag) == 0 && g_strcmp0 (pwd, self->remote_pwd) == 0)
+    return TRUE; /* the same again */
+  if (self->state == PUNCH_STATE_CONNECTED && self->quic && self->remote_credentials_set)
+    {
+      /* New credentials from a connected peer: it restarted ICE (RFC 8445
+       * section 9). Restart ours, unless our own restart is looking for a
+       * path: then these replace what the peer sent for it (both sides
+       * restarted at once, or the peer tried again). */
+      if (!self->restarting || self->restart_error)
+        punch_session_follow_peer_restart (self);
+      if (self->state != PUNCH_STATE_CONNECTED || self->agent == NULL)
+        return punch_session_check_open (self, error);
+    }
   if (!nice_agent_set_remote_credentials (self->agent, self->stream_id, ufrag, pwd))
     {
       g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
@@ -54,8 +68,12 @@ punch_session_set_remote_credentials (PunchSession *self, const char *ufrag, con
       return FALSE;
     }
   self->remote_credentials_set = TRUE;
+  if (self->restarting)
+    self->restart_answered = TRUE;
   g_free (self->remote_ufrag);
   self->remote_ufrag = g_strdup (ufrag);
+  g_free (self->remote_pwd);
+  self->remote_pwd = g_strdup (pwd);
   return TRUE;
 }
 
@@ -108,8 +126,7 @@ add_remote_candidate (PunchSession *self, const PunchCandidate *c, GError **erro
     }
   if (c->transport == PUNCH_TRANSPORT_TCP)
     {
-      g_debug ("session %p: ignoring remote TCP candidate %s:%u (punch uses UDP ICE)", self,
-               c->address, c->port);
+      punch_session_tcp_add_remote (self, c); /* not libnice's: punch-session-tcp.c */
       return TRUE;
     }
   nc = punch_candidate_to_nice (c, self->stream_id);

@@ -76,6 +76,13 @@ send_direct (PunchSession *self, const guint8 *data, gsize len, gsize segment)
   n = sendmsg (g_socket_get_fd (self->direct_socket), &msg, MSG_DONTWAIT);
   if (n >= 0 || errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
     return TRUE; /* sent, or lost in a full buffer: QUIC recovers either way */
+  if (errno == EADDRNOTAVAIL || errno == ENETUNREACH || errno == EHOSTUNREACH || errno == ENETDOWN
+      || errno == EPERM)
+    {
+      /* the address went away (or a firewall refuses): an ICE restart finds another path */
+      punch_session_path_broken (self);
+      return TRUE;
+    }
   if (len > segment)
     {
       g_debug ("session %p: UDP GSO unavailable (%s): one packet per send", self,
@@ -90,12 +97,14 @@ on_quic_send (gpointer user_data, const guint8 *data, gsize len, gsize segment)
 {
   PunchSession *self = user_data;
 
-  if (self->agent == NULL)
+  if (punch_session_tcp_send (self, data, len, segment))
+    return; /* framed on the TCP path (punch-session-tcp.c) */
+  if (self->path_agent == NULL)
     return;
   if (send_direct (self, data, len, segment))
     return;
   for (gsize off = 0; off < len; off += segment)
-    nice_agent_send (self->agent, self->stream_id, 1, MIN (segment, len - off),
+    nice_agent_send (self->path_agent, self->path_stream_id, 1, MIN (segment, len - off),
                      (const gchar *)data + off);
 }
 
@@ -114,7 +123,10 @@ on_quic_established (gpointer user_data)
     return;
   self->connected_time = g_get_monotonic_time ();
   self->stats.time_to_connected_ms = punch_session_elapsed_ms (self);
+  punch_session_watch_path (self);
   punch_session_set_state (self, PUNCH_STATE_CONNECTED);
+  if (self->state == PUNCH_STATE_CONNECTED)
+    punch_session_try_direct (self);
 }
 
 static void
@@ -124,7 +136,7 @@ on_quic_closed (gpointer user_data, const GError *error)
 
   if (error)
     {
-      punch_session_fail_with_error (self, error, "");
+      punch_session_fail_with_error (self, error, ""); /* explained by on_quic_explain() */
       return;
     }
   g_info ("session %p: the peer closed the connection", self);
@@ -166,7 +178,14 @@ on_quic_writable (gpointer user_data)
   g_signal_emit (self, punch_session_signals[SIGNAL_WRITABLE], 0);
 }
 
+static GError *
+on_quic_explain (gpointer user_data, const GError *error)
+{
+  return punch_session_explain_silence (user_data, error);
+}
+
 static const PunchQuicCallbacks quic_callbacks = {
+  .explain = on_quic_explain,
   .send = on_quic_send,
   .established = on_quic_established,
   .closed = on_quic_closed,
@@ -182,6 +201,7 @@ punch_session_start_secure_channel (PunchSession *self)
   gboolean client = quic_is_client (self);
 
   self->ice_connected = TRUE;
+  self->quic_client = client;
   self->ice_connected_time = g_get_monotonic_time ();
   self->stats.time_to_path_ms = punch_session_elapsed_ms (self);
   if (self->state == PUNCH_STATE_GATHERING)
@@ -209,7 +229,8 @@ punch_session_start_secure_channel (PunchSession *self)
 void
 punch_session_use_selected_socket (PunchSession *self)
 {
-  g_autoptr (GSocket) socket = nice_agent_get_selected_socket (self->agent, self->stream_id, 1);
+  g_autoptr (GSocket) socket
+      = nice_agent_get_selected_socket (self->path_agent, self->path_stream_id, 1);
   g_autoptr (GSocketAddress) remote = NULL;
   int fd, size = 4 * 1024 * 1024;
 

@@ -65,14 +65,6 @@ static GParamSpec *props[N_PROPS];
 
 G_DEFINE_FINAL_TYPE (PunchSession, punch_session, G_TYPE_OBJECT)
 
-typedef struct
-{
-  PunchIceServer *server; /* borrowed from config */
-  char *ip;               /* NULL when resolution failed */
-  GError *error;
-  PunchTlsBridge *bridge; /* turns: only; owned by self->bridges */
-} ResolvedServer;
-
 static void
 resolved_server_free (ResolvedServer *rs)
 {
@@ -212,49 +204,71 @@ punch_session_fail_with_error (PunchSession *self, const GError *error, const ch
         "%s%s", prefix, error->message);
 }
 
-/* Why ICE found no path, in words a person can act on. */
-static void
-fail_no_path (PunchSession *self, gboolean timed_out)
+GError *
+punch_session_describe_no_path (PunchSession *self, gboolean timed_out)
 {
   g_autofree char *when
       = timed_out ? g_strdup_printf (" within %u s", self->config->connect_timeout_ms / 1000)
                   : g_strdup ("");
 
+  if (self->no_address_error)
+    return g_error_copy (self->no_address_error);
   if (!self->remote_credentials_set || self->n_remote_cands == 0)
-    fail (self, PUNCH_ERROR_TIMEOUT,
-          "no connection%s: the peer's credentials or candidates never arrived "
-          "(is the other side running and is signaling working?)",
-          when);
-  else if (self->turn_error)
-    fail (self,
-          self->turn_error->code == PUNCH_ERROR_AUTHENTICATION ? PUNCH_ERROR_AUTHENTICATION
-                                                               : PUNCH_ERROR_RELAY_REQUIRED,
-          "no direct path worked%s and the relay was unusable: %s", when,
-          self->turn_error->message);
-  else if (self->n_local_relay == 0 && self->n_remote_relay == 0)
-    fail (self, PUNCH_ERROR_RELAY_REQUIRED,
-          "no direct path worked%s (%u local, %u remote candidates tried) and neither side has a "
-          "TURN relay: these two networks need a relay (configure a turn: server), unless the "
-          "peer's ICE credentials do not match",
-          when, self->local_cands->len, self->n_remote_cands);
-  else if (timed_out)
-    fail (self, PUNCH_ERROR_TIMEOUT,
-          "ICE did not find a working path within %u s (%u local, %u remote candidates)",
-          self->config->connect_timeout_ms / 1000, self->local_cands->len, self->n_remote_cands);
-  else
-    fail (self, PUNCH_ERROR_ICE_FAILED,
-          "every candidate pair failed (%u local, %u remote candidates, relay included): "
-          "the peer did not answer, or its ICE credentials do not match",
-          self->local_cands->len, self->n_remote_cands);
+    return g_error_new (PUNCH_ERROR, PUNCH_ERROR_TIMEOUT,
+                        "no connection%s: the peer's credentials or candidates never arrived "
+                        "(is the other side running and is signaling working?)",
+                        when);
+  if (self->turn_error)
+    return g_error_new (
+        PUNCH_ERROR,
+        self->turn_error->code == PUNCH_ERROR_AUTHENTICATION ? PUNCH_ERROR_AUTHENTICATION
+                                                             : PUNCH_ERROR_RELAY_REQUIRED,
+        "no direct path worked%s and the relay was unusable: %s", when, self->turn_error->message);
+  if (self->n_local_relay == 0 && self->n_remote_relay == 0)
+    return g_error_new (PUNCH_ERROR, PUNCH_ERROR_RELAY_REQUIRED,
+                        "no direct path worked%s (%u local, %u remote candidates tried) and "
+                        "neither side has a TURN relay: these two networks need a relay "
+                        "(configure a turn: server), unless the peer's ICE credentials do not "
+                        "match",
+                        when, self->local_cands->len, self->n_remote_cands);
+  if (timed_out)
+    return g_error_new (PUNCH_ERROR, PUNCH_ERROR_TIMEOUT,
+                        "ICE did not find a working path within %u s (%u local, %u remote "
+                        "candidates)",
+                        self->config->connect_timeout_ms / 1000, self->local_cands->len,
+                        self->n_remote_cands);
+  return g_error_new (PUNCH_ERROR, PUNCH_ERROR_ICE_FAILED,
+                      "every candidate pair failed (%u local, %u remote candidates, relay "
+                      "included): the peer did not answer, or its ICE credentials do not match",
+                      self->local_cands->len, self->n_remote_cands);
+}
+
+/* Why ICE found no path, in words a person can act on. */
+static void
+fail_no_path (PunchSession *self, gboolean timed_out)
+{
+  g_autoptr (GError) error
+      = punch_session_tcp_explain (self, punch_session_describe_no_path (self, timed_out));
+
+  punch_session_fail_with_error (self, error, "");
 }
 
 /* libnice said FAILED: believe it once no candidate can come any more */
 void
 punch_session_maybe_fail_no_path (PunchSession *self)
 {
-  if (self->nice_state != NICE_COMPONENT_STATE_FAILED
-      || (self->state != PUNCH_STATE_GATHERING && self->state != PUNCH_STATE_CHECKING))
+  if (self->nice_state != NICE_COMPONENT_STATE_FAILED)
     return;
+  if (self->restarting && self->state == PUNCH_STATE_CONNECTED)
+    {
+      if (self->remote_eoc && self->gathering_done && self->pending_probes == 0)
+        punch_session_restart_failed (self);
+      return;
+    }
+  if (self->state != PUNCH_STATE_GATHERING && self->state != PUNCH_STATE_CHECKING)
+    return;
+  if (punch_session_tcp_holds (self))
+    return; /* UDP failed; TCP may still connect (punch-session-tcp.c) */
   if (!self->remote_eoc || !self->gathering_done || self->pending_probes > 0)
     {
       g_debug ("session %p: libnice reports FAILED, but candidates may still come "
@@ -283,8 +297,12 @@ update_selected_pair (PunchSession *self)
   NiceCandidate *lc = NULL, *rc = NULL;
   g_autoptr (PunchPair) pair = NULL;
 
+  if (punch_session_tcp_is_path (self))
+    return; /* TCP carries the channel; libnice's pairs no longer count */
   if (!nice_agent_get_selected_pair (self->agent, self->stream_id, 1, &lc, &rc))
     return;
+  if (self->restarting && !self->restart_in_place)
+    punch_session_finish_restart (self);
 
   pair = g_new0 (PunchPair, 1);
   pair->local = punch_candidate_from_nice (lc);
@@ -315,8 +333,8 @@ update_selected_pair (PunchSession *self)
   g_signal_emit (self, punch_session_signals[SIGNAL_SELECTED_PAIR], 0, self->selected);
 }
 
-static void
-maybe_connected (PunchSession *self)
+void
+punch_session_maybe_connected (PunchSession *self)
 {
   if (self->state != PUNCH_STATE_GATHERING && self->state != PUNCH_STATE_CHECKING)
     return;
@@ -326,6 +344,8 @@ maybe_connected (PunchSession *self)
   update_selected_pair (self);
   if (self->selected == NULL)
     return;
+  if (self->selected->relayed && punch_session_tcp_holds (self))
+    return; /* a direct TCP path may still come: the relay waits for it */
   if (self->quic)
     {
       /* the path is up: the secure handshake decides when we are connected */
@@ -344,6 +364,13 @@ on_component_state_changed (NiceAgent *agent, guint stream_id, guint component_i
 {
   PunchSession *self = user_data;
 
+  if (agent != self->agent)
+    {
+      /* the agent of the path an ICE restart is replacing */
+      g_debug ("session %p: libnice component %s on the path being replaced", self,
+               nice_component_state_to_string (state));
+      return;
+    }
   g_debug ("session %p: libnice component %s", self, nice_component_state_to_string (state));
   self->nice_state = state;
   switch (state)
@@ -357,11 +384,17 @@ on_component_state_changed (NiceAgent *agent, guint stream_id, guint component_i
       if (self->state == PUNCH_STATE_CONNECTED)
         update_selected_pair (self);
       else
-        maybe_connected (self);
+        punch_session_maybe_connected (self);
       break;
     case NICE_COMPONENT_STATE_FAILED:
-      if (self->state == PUNCH_STATE_CONNECTED)
-        fail (self, PUNCH_ERROR_ICE_FAILED,
+      if (punch_session_tcp_is_path (self))
+        break; /* UDP failed, TCP carries */
+      if (self->state == PUNCH_STATE_CONNECTED && self->restarting)
+        punch_session_maybe_fail_no_path (self);
+      else if (self->state == PUNCH_STATE_CONNECTED && self->quic)
+        punch_session_path_failed (self); /* ICE restart if it can */
+      else if (self->state == PUNCH_STATE_CONNECTED)
+        fail (self, PUNCH_ERROR_PEER_GONE,
               self->config->consent_freshness
                   ? "the peer stopped answering (consent lost, RFC 7675): the path is closed"
                   : "the path to the peer failed");
@@ -384,18 +417,28 @@ on_new_selected_pair (NiceAgent *agent, guint stream_id, guint component_id, Nic
 {
   PunchSession *self = user_data;
 
+  if (agent != self->agent)
+    return;
+  /* an in-place restart's run nominated its pair (maybe the same addresses) */
+  if (self->restarting && self->restart_in_place)
+    punch_session_finish_restart (self);
   if (self->state == PUNCH_STATE_CONNECTED)
     update_selected_pair (self);
   else
-    maybe_connected (self);
+    punch_session_maybe_connected (self);
 }
 
 static void
 on_new_candidate (NiceAgent *agent, NiceCandidate *nc, gpointer user_data)
 {
   PunchSession *self = user_data;
-  PunchCandidate *c = punch_candidate_from_nice (nc);
-  g_autofree char *line = punch_candidate_to_string (c);
+  PunchCandidate *c;
+  g_autofree char *line = NULL;
+
+  if (agent != self->agent)
+    return;
+  c = punch_candidate_from_nice (nc);
+  line = punch_candidate_to_string (c);
 
   g_ptr_array_add (self->local_cands, c);
   if (c->type == PUNCH_CANDIDATE_RELAY)
@@ -404,8 +447,8 @@ on_new_candidate (NiceAgent *agent, NiceCandidate *nc, gpointer user_data)
   g_signal_emit (self, punch_session_signals[SIGNAL_LOCAL_CANDIDATE], 0, line);
 }
 
-static void
-finish_gathering (PunchSession *self)
+void
+punch_session_finish_gathering (PunchSession *self)
 {
   if (self->state == PUNCH_STATE_FAILED || self->state == PUNCH_STATE_CLOSED)
     return;
@@ -435,6 +478,7 @@ typedef struct
 {
   PunchSession *self;
   ResolvedServer *rs;
+  guint generation;
 } Diagnosis;
 
 static void
@@ -446,7 +490,8 @@ on_turn_diagnosed (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (!punch_session_diagnose_turn_finish (result, &error))
     {
-      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+          || d->generation != self->generation)
         goto out;
       /* for turns:, the TLS handshake's own error says more */
       if (d->rs->bridge && punch_tls_bridge_get_last_error (d->rs->bridge))
@@ -460,8 +505,8 @@ on_turn_diagnosed (GObject *source, GAsyncResult *result, gpointer user_data)
         self->turn_error = g_error_copy (error);
       g_message ("TURN: %s", error->message);
     }
-  if (--self->pending_probes == 0)
-    finish_gathering (self);
+  if (d->generation == self->generation && --self->pending_probes == 0)
+    punch_session_finish_gathering (self);
 out:
   g_object_unref (self);
   g_free (d);
@@ -472,6 +517,8 @@ on_gathering_done (NiceAgent *agent, guint stream_id, gpointer user_data)
 {
   PunchSession *self = user_data;
 
+  if (agent != self->agent)
+    return;
   self->gathering_done = TRUE;
 
   /* A TURN server that gave no relay candidate: find out why before going on. */
@@ -485,6 +532,7 @@ on_gathering_done (NiceAgent *agent, guint stream_id, gpointer user_data)
           Diagnosis *d = g_new0 (Diagnosis, 1);
           d->self = g_object_ref (self);
           d->rs = rs;
+          d->generation = self->generation;
           self->pending_probes++;
           punch_session_diagnose_turn_async (rs->server, rs->bridge ? "127.0.0.1" : rs->ip,
                                              rs->bridge ? punch_tls_bridge_get_port (rs->bridge)
@@ -493,7 +541,7 @@ on_gathering_done (NiceAgent *agent, guint stream_id, gpointer user_data)
         }
       }
   if (self->pending_probes == 0)
-    finish_gathering (self);
+    punch_session_finish_gathering (self);
 }
 
 static void
@@ -548,20 +596,36 @@ punch_session_init (PunchSession *self)
   self->cancellable = g_cancellable_new ();
   self->resolved = g_ptr_array_new_with_free_func ((GDestroyNotify)resolved_server_free);
   self->bridges = g_ptr_array_new_with_free_func ((GDestroyNotify)punch_tls_bridge_free);
+  self->path_bridges = g_ptr_array_new_with_free_func ((GDestroyNotify)punch_tls_bridge_free);
   self->local_cands = g_ptr_array_new_with_free_func ((GDestroyNotify)punch_candidate_free);
   self->stats.rtt_ms = -1;
+  self->stats.last_restart_ms = -1;
   self->stats.time_to_connected_ms = -1;
 }
 
+/* Lets both agents go (the path's and, during an ICE restart, the new one). */
 static void
-shutdown_agent (PunchSession *self)
+shutdown_agents (PunchSession *self, GAsyncReadyCallback callback, gpointer user_data)
 {
-  if (self->agent == NULL)
-    return;
-  g_signal_handlers_disconnect_by_data (self->agent, self);
   g_clear_object (&self->direct_socket);
+  punch_source_clear (&self->liveness_source);
+  if (self->path_agent && self->path_agent != self->agent)
+    punch_session_retire_agent (self, g_steal_pointer (&self->path_agent), self->path_stream_id);
+  g_clear_object (&self->path_agent);
+  g_ptr_array_set_size (self->path_bridges, 0);
+  if (self->agent == NULL)
+    {
+      if (callback)
+        callback (G_OBJECT (self), NULL, user_data);
+      return;
+    }
+  g_signal_handlers_disconnect_by_data (self->agent, self);
   if (self->stream_id)
     nice_agent_attach_recv (self->agent, self->stream_id, 1, self->context, NULL, NULL);
+  /* frees TURN allocations; the agent goes when the close completes */
+  nice_agent_close_async (self->agent, callback, user_data);
+  g_clear_object (&self->agent);
+  g_ptr_array_set_size (self->bridges, 0);
 }
 
 static void
@@ -571,18 +635,12 @@ punch_session_dispose (GObject *object)
 
   g_cancellable_cancel (self->cancellable);
   punch_source_clear (&self->deadline_source);
-  if (self->agent)
-    {
-      shutdown_agent (self);
-      /* frees TURN allocations; the agent goes when the close completes */
-      nice_agent_close_async (self->agent, NULL, NULL);
-      g_clear_object (&self->agent);
-    }
+  shutdown_agents (self, NULL, NULL);
   punch_source_clear (&self->linger_source);
+  punch_source_clear (&self->restart_source);
   g_clear_object (&self->direct_socket);
+  punch_session_tcp_free (self);
   g_clear_pointer (&self->quic, punch_quic_free);
-  if (self->bridges)
-    g_ptr_array_set_size (self->bridges, 0);
   G_OBJECT_CLASS (punch_session_parent_class)->dispose (object);
 }
 
@@ -594,15 +652,20 @@ punch_session_finalize (GObject *object)
   g_assert (self->connect_tasks == NULL);
   g_ptr_array_unref (self->resolved);
   g_ptr_array_unref (self->bridges);
+  g_ptr_array_unref (self->path_bridges);
   g_ptr_array_unref (self->local_cands);
   g_queue_clear_full (&self->early_datagrams, (GDestroyNotify)g_bytes_unref);
   g_queue_clear_full (&self->early_packets, (GDestroyNotify)g_bytes_unref);
   g_clear_pointer (&self->identity, punch_identity_unref);
   g_free (self->remote_ufrag);
+  g_free (self->remote_pwd);
+  g_free (self->restart_reason);
   g_free (self->remote_fingerprint);
   punch_pair_free (self->selected);
   g_clear_error (&self->error);
   g_clear_error (&self->turn_error);
+  g_clear_error (&self->no_address_error);
+  g_clear_error (&self->restart_error);
   g_free (self->local_ufrag);
   g_free (self->local_pwd);
   g_clear_object (&self->cancellable);
@@ -662,15 +725,118 @@ punch_session_class_init (PunchSessionClass *klass)
   punch_session_signals[SIGNAL_WRITABLE]
       = g_signal_new ("writable", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                       G_TYPE_NONE, 0);
+  punch_session_signals[SIGNAL_RESTART]
+      = g_signal_new ("restart", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                      G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_STRING);
 }
 
 /* ---- construction and start --------------------------------------------- */
+
+/* A new libnice agent for the session (the first, or one for an ICE restart
+ * or a role change) in self->agent, with the session's settings and role.
+ * With @ufrag and @pwd it keeps those local credentials; else libnice makes
+ * new ones. */
+gboolean
+punch_session_make_agent (PunchSession *self, const char *ufrag, const char *pwd, GError **error)
+{
+  const PunchConfig *config = self->config;
+  NiceAgentOption flags = NICE_AGENT_OPTION_ICE_TRICKLE;
+
+  /* A secure session's consent is QUIC's: packets only the peer can make
+   * (punch-session-restart.c). libnice's own checks would revoke it after
+   * 10 s of lost checks, where RFC 7675 says 30 s. */
+  if (config->consent_freshness && self->quic == NULL)
+    flags |= NICE_AGENT_OPTION_CONSENT_FRESHNESS;
+
+  g_assert (self->agent == NULL);
+  self->agent = nice_agent_new_full (self->context, NICE_COMPATIBILITY_RFC5245, flags);
+  g_object_set (self->agent, "controlling-mode", self->controlling, "ice-tcp",
+                FALSE, /* a TCP candidate would force slow regular nomination */
+                "ice-udp", TRUE, "upnp", config->upnp, "force-relay",
+                config->policy == PUNCH_POLICY_RELAY, "stun-pacing-timer", PUNCH_TIMER_TA_MS,
+                "stun-initial-timeout", PUNCH_STUN_INITIAL_TIMEOUT_MS, "idle-timeout",
+                PUNCH_IDLE_TIMEOUT_MS, NULL);
+
+  self->stream_id = nice_agent_add_stream (self->agent, 1);
+  if (self->stream_id == 0)
+    {
+      g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_FAILED,
+                           "libnice could not add a stream");
+      return FALSE;
+    }
+  nice_agent_set_stream_name (self->agent, self->stream_id, "application");
+  if (config->port_min)
+    nice_agent_set_port_range (self->agent, self->stream_id, 1, config->port_min, config->port_max);
+  if (ufrag && pwd)
+    nice_agent_set_local_credentials (self->agent, self->stream_id, ufrag, pwd);
+  else
+    {
+      g_free (self->local_ufrag);
+      g_free (self->local_pwd);
+      nice_agent_get_local_credentials (self->agent, self->stream_id, &self->local_ufrag,
+                                        &self->local_pwd);
+    }
+
+  g_signal_connect (self->agent, "component-state-changed", G_CALLBACK (on_component_state_changed),
+                    self);
+  g_signal_connect (self->agent, "new-selected-pair-full", G_CALLBACK (on_new_selected_pair), self);
+  g_signal_connect (self->agent, "new-candidate-full", G_CALLBACK (on_new_candidate), self);
+  g_signal_connect (self->agent, "candidate-gathering-done", G_CALLBACK (on_gathering_done), self);
+  g_signal_connect (self->agent, "new-remote-candidate-full", G_CALLBACK (on_new_remote_candidate),
+                    self);
+
+  nice_agent_attach_recv (self->agent, self->stream_id, 1, self->context, on_recv, self);
+  if (self->path_agent == NULL)
+    {
+      self->path_agent = g_object_ref (self->agent);
+      self->path_stream_id = self->stream_id;
+    }
+  return TRUE;
+}
+
+/* Lets an agent go: no more callbacks, its TURN allocations freed, the
+ * object gone once libnice has closed it. */
+void
+punch_session_retire_agent (PunchSession *self, NiceAgent *agent, guint stream_id)
+{
+  g_signal_handlers_disconnect_by_data (agent, self);
+  if (stream_id)
+    nice_agent_attach_recv (agent, stream_id, 1, self->context, NULL, NULL);
+  nice_agent_close_async (agent, NULL, NULL);
+  g_object_unref (agent);
+}
+
+/* What one ICE run (the first, or an ICE restart's) knows, back to nothing. */
+void
+punch_session_reset_ice_run (PunchSession *self)
+{
+  g_ptr_array_set_size (self->local_cands, 0);
+  self->n_local_relay = 0;
+  self->n_remote_cands = 0;
+  self->n_remote_relay = 0;
+  self->gathering_done = FALSE;
+  self->gathering_started = FALSE;
+  self->remote_credentials_set = FALSE;
+  self->remote_eoc = FALSE;
+  self->pending_probes = 0;
+  self->n_turn_usable = 0;
+  self->n_turn_failed = 0;
+  self->nice_state = NICE_COMPONENT_STATE_DISCONNECTED;
+  g_clear_error (&self->turn_error);
+  g_clear_error (&self->no_address_error);
+  for (guint i = 0; i < self->resolved->len; i++)
+    {
+      ResolvedServer *rs = self->resolved->pdata[i];
+      rs->bridge = NULL; /* the bridges stay with the agent that uses them */
+      if (rs->ip)
+        g_clear_error (&rs->error);
+    }
+}
 
 PunchSession *
 punch_session_new (const PunchConfig *config, GError **error)
 {
   g_autoptr (PunchSession) self = NULL;
-  NiceAgentOption flags = NICE_AGENT_OPTION_ICE_TRICKLE;
 
   g_return_val_if_fail (config != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
@@ -692,41 +858,11 @@ punch_session_new (const PunchConfig *config, GError **error)
   else
     g_message ("WARNING: insecure plaintext session: anyone on the path can read, forge and "
                "inject this session's datagrams (PUNCH_SECURITY_NONE)");
+  if (self->quic)
+    punch_quic_set_idle_timeout (self->quic, config->consent_timeout_ms);
 
-  if (config->consent_freshness)
-    flags |= NICE_AGENT_OPTION_CONSENT_FRESHNESS;
-
-  self->agent = nice_agent_new_full (self->context, NICE_COMPATIBILITY_RFC5245, flags);
-  g_object_set (self->agent, "controlling-mode", self->controlling, "ice-tcp",
-                FALSE, /* a TCP candidate would force slow regular nomination */
-                "ice-udp", TRUE, "upnp", config->upnp, "force-relay",
-                config->policy == PUNCH_POLICY_RELAY, "stun-pacing-timer", PUNCH_TIMER_TA_MS,
-                "stun-initial-timeout", PUNCH_STUN_INITIAL_TIMEOUT_MS, "idle-timeout",
-                PUNCH_IDLE_TIMEOUT_MS, NULL);
-
-  self->stream_id = nice_agent_add_stream (self->agent, 1);
-  if (self->stream_id == 0)
-    {
-      g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_FAILED,
-                           "libnice could not add a stream");
-      return NULL;
-    }
-  nice_agent_set_stream_name (self->agent, self->stream_id, "application");
-  if (config->port_min)
-    nice_agent_set_port_range (self->agent, self->stream_id, 1, config->port_min, config->port_max);
-  nice_agent_get_local_credentials (self->agent, self->stream_id, &self->local_ufrag,
-                                    &self->local_pwd);
-
-  g_signal_connect (self->agent, "component-state-changed", G_CALLBACK (on_component_state_changed),
-                    self);
-  g_signal_connect (self->agent, "new-selected-pair-full", G_CALLBACK (on_new_selected_pair), self);
-  g_signal_connect (self->agent, "new-candidate-full", G_CALLBACK (on_new_candidate), self);
-  g_signal_connect (self->agent, "candidate-gathering-done", G_CALLBACK (on_gathering_done), self);
-  g_signal_connect (self->agent, "new-remote-candidate-full", G_CALLBACK (on_new_remote_candidate),
-                    self);
-
-  nice_agent_attach_recv (self->agent, self->stream_id, 1, self->context, on_recv, self);
-
+  if (!punch_session_make_agent (self, NULL, NULL, error))
+    return NULL;
   return g_steal_pointer (&self);
 }
 
@@ -740,36 +876,6 @@ punch_session_address_wanted (const PunchConfig *config, const char *ip)
   if (!v6 && !config->ipv4)
     return FALSE;
   return TRUE;
-}
-
-static void
-add_local_addresses (PunchSession *self)
-{
-  GList *ips = NULL;
-
-  if (self->config->local_addresses)
-    {
-      for (guint i = 0; self->config->local_addresses[i]; i++)
-        ips = g_list_append (ips, g_strdup (self->config->local_addresses[i]));
-    }
-  else
-    ips = nice_interfaces_get_local_ips (FALSE);
-
-  for (GList *l = ips; l; l = l->next)
-    {
-      const char *ip = l->data;
-      NiceAddress addr;
-
-      if (!punch_session_address_wanted (self->config, ip))
-        continue;
-      /* link-local IPv6 pairs never work across a NAT and only delay ICE */
-      if (self->config->local_addresses == NULL && g_str_has_prefix (ip, "fe80"))
-        continue;
-      if (!nice_address_set_from_string (&addr, ip))
-        continue;
-      nice_agent_add_local_address (self->agent, &addr);
-    }
-  g_list_free_full (ips, g_free);
 }
 
 static void
@@ -855,8 +961,8 @@ configure_servers (PunchSession *self, GError **error)
   return TRUE;
 }
 
-static void
-begin_gathering (PunchSession *self)
+void
+punch_session_begin_gathering (PunchSession *self)
 {
   g_autoptr (GError) error = NULL;
   guint usable_turn = 0, turn = 0;
@@ -879,14 +985,28 @@ begin_gathering (PunchSession *self)
       return;
     }
 
-  add_local_addresses (self);
+  self->gathering_started = TRUE;
+  if (!punch_session_add_local_addresses (self))
+    {
+      if (self->state == PUNCH_STATE_CONNECTED)
+        punch_session_restart_failed (self); /* the path's own agent may still carry */
+      else
+        punch_session_fail_with_error (self, self->no_address_error, "");
+      return;
+    }
   if (!configure_servers (self, &error))
     {
       punch_session_fail_with_error (self, error, "");
       return;
     }
+  punch_session_tcp_gather (self); /* the first time only */
   if (!nice_agent_gather_candidates (self->agent, self->stream_id))
     {
+      if (self->state == PUNCH_STATE_CONNECTED)
+        {
+          punch_session_restart_failed (self);
+          return;
+        }
       fail (self, PUNCH_ERROR_FAILED,
             "libnice could not gather candidates (no usable local address, or the port range "
             "%u-%u is exhausted)",
@@ -930,7 +1050,7 @@ on_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
       g_warning ("%s", rs->error->message);
     }
   if (--self->pending_resolves == 0 && self->state == PUNCH_STATE_GATHERING)
-    begin_gathering (self);
+    punch_session_begin_gathering (self);
   g_object_unref (self);
 }
 
@@ -981,7 +1101,7 @@ punch_session_start (PunchSession *self, GError **error)
       }
     }
   if (self->pending_resolves == 0)
-    begin_gathering (self);
+    punch_session_begin_gathering (self);
   return TRUE;
 }
 
@@ -1015,6 +1135,8 @@ punch_session_is_controlling (PunchSession *self)
 gboolean
 punch_session_set_role (PunchSession *self, PunchRole role, GError **error)
 {
+  g_autoptr (GError) local_error = NULL;
+
   g_return_val_if_fail (PUNCH_IS_SESSION (self), FALSE);
 
   if (role == PUNCH_ROLE_AUTO)
@@ -1023,16 +1145,43 @@ punch_session_set_role (PunchSession *self, PunchRole role, GError **error)
                            "a session's role is controlling or controlled, not auto");
       return FALSE;
     }
+  if (!punch_session_check_open (self, error))
+    return FALSE;
   if (self->remote_credentials_set || self->agent == NULL)
     {
       g_set_error_literal (error, PUNCH_ERROR, PUNCH_ERROR_INVALID_ARGUMENT,
                            "the ICE role can only change before the peer's credentials are set");
       return FALSE;
     }
-  self->controlling = role == PUNCH_ROLE_CONTROLLING;
   self->role_explicit = TRUE;
   self->config->role = role;
-  g_object_set (self->agent, "controlling-mode", self->controlling, NULL);
+  if (self->controlling == (role == PUNCH_ROLE_CONTROLLING))
+    return TRUE;
+  self->controlling = role == PUNCH_ROLE_CONTROLLING;
+  if (!self->gathering_started)
+    {
+      g_object_set (self->agent, "controlling-mode", self->controlling, NULL);
+      return TRUE;
+    }
+  /* libnice keeps the role an agent had when it started gathering (FACTS.md)
+   * and would put the old one on the wire: gather again on a new agent with
+   * the same credentials. Candidates announced so far are void. */
+  g_debug ("session %p: role %s after gathering began: gathering again", self,
+           self->controlling ? "controlling" : "controlled");
+  g_clear_object (&self->direct_socket);
+  if (self->path_agent == self->agent)
+    g_clear_object (&self->path_agent);
+  punch_session_retire_agent (self, g_steal_pointer (&self->agent), self->stream_id);
+  g_ptr_array_set_size (self->bridges, 0);
+  punch_session_reset_ice_run (self);
+  if (!punch_session_make_agent (self, self->local_ufrag, self->local_pwd, &local_error))
+    {
+      punch_session_fail_with_error (self, local_error, "");
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  if (self->pending_resolves == 0)
+    punch_session_begin_gathering (self);
   return TRUE;
 }
 
@@ -1256,21 +1405,9 @@ on_agent_closed (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 close_agent (PunchSession *self, GTask *task)
 {
-  NiceAgent *agent;
-
   if (self->quic)
     punch_quic_close (self->quic, 1, "closed");
-  if (self->agent == NULL)
-    {
-      g_task_return_boolean (task, TRUE);
-      g_object_unref (task);
-      return;
-    }
-  shutdown_agent (self);
-  agent = g_steal_pointer (&self->agent);
-  g_ptr_array_set_size (self->bridges, 0);
-  nice_agent_close_async (agent, on_agent_closed, task);
-  g_object_unref (agent);
+  shutdown_agents (self, on_agent_closed, task);
 }
 
 static gboolean

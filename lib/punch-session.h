@@ -96,6 +96,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PunchPair, punch_pair_free)
  * @datagrams_lost: datagrams the network lost (sent, never acknowledged)
  * @datagrams_dropped: datagrams received that the session had to drop (too
  *   many before the application could be told)
+ * @restarts: ICE restarts begun (by this side, or to follow the peer's)
+ * @last_restart_ms: how long the last restart that found a path took, from
+ *   its start to the new path; -1 before one did
  *
  * Packets that are not the peer's (forged, altered, replayed) fail QUIC's
  * authentication and are discarded inside QUIC without a trace here.
@@ -114,6 +117,8 @@ typedef struct
   guint64 stream_bytes_received;
   guint64 datagrams_lost;
   guint64 datagrams_dropped;
+  guint restarts;
+  gint64 last_restart_ms;
 } PunchStats;
 
 #define PUNCH_TYPE_SESSION (punch_session_get_type ())
@@ -136,6 +141,15 @@ G_DECLARE_FINAL_TYPE (PunchSession, punch_session, PUNCH, SESSION, GObject)
  * - `stream` (GIOStream *stream): the peer opened a stream (secure sessions).
  * - `writable`: the datagram queue has room again after a send failed with
  *   %PUNCH_ERROR_WOULD_BLOCK.
+ * - `restart` (guint generation, const char *reason): an ICE restart began
+ *   (see punch_session_restart()): send the new local credentials
+ *   (punch_session_get_local_ufrag() and _pwd(), or the whole
+ *   punch_session_get_local_description()) to the peer; new `local-candidate`
+ *   and `gathering-done` signals follow for it. @reason is "path-silent",
+ *   "path-failed", "network-changed", "peer-restarted", "requested", or
+ *   "direct-upgrade" (connected through a relay although both sides have
+ *   direct candidates: one restart on the same sockets checks them again).
+ *   Without a handler a session never restarts by itself.
  *
  * Security: by default (%PUNCH_SECURITY_QUIC) everything after the ICE
  * checks travels over QUIC with TLS 1.3. The local description carries this
@@ -191,7 +205,11 @@ PUNCH_EXPORT gboolean punch_session_is_controlling (PunchSession *self);
  * Sets the ICE role of a session that may already be gathering, so that
  * gathering can start before the role is known (for example while joining a
  * signaling room, which decides it). Only before the remote credentials are
- * set: after that, checks may be under way.
+ * set: after that, checks may be under way. The role is the one the checks
+ * carry on the wire (ICE-CONTROLLING or ICE-CONTROLLED): libnice cannot change
+ * an agent's role once it gathers, so a change after punch_session_start()
+ * gathers again on a new agent with the same credentials, and the candidates
+ * announced before it are void (new `local-candidate` signals follow).
  *
  * Returns: %FALSE with @error set (%PUNCH_ERROR_INVALID_ARGUMENT) when too late
  *   or @role is %PUNCH_ROLE_AUTO
@@ -312,6 +330,39 @@ PUNCH_EXPORT const char *punch_session_get_peer_fingerprint (PunchSession *self)
 PUNCH_EXPORT gboolean punch_session_set_remote_fingerprint (PunchSession *self,
                                                             const char *fingerprint,
                                                             GError **error);
+
+/**
+ * punch_session_restart:
+ * @self: a connected secure session
+ * @error: return location for a #GError
+ *
+ * Restarts ICE (RFC 8445 section 9): gathers afresh with new credentials and
+ * looks for a new path while the current one stays in use; the QUIC
+ * connection carries on over the new path without losing a byte. The
+ * session also restarts by itself, when it has a `restart` handler: when
+ * nothing has come from the peer for 2.5 s (a NAT rebinding, a dead TURN
+ * allocation), or when the local address went away. The peer restarts its
+ * side when it is given the new credentials
+ * (punch_session_set_remote_credentials() with a new ufrag while connected).
+ * If no path is found, restarts are tried again every 5 s, and once nothing
+ * has come from the peer for #PunchConfig.consent_timeout_ms the session
+ * fails with %PUNCH_ERROR_PATH_LOST, %PUNCH_ERROR_RELAY_LOST,
+ * %PUNCH_ERROR_NO_ADDRESS or %PUNCH_ERROR_PEER_GONE, whichever names the cause.
+ *
+ * Returns: %FALSE with @error set when the session is not connected or not secure
+ */
+PUNCH_EXPORT gboolean punch_session_restart (PunchSession *self, GError **error);
+
+/**
+ * punch_session_peer_left:
+ * @self: a session
+ *
+ * Tells the session that signaling saw the peer leave. While the path works
+ * nothing changes (the peer may only have lost its signaling connection);
+ * once nothing has come from the peer for 2 s the session fails with
+ * %PUNCH_ERROR_PEER_GONE, and it no longer restarts ICE.
+ */
+PUNCH_EXPORT void punch_session_peer_left (PunchSession *self);
 
 /**
  * punch_session_connect_async:

@@ -226,6 +226,32 @@ parse_address (const guint8 *v, gsize len, gboolean xor, const guint8 *txid, Pun
   return TRUE;
 }
 
+gssize
+punch_stun_stream_frame (const guint8 *data, gsize len, GError **error)
+{
+  gsize body;
+
+  if (len >= 1 && (data[0] & 0xc0) != 0)
+    return reject (error, PUNCH_STUN_REJECT_NOT_STUN, "no STUN header on the stream"), -1;
+  if (len >= 8 && get32 (data + 4) != PUNCH_STUN_MAGIC_COOKIE)
+    return reject (error, PUNCH_STUN_REJECT_NOT_STUN, "no STUN magic cookie on the stream"), -1;
+  if (len < 4)
+    return 0;
+  body = get16 (data + 2);
+  if (body % 4 != 0)
+    return reject (error, PUNCH_STUN_REJECT_MALFORMED,
+                   "length %" G_GSIZE_FORMAT " is not a multiple of 4", body),
+           -1;
+  if (PUNCH_STUN_HEADER_SIZE + body > PUNCH_STUN_MAX_SIZE)
+    return reject (error, PUNCH_STUN_REJECT_MALFORMED,
+                   "a message of %" G_GSIZE_FORMAT " bytes, more than %d",
+                   PUNCH_STUN_HEADER_SIZE + body, PUNCH_STUN_MAX_SIZE),
+           -1;
+  if (len < PUNCH_STUN_HEADER_SIZE + body)
+    return 0;
+  return (gssize)(PUNCH_STUN_HEADER_SIZE + body);
+}
+
 gboolean
 punch_stun_message_parse (const guint8 *data, gsize len, PunchStunMessage *msg, GError **error)
 {

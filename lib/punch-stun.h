@@ -179,6 +179,24 @@ gboolean punch_stun_message_parse_full (const guint8 *data, gsize len, PunchStun
  */
 char *punch_stun_bytes_to_text (const PunchStunBytes *bytes, gsize max_bytes);
 
+/**
+ * punch_stun_stream_frame:
+ * @data: the bytes read so far from a stream
+ * @len: how many
+ *
+ * Over TCP (RFC 8489 section 6.2.2) STUN messages follow one another with no
+ * framing of their own: the header's length says where each ends. Only the
+ * header is looked at; parse the message with punch_stun_message_parse().
+ *
+ * Returns: the length of the first message, header included, once @len holds
+ *   all of it; 0 while more bytes are needed; -1 with @error
+ *   (PUNCH_ERROR_PROTOCOL, "not-stun: …" or "malformed: …") when the stream
+ *   is not STUN: the first two bits are not 0, there is no magic cookie, the
+ *   length is not a multiple of 4, or the message would pass
+ *   PUNCH_STUN_MAX_SIZE
+ */
+gssize punch_stun_stream_frame (const guint8 *data, gsize len, GError **error);
+
 /** Returns: the reason word (PUNCH_STUN_REJECT_*) of a parse error */
 const char *punch_stun_reject_reason (const GError *error);
 

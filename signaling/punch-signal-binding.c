@@ -49,9 +49,14 @@ report (PunchSignalBinding *self, const GError *error)
 static void
 send_description (PunchSignalBinding *self)
 {
-  g_autoptr (PunchDescription) desc = punch_session_get_local_description (self->session);
+  g_autoptr (PunchDescription) desc = NULL;
   g_autoptr (GError) error = NULL;
 
+  /* while the client reconnects nothing can go out; `reconnected` sends the
+   * description again, with everything gathered meanwhile */
+  if (!punch_signal_client_is_joined (self->client))
+    return;
+  desc = punch_session_get_local_description (self->session);
   /* the session knows whether gathering is over (it may have been before we were bound) */
   desc->end_of_candidates = desc->end_of_candidates || self->gathered;
   if (!punch_signal_client_send_description (self->client, self->remote_id, desc, &error))
@@ -65,8 +70,10 @@ send_description (PunchSignalBinding *self)
 static void
 adopt (PunchSignalBinding *self, const char *id)
 {
+  char *copy = g_strdup (id); /* @id may be self->remote_id itself */
+
   g_free (self->remote_id);
-  self->remote_id = g_strdup (id);
+  self->remote_id = copy;
   self->remote_gone = FALSE;
   self->description_sent = FALSE;
   self->got_description = FALSE;
@@ -80,7 +87,7 @@ on_local_candidate (PunchSession *session, const char *line, gpointer data)
   g_autoptr (GError) error = NULL;
 
   /* before the description goes out, the description itself will carry it */
-  if (!self->description_sent || self->remote_gone)
+  if (!self->description_sent || self->remote_gone || !punch_signal_client_is_joined (self->client))
     return;
   if (!punch_signal_client_send_candidate (self->client, self->remote_id, line, &error))
     report (self, error);
@@ -93,7 +100,7 @@ on_gathering_done (PunchSession *session, gpointer data)
   g_autoptr (GError) error = NULL;
 
   self->gathered = TRUE;
-  if (!self->description_sent || self->remote_gone)
+  if (!self->description_sent || self->remote_gone || !punch_signal_client_is_joined (self->client))
     return;
   if (!punch_signal_client_send_end_of_candidates (self->client, self->remote_id, &error))
     report (self, error);
@@ -169,12 +176,39 @@ on_description (PunchSignalClient *client, const char *from, PunchDescription *d
   else if (strcmp (self->remote_ufrag, desc->ufrag) != 0
            || strcmp (self->remote_pwd, desc->pwd) != 0)
     {
-      error = g_error_new (PUNCH_ERROR, PUNCH_ERROR_SIGNALING,
-                           "peer %s sent new ICE credentials (it restarted its session); this "
-                           "session cannot follow: start a new one",
-                           from);
-      report (self, error);
-      return;
+      /* The peer restarted ICE (new credentials, same key): a connected
+       * session follows, restarting its side too; one still connecting
+       * cannot (its checks and handshake are with the old run). */
+      if (punch_session_get_state (self->session) != PUNCH_STATE_CONNECTED
+          || punch_session_get_security (self->session) != PUNCH_SECURITY_QUIC)
+        {
+          error = g_error_new (PUNCH_ERROR, PUNCH_ERROR_SIGNALING,
+                               "peer %s sent new ICE credentials before this session was "
+                               "connected (it restarted its session); this session cannot "
+                               "follow: start a new one",
+                               from);
+          report (self, error);
+          return;
+        }
+      g_autofree char *ours = g_strdup (punch_session_get_local_ufrag (self->session));
+
+      g_debug ("signal binding: peer %s restarted ICE", from);
+      g_hash_table_remove_all (self->seen);
+      if (!punch_session_set_remote_credentials (self->session, desc->ufrag, desc->pwd, &error))
+        {
+          report (self, error);
+          return;
+        }
+      /* The session restarted to follow (and `restart` sent our new
+       * credentials), or took these for a restart of its own: then answer
+       * anyway, the peer may never have had ours (they may have gone out
+       * while its signaling connection was dead). */
+      if (g_strcmp0 (ours, punch_session_get_local_ufrag (self->session)) == 0)
+        send_description (self);
+      g_free (self->remote_ufrag);
+      g_free (self->remote_pwd);
+      self->remote_ufrag = g_strdup (desc->ufrag);
+      self->remote_pwd = g_strdup (desc->pwd);
     }
   for (guint i = 0; i < desc->candidates->len; i++)
     {
@@ -218,12 +252,30 @@ on_end_of_candidates (PunchSignalClient *client, const char *from, gpointer data
     punch_session_set_remote_end_of_candidates (self->session);
 }
 
+/* The session restarted ICE: the peer needs the new credentials. */
+static void
+on_restart (PunchSession *session, guint generation, const char *reason, gpointer data)
+{
+  PunchSignalBinding *self = data;
+
+  self->gathered = FALSE;
+  /* the path went silent or the address changed: the signaling connection
+   * may be as dead as the path, and the restart needs it */
+  if (g_strcmp0 (reason, "path-silent") == 0 || g_strcmp0 (reason, "network-changed") == 0
+      || g_strcmp0 (reason, "path-failed") == 0)
+    punch_signal_client_check_alive (self->client);
+  if (self->remote_id == NULL || self->remote_gone)
+    return;
+  send_description (self);
+}
+
 static void
 remote_gone (PunchSignalBinding *self, const char *id)
 {
   if (self->remote_id == NULL || self->remote_gone || strcmp (id, self->remote_id) != 0)
     return;
   self->remote_gone = TRUE;
+  punch_session_peer_left (self->session);
   g_signal_emit (self, signals[SIGNAL_REMOTE_LEFT], 0, id);
 }
 
@@ -329,6 +381,7 @@ punch_signal_binding_new (PunchSignalClient *client, PunchSession *session)
 
   g_signal_connect (session, "local-candidate", G_CALLBACK (on_local_candidate), self);
   g_signal_connect (session, "gathering-done", G_CALLBACK (on_gathering_done), self);
+  g_signal_connect (session, "restart", G_CALLBACK (on_restart), self);
   g_signal_connect (client, "description", G_CALLBACK (on_description), self);
   g_signal_connect (client, "candidate", G_CALLBACK (on_candidate), self);
   g_signal_connect (client, "end-of-candidates", G_CALLBACK (on_end_of_candidates), self);

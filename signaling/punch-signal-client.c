@@ -49,6 +49,9 @@ struct _PunchSignalClient
   GSource *retry_source;
   GSource *keepalive_source;
   gint64 last_seen;
+  char *resume;          /* the welcome's secret: a rejoin comes back as the same peer */
+  GSource *probe_source; /* punch_signal_client_check_alive() */
+  gint64 probe_start;
 };
 
 enum
@@ -101,6 +104,7 @@ static void
 drop_connection (PunchSignalClient *self, gushort code)
 {
   clear_source (&self->keepalive_source);
+  clear_source (&self->probe_source);
   if (self->conn == NULL)
     return;
   g_signal_handlers_disconnect_by_data (self->conn, self);
@@ -209,6 +213,8 @@ handle_welcome (PunchSignalClient *self, PunchSignalMessage *msg)
 
   g_free (self->id);
   self->id = g_strdup (msg->id);
+  g_free (self->resume);
+  self->resume = g_strdup (msg->resume);
   g_ptr_array_set_size (self->peers, 0);
   for (guint i = 0; msg->peers && msg->peers[i]; i++)
     g_ptr_array_add (self->peers, g_strdup (msg->peers[i]));
@@ -322,6 +328,35 @@ on_pong (SoupWebsocketConnection *conn, GBytes *message, gpointer user_data)
   ((PunchSignalClient *)user_data)->last_seen = g_get_monotonic_time ();
 }
 
+#define PROBE_TIMEOUT_MS 3000
+
+static gboolean
+probe_cb (gpointer data)
+{
+  PunchSignalClient *self = data;
+  gint64 now = g_get_monotonic_time ();
+
+  if (self->state != STATE_JOINED || self->last_seen > self->probe_start
+      || now - self->probe_start > PROBE_TIMEOUT_MS * 1000)
+    {
+      gboolean dead = self->state == STATE_JOINED && self->last_seen <= self->probe_start;
+
+      g_clear_pointer (&self->probe_source, g_source_unref);
+      if (self->conn)
+        soup_websocket_connection_set_keepalive_interval (self->conn, KEEPALIVE_S);
+      if (dead)
+        {
+          g_autoptr (GError) error = g_error_new (
+              PUNCH_ERROR, PUNCH_ERROR_SIGNALING,
+              "the signaling server %s did not answer a ping within %u ms (the network changed?)",
+              self->url, PROBE_TIMEOUT_MS);
+          lost (self, error, TRUE);
+        }
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
 static void
 on_closed (SoupWebsocketConnection *conn, gpointer user_data)
 {
@@ -392,6 +427,7 @@ on_connected (GObject *source, GAsyncResult *result, gpointer user_data)
   hello = punch_signal_message_new (PUNCH_SIGNAL_MESSAGE_HELLO);
   hello->room = g_strdup (self->room);
   hello->token = g_strdup (self->token);
+  hello->resume = g_strdup (self->resume); /* a rejoin: the same peer again */
   json = punch_signal_message_to_json (hello);
   soup_websocket_connection_send_text (self->conn, json);
 }
@@ -469,6 +505,7 @@ punch_signal_client_join_async (PunchSignalClient *self, const char *room, const
   self->room = g_strdup (room);
   g_free (self->token);
   self->token = g_strdup (token);
+  g_clear_pointer (&self->resume, g_free); /* a new join, not a rejoin */
   self->role = PUNCH_ROLE_AUTO;
   self->backoff_ms = 0;
   g_clear_object (&self->cancellable);
@@ -658,6 +695,19 @@ punch_signal_client_set_accept_invalid_certificate (PunchSignalClient *self, gbo
 }
 
 void
+punch_signal_client_check_alive (PunchSignalClient *self)
+{
+  g_return_if_fail (PUNCH_IS_SIGNAL_CLIENT (self));
+
+  if (self->state != STATE_JOINED || self->conn == NULL || self->probe_source)
+    return;
+  self->probe_start = g_get_monotonic_time ();
+  /* libsoup pings a second after a new interval is set, then every second */
+  soup_websocket_connection_set_keepalive_interval (self->conn, 1);
+  self->probe_source = attach (self, g_timeout_source_new (250), probe_cb, self, NULL);
+}
+
+void
 punch_signal_client_set_reconnect (PunchSignalClient *self, gboolean reconnect)
 {
   g_return_if_fail (PUNCH_IS_SIGNAL_CLIENT (self));
@@ -696,6 +746,7 @@ punch_signal_client_finalize (GObject *object)
   g_free (self->room);
   g_free (self->token);
   g_free (self->id);
+  g_free (self->resume);
   g_ptr_array_unref (self->peers);
   g_ptr_array_unref (self->ice_servers);
   g_main_context_unref (self->context);

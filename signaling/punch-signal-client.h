@@ -67,6 +67,18 @@ PUNCH_SIGNAL_EXPORT void punch_signal_client_set_tls_ca_file (PunchSignalClient 
 PUNCH_SIGNAL_EXPORT void
 punch_signal_client_set_accept_invalid_certificate (PunchSignalClient *self, gboolean accept);
 /**
+ * punch_signal_client_check_alive:
+ * @self: a joined client
+ *
+ * Checks now that the server still answers (after a change of network, say,
+ * when the connection may be dead without either side knowing): a ping,
+ * and when no pong comes within 3 s the connection is dropped and, with
+ * reconnection on, made again. A rejoin comes back as the same peer (same
+ * id; the others see no `peer-left`) while the server still holds our place.
+ */
+PUNCH_SIGNAL_EXPORT void punch_signal_client_check_alive (PunchSignalClient *self);
+
+/**
  * punch_signal_client_set_reconnect:
  * @self: a client
  * @reconnect: whether to reconnect

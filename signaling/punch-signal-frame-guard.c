@@ -27,6 +27,9 @@ struct _PunchSignalFrameGuard
   GSource *idle;
   PunchSignalFrameGuardFunc func;
   gpointer user_data;
+
+  gboolean held;
+  GCancellable *wake; /* cancelled on release: the sources made while held fire */
 };
 
 static void pollable_iface_init (GPollableInputStreamInterface *iface);
@@ -204,7 +207,8 @@ guard_is_readable (GPollableInputStream *stream)
   PunchSignalFrameGuard *self = PUNCH_SIGNAL_FRAME_GUARD (stream);
   GInputStream *base = g_filter_input_stream_get_base_stream (G_FILTER_INPUT_STREAM (stream));
 
-  return !self->tripped && g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (base));
+  return !self->tripped && !self->held
+         && g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (base));
 }
 
 static GSource *
@@ -216,6 +220,15 @@ guard_create_source (GPollableInputStream *stream, GCancellable *cancellable)
 
   if (self->tripped) /* a source that never fires: input stays held back */
     return g_pollable_source_new (G_OBJECT (stream));
+  if (self->held) /* fires when released */
+    {
+      g_autoptr (GSource) wake = NULL;
+
+      if (self->wake == NULL)
+        self->wake = g_cancellable_new ();
+      wake = g_cancellable_source_new (self->wake);
+      return g_pollable_source_new_full (stream, wake, cancellable);
+    }
   base_source = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (base), NULL);
   return g_pollable_source_new_full (stream, base_source, cancellable);
 }
@@ -226,7 +239,7 @@ guard_read_nonblocking (GPollableInputStream *stream, void *buffer, gsize count,
   PunchSignalFrameGuard *self = PUNCH_SIGNAL_FRAME_GUARD (stream);
   GInputStream *base = g_filter_input_stream_get_base_stream (G_FILTER_INPUT_STREAM (stream));
 
-  if (self->tripped)
+  if (self->tripped || self->held)
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, "input held back");
       return -1;
@@ -252,6 +265,7 @@ punch_signal_frame_guard_dispose (GObject *object)
   PunchSignalFrameGuard *self = PUNCH_SIGNAL_FRAME_GUARD (object);
 
   self->func = NULL;
+  g_clear_object (&self->wake);
   if (self->idle)
     {
       g_source_destroy (self->idle);
@@ -299,6 +313,20 @@ punch_signal_frame_guard_new (GInputStream *base, guint64 max_message, guint fra
   self->func = func;
   self->user_data = user_data;
   return G_INPUT_STREAM (self);
+}
+
+void
+punch_signal_frame_guard_hold (PunchSignalFrameGuard *self, gboolean hold)
+{
+  g_return_if_fail (PUNCH_IS_SIGNAL_FRAME_GUARD (self));
+  if (self->held == hold)
+    return;
+  self->held = hold;
+  if (!hold && self->wake)
+    {
+      g_cancellable_cancel (self->wake);
+      g_clear_object (&self->wake);
+    }
 }
 
 void

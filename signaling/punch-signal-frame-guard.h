@@ -14,6 +14,11 @@
  * punch_signal_frame_guard_new() (a server shard's context), never on the
  * global default context.
  *
+ * The server can also hold a connection's input back for a while
+ * (punch_signal_frame_guard_hold()): while its earlier messages wait for
+ * their turn, nothing more is read, so TCP pushes back on the sender
+ * instead of the server buffering for it.
+ *
  * SPDX-License-Identifier: MIT
  */
 #pragma once
@@ -43,6 +48,17 @@ G_DECLARE_FINAL_TYPE (PunchSignalFrameGuard, punch_signal_frame_guard, PUNCH, SI
 GInputStream *punch_signal_frame_guard_new (GInputStream *base, guint64 max_message,
                                             guint frames_per_second, PunchSignalFrameGuardFunc func,
                                             gpointer user_data);
+/**
+ * punch_signal_frame_guard_hold:
+ * @self: a guard
+ * @hold: TRUE to read nothing more for now; FALSE to read again
+ *
+ * While held, reads would block and the stream's source does not fire;
+ * released, the source fires at once (in its context's next iteration), so
+ * the reader goes on with what arrived meanwhile.
+ */
+void punch_signal_frame_guard_hold (PunchSignalFrameGuard *self, gboolean hold);
+
 /**
  * punch_signal_frame_guard_disarm:
  * @self: a guard

@@ -67,6 +67,13 @@ on_joined (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
 
+  /* what failed while joining (no usable address, say) would fail again */
+  if (js->early && punch_session_get_state (js->early) == PUNCH_STATE_FAILED
+      && punch_session_get_error (js->early))
+    {
+      g_task_return_error (task, g_error_copy (punch_session_get_error (js->early)));
+      return;
+    }
   if (js->early && punch_signal_client_get_ice_servers (client)->len == 0
       && punch_session_set_role (js->early, config->role, NULL))
     session = g_steal_pointer (&js->early);

@@ -8,10 +8,12 @@
  * Here each connection is accepted with accept4(), counted, and refused at
  * once, with a canned 503 and without reading its request, when the server
  * is at --max-connections or its address at --max-connections-per-ip. An
- * admitted connection is handed to SoupServer with its shard's context as
- * the thread-default one, so its HTTP handshake runs on that shard like the
- * WebSocket it becomes, and it must have upgraded --handshake-timeout
- * seconds after it was accepted, or it is shut down.
+ * admitted connection is handed to its handshake shard's SoupServer with
+ * that shard's context as the thread-default one, so its HTTP handshake runs
+ * there (the WebSocket it becomes moves to a WebSocket shard), and it must
+ * have upgraded --handshake-timeout seconds after it was accepted, or it is
+ * shut down. Accepting and the deadline run below the default priority, in
+ * batches, like the handshake shards (see shard_pick()).
  *
  * Out of descriptors (EMFILE, ENFILE), the listener stops watching its
  * socket and tries again after a back-off of 50 ms doubling to 500 ms, so
@@ -33,7 +35,10 @@
 #include <unistd.h>
 #include <glib-unix.h>
 
-#define ACCEPT_BATCH 64 /* per wakeup, so one listener cannot starve the shards */
+#define ACCEPT_BATCH 16 /* per wakeup, so one listener cannot hold the server long */
+#define EXPIRE_BATCH 16 /* handshakes shut down per wakeup: each is read and closed soon after */
+/* below the WebSockets: see shard_pick() */
+#define LISTENER_PRIORITY (G_PRIORITY_DEFAULT + 10)
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 500
 #define SEND_BUFFER (64 * 1024)
@@ -192,13 +197,14 @@ on_handshake_timer (gpointer user_data)
   gint64 limit
       = g_get_monotonic_time () - (gint64)self->config->handshake_timeout_s * G_USEC_PER_SEC;
   GList *head;
+  guint n = 0;
 
   g_clear_pointer (&self->handshake_source, g_source_unref);
   while ((head = g_queue_peek_head_link (&self->handshakes)))
     {
       Conn *conn = head->data;
 
-      if (conn->accepted_at > limit)
+      if (conn->accepted_at > limit || n++ == EXPIRE_BATCH)
         break;
       g_queue_unlink (&self->handshakes, head);
       conn->link.data = NULL;
@@ -226,6 +232,7 @@ arm_handshake_timer (PunchSignalServer *self)
     return;
   at = head->accepted_at + (gint64)self->config->handshake_timeout_s * G_USEC_PER_SEC;
   self->handshake_source = g_timeout_source_new (at > now ? (guint)((at - now + 999) / 1000) : 0);
+  g_source_set_priority (self->handshake_source, LISTENER_PRIORITY);
   g_source_set_callback (self->handshake_source, on_handshake_timer, self, NULL);
   g_source_attach (self->handshake_source, self->context);
 }
@@ -309,7 +316,7 @@ admit (Listener *l, int fd, const struct sockaddr_storage *ss)
       refuse (self, fd, "punch-signal: too many connections from your address\n");
       return;
     }
-  shard = shard_pick (self);
+  shard = shard_pick (self, LANE_HANDSHAKE);
   if (shard == NULL) /* no descriptor for a new shard's context */
     {
       self->refused_full++;
@@ -369,7 +376,7 @@ admit (Listener *l, int fd, const struct sockaddr_storage *ss)
 
   /* libsoup attaches the connection's sources to the thread-default context */
   g_main_context_push_thread_default (shard->ctx);
-  soup_server_accept_iostream (self->soup, stream, local, conn->remote, NULL);
+  soup_server_accept_iostream (shard->soup, stream, local, conn->remote, NULL);
   g_main_context_pop_thread_default (shard->ctx);
   /* run once after this batch of accepts, not once per connection */
   shard_schedule (shard);
@@ -381,6 +388,7 @@ static void
 listener_watch (Listener *l)
 {
   l->source = g_unix_fd_source_new (g_socket_get_fd (l->socket), G_IO_IN);
+  g_source_set_priority (l->source, LISTENER_PRIORITY);
   g_source_set_callback (l->source, G_SOURCE_FUNC (on_listener_ready), l, NULL);
   g_source_attach (l->source, l->server->context);
 }
@@ -411,6 +419,7 @@ back_off (Listener *l, int errsv)
   g_source_destroy (l->source);
   g_clear_pointer (&l->source, g_source_unref);
   l->resume = g_timeout_source_new (l->backoff_ms);
+  g_source_set_priority (l->resume, LISTENER_PRIORITY);
   g_source_set_callback (l->resume, on_resume, l, NULL);
   g_source_attach (l->resume, self->context);
 }

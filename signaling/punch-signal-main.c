@@ -131,7 +131,9 @@ static void
 ensure_descriptors (guint max_connections)
 {
   struct rlimit rl;
-  rlim_t need = (rlim_t)max_connections + max_connections / 64 + 256;
+  /* a descriptor per connection, and an eventfd per shard (at most 64
+   * WebSockets or 16 handshakes on one) */
+  rlim_t need = (rlim_t)max_connections + max_connections / 16 + max_connections / 64 + 256;
 
   if (getrlimit (RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
     return;

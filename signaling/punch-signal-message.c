@@ -12,6 +12,7 @@ G_DEFINE_BOXED_TYPE (PunchSignalMessage, punch_signal_message, punch_signal_mess
 
 #define MAX_NAME 64
 #define MAX_TOKEN 512
+#define MAX_RESUME 64
 #define MAX_CANDIDATE_LINE 1024
 #define MAX_ERROR_TEXT 1024
 #define MAX_CREDENTIAL 512
@@ -82,6 +83,7 @@ punch_signal_message_copy (const PunchSignalMessage *msg)
   copy->version = msg->version;
   copy->room = g_strdup (msg->room);
   copy->token = g_strdup (msg->token);
+  copy->resume = g_strdup (msg->resume);
   copy->id = g_strdup (msg->id);
   if (msg->ice_servers)
     {
@@ -106,6 +108,7 @@ punch_signal_message_free (PunchSignalMessage *msg)
     return;
   g_free (msg->room);
   g_free (msg->token);
+  g_free (msg->resume);
   g_free (msg->id);
   g_clear_pointer (&msg->ice_servers, g_ptr_array_unref);
   g_strfreev (msg->peers);
@@ -424,6 +427,9 @@ parse_fields (Ctx *ctx, JsonObject *obj, PunchSignalMessage *msg)
           || !get_string (ctx, obj, "token", FALSE, MAX_TOKEN, &s))
         return FALSE;
       msg->token = g_strdup (s);
+      if (!get_string (ctx, obj, "resume", FALSE, MAX_RESUME, &s))
+        return FALSE;
+      msg->resume = g_strdup (s);
       return TRUE;
 
     case PUNCH_SIGNAL_MESSAGE_WELCOME:
@@ -433,8 +439,10 @@ parse_fields (Ctx *ctx, JsonObject *obj, PunchSignalMessage *msg)
 
         if (!get_version (ctx, obj, &msg->version) || !get_name (ctx, obj, "id", TRUE, &msg->id)
             || !get_array (ctx, obj, "ice_servers", MAX_ICE_SERVERS, &servers)
-            || !get_array (ctx, obj, "peers", MAX_PEERS, &peers))
+            || !get_array (ctx, obj, "peers", MAX_PEERS, &peers)
+            || !get_string (ctx, obj, "resume", FALSE, MAX_RESUME, &s))
           return FALSE;
+        msg->resume = g_strdup (s);
         msg->ice_servers = g_ptr_array_new_with_free_func ((GDestroyNotify)punch_ice_server_free);
         for (guint i = 0; servers && i < json_array_get_length (servers); i++)
           if (!parse_ice_server (ctx, json_array_get_element (servers, i), msg->ice_servers))
@@ -576,6 +584,8 @@ punch_signal_message_to_json (const PunchSignalMessage *msg)
     }
   add_string (b, "room", msg->room);
   add_string (b, "token", msg->token);
+  if (msg->type == PUNCH_SIGNAL_MESSAGE_HELLO || msg->type == PUNCH_SIGNAL_MESSAGE_WELCOME)
+    add_string (b, "resume", msg->resume);
   add_string (b, "id", msg->id);
   if (msg->type == PUNCH_SIGNAL_MESSAGE_WELCOME)
     {

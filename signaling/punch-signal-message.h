@@ -66,6 +66,9 @@ typedef enum
  * @candidate: (nullable): `candidate`: a `candidate:…` line
  * @code: (nullable): `error`: a short stable code such as "room-full"
  * @message: (nullable): `error`: a sentence for humans
+ * @resume: (nullable): `welcome`: a secret that lets this peer take its place
+ *   back from a new connection; `hello`: that secret, to come back as the same
+ *   peer (same id, no `peer-left`/`peer-joined` for the others)
  *
  * A plain boxed struct: the fields a type does not use are %NULL.
  * Parsing keeps only known fields, so relaying a parsed message never
@@ -86,6 +89,7 @@ typedef struct
   char *candidate;
   char *code;
   char *message;
+  char *resume;
 } PunchSignalMessage;
 
 #define PUNCH_TYPE_SIGNAL_MESSAGE (punch_signal_message_get_type ())

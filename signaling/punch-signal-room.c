@@ -19,7 +19,9 @@
 #include "punch-signal-server-private.h"
 #include "punch-signal-token.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/random.h>
 
 #define MAX_HELD 256 /* events held for one joining peer */
 
@@ -209,6 +211,8 @@ join_free (Join *join)
   g_free (join);
 }
 
+static char *new_resume_secret (void);
+
 /* In the room now: welcome, peer-joined to the others here (the store told
  * the other instances), then what was held while the store was asked. */
 static void
@@ -234,6 +238,9 @@ room_admit (Peer *peer, Room *room, GPtrArray *members, GPtrArray *held)
              members ? members->len + 1 : room->peers->len);
 
   welcome = make_welcome (self, peer, room, members);
+  g_free (peer->resume);
+  peer->resume = new_resume_secret ();
+  welcome->resume = g_strdup (peer->resume);
   peer_send (peer, welcome);
   joined = punch_signal_message_new (PUNCH_SIGNAL_MESSAGE_PEER_JOINED);
   joined->id = g_strdup (peer->id);
@@ -326,6 +333,84 @@ join_start (Peer *peer, Room *room)
                                 self->config->room_size, on_join_done, join);
 }
 
+/* 128 bits from the kernel, as hex */
+static char *
+new_resume_secret (void)
+{
+  guint8 raw[16];
+  GString *hex = g_string_sized_new (2 * sizeof raw);
+
+  if (getrandom (raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+    g_error ("getrandom() failed: %s", g_strerror (errno));
+  for (gsize i = 0; i < sizeof raw; i++)
+    g_string_append_printf (hex, "%02x", raw[i]);
+  return g_string_free (hex, FALSE);
+}
+
+static gboolean
+secret_equal (const char *a, const char *b)
+{
+  gsize la = strlen (a), lb = strlen (b);
+  guint8 diff = la != lb;
+
+  for (gsize i = 0; i < la && i < lb; i++)
+    diff |= (guint8)(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+/* A new connection of a peer already in @room (it lost its old one: a
+ * changed address, a dead NAT mapping) takes its place: same id, same slot,
+ * the old connection closed without a `peer-left`, the others told nothing.
+ * Only a room of this instance: with Redis, a peer whose old connection is
+ * on another instance joins anew once that one is gone. */
+static gboolean
+room_take_over (Peer *peer, Room *room, const char *resume)
+{
+  PunchSignalServer *self = peer->server;
+  g_autoptr (PunchSignalMessage) welcome = NULL;
+  Peer *old = NULL;
+
+  for (guint i = 0; i < room->peers->len && old == NULL; i++)
+    {
+      Peer *p = room->peers->pdata[i];
+      if (p != peer && p->resume && secret_equal (p->resume, resume))
+        old = p;
+    }
+  if (old == NULL)
+    return FALSE;
+
+  g_message ("resume room=%s peer=%s addr=%s (was %s)", room->name, old->id, peer->addr, old->addr);
+  g_ptr_array_remove (room->peers, old);
+  old->room = NULL;
+  g_hash_table_remove (self->ids, peer->id);
+  g_free (peer->id);
+  peer->id = g_strdup (old->id);
+  g_hash_table_replace (self->ids, peer->id, peer);
+  g_ptr_array_add (room->peers, peer);
+  peer->room = room;
+  peer->resume = new_resume_secret ();
+  peer_close (old, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "replaced by a new connection of this peer");
+
+  welcome = make_welcome (self, peer, room, NULL);
+  /* with Redis, the peers of the other instances too */
+  if (g_hash_table_size (room->remote) > 0)
+    {
+      g_autoptr (GStrvBuilder) ids = g_strv_builder_new ();
+      GHashTableIter it;
+      gpointer key;
+
+      g_strv_builder_addv (ids, (const char **)welcome->peers);
+      g_hash_table_iter_init (&it, room->remote);
+      while (g_hash_table_iter_next (&it, &key, NULL))
+        g_strv_builder_add (ids, key);
+      g_strfreev (welcome->peers);
+      welcome->peers = g_strv_builder_end (ids);
+    }
+  welcome->resume = g_strdup (peer->resume);
+  peer_send (peer, welcome);
+  return TRUE;
+}
+
 static void
 handle_hello (Peer *peer, PunchSignalMessage *hello)
 {
@@ -365,6 +450,8 @@ handle_hello (Peer *peer, PunchSignalMessage *hello)
     }
 
   room = room_get (self, hello->room);
+  if (hello->resume && room_take_over (peer, room, hello->resume))
+    return;
   peer->joining = room;
   g_ptr_array_add (room->waiting, peer);
   join_start (peer, room);
@@ -503,26 +590,19 @@ peer_rate_ok (Peer *peer)
   return FALSE;
 }
 
+/* Parses and acts on one text message of @peer (already counted against
+ * its rate). */
 void
-peer_on_message (SoupWebsocketConnection *conn, gint type, GBytes *bytes, gpointer user_data)
+peer_handle_text (Peer *peer, GBytes *bytes)
 {
-  Peer *peer = user_data;
   g_autoptr (PunchSignalMessage) msg = NULL;
   g_autoptr (GError) error = NULL;
   const char *code = NULL;
   gsize len;
   const char *data;
 
-  peer->last_seen = g_get_monotonic_time ();
-  if (soup_websocket_connection_get_state (conn) != SOUP_WEBSOCKET_STATE_OPEN)
+  if (peer->dead || soup_websocket_connection_get_state (peer->conn) != SOUP_WEBSOCKET_STATE_OPEN)
     return; /* closing: we already said why */
-  if (!peer_rate_ok (peer))
-    return;
-  if (type != SOUP_WEBSOCKET_DATA_TEXT)
-    {
-      peer_error (peer, TRUE, "bad-json", "messages are JSON text frames, not binary");
-      return;
-    }
   data = g_bytes_get_data (bytes, &len);
   msg = punch_signal_message_parse (data, len, &code, &error);
   if (msg == NULL)
@@ -537,6 +617,29 @@ peer_on_message (SoupWebsocketConnection *conn, gint type, GBytes *bytes, gpoint
   else
     peer_error (peer, TRUE, "unexpected", "clients do not send \"%s\"",
                 punch_signal_message_type_to_string (msg->type));
+}
+
+void
+peer_on_message (SoupWebsocketConnection *conn, gint type, GBytes *bytes, gpointer user_data)
+{
+  Peer *peer = user_data;
+
+  peer->last_seen = g_get_monotonic_time ();
+  if (soup_websocket_connection_get_state (conn) != SOUP_WEBSOCKET_STATE_OPEN)
+    return; /* closing: we already said why */
+  if (!peer_rate_ok (peer))
+    return;
+  if (type != SOUP_WEBSOCKET_DATA_TEXT)
+    {
+      peer_error (peer, TRUE, "bad-json", "messages are JSON text frames, not binary");
+      return;
+    }
+  /* a large message once the shard's time is up waits for its turn (see
+   * peer_defer()), and so does anything behind a message that waits */
+  if (peer_must_wait (peer, g_bytes_get_size (bytes)))
+    peer_defer (peer, bytes);
+  else
+    peer_handle_text (peer, bytes);
 }
 
 /* ---- what other instances report (the Redis store) ---- */

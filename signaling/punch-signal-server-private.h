@@ -29,13 +29,36 @@ typedef struct _Peer Peer;
 typedef struct _Shard Shard;
 typedef struct _Conn Conn;
 typedef struct _Listener Listener;
+typedef struct _Lane Lane;
+
+/* A class of shards, with an epoll set and a run queue of its own: the
+ * WebSockets (LANE_WS, at the default priority) and the connections still
+ * in their HTTP handshake (LANE_HANDSHAKE, below it). See shard_pick(). */
+enum
+{
+  LANE_WS,
+  LANE_HANDSHAKE,
+  N_LANES
+};
+
+struct _Lane
+{
+  PunchSignalServer *server;
+  gboolean handshakes;
+  gint priority;
+  guint shard_size;
+  int epfd;
+  GSource *epoll_source;
+  Shard *fill;     /* the shard shard_pick() gave out last */
+  GPtrArray *busy; /* Shard*: to run again soon (see shard_schedule()) */
+  GSource *busy_source;
+};
 
 struct _PunchSignalServer
 {
   GObject parent;
 
   PunchSignalServerConfig *config;
-  SoupServer *soup;
   gboolean tls;
   GHashTable *peers;           /* Peer* -> Peer*, owned */
   GHashTable *ids;             /* id -> Peer*, every connection */
@@ -52,18 +75,16 @@ struct _PunchSignalServer
    * connections. A context per connection would cost a descriptor each (its
    * wakeup eventfd). */
   GMainContext *context;
-  int epfd;
-  GSource *epoll_source;
+  Lane lanes[N_LANES];
   GPtrArray *shards; /* Shard*, owned */
-  Shard *fill;       /* the shard shard_pick() gave out last */
   GPtrArray *dead;   /* Peer*: closed, freed by reap() on the server's context */
   GSource *reap_source;
   GPtrArray *slow; /* ids (owned) of peers closed for their queue, dropped by drop_slow() */
   GSource *slow_source;
-  GPtrArray *busy; /* Shard*: to run again soon (see shard_schedule()) */
-  GSource *busy_source;
-  Shard *running;    /* the shard whose context shard_run() is dispatching */
-  GSequence *timers; /* Shard*, by deadline: the next timer of each context */
+  Shard *running;          /* the shard whose context shard_run() is dispatching */
+  GQueue backlog;          /* Shard* with deferred messages (see peer_defer()) */
+  GSource *backlog_source; /* handles them, below the default priority */
+  GSequence *timers;       /* Shard*, by deadline: the next timer of each context */
   GSource *timer_source;
   gint64 timer_at;
 
@@ -88,22 +109,27 @@ struct _PunchSignalServer
   guint trimmed_conns;
 };
 
-#define SHARD_SIZE 64
+#define SHARD_SIZE 64           /* WebSockets on one shard */
+#define HANDSHAKE_SHARD_SIZE 16 /* handshakes: one iteration may close them all at once */
 /* how long a client may take to answer our close frame (see sweep()) */
 #define CLOSE_WAIT_US (3 * G_USEC_PER_SEC)
 
 struct _Shard
 {
   PunchSignalServer *server;
+  Lane *lane;
+  SoupServer *soup; /* LANE_HANDSHAKE: the HTTP side of its connections */
   GMainContext *ctx;
   guint n_peers;       /* connections on it, in their handshake or WebSockets */
   GHashTable *watched; /* fd -> epoll events + 1: what the epoll set has of ctx */
   GHashTable *want;    /* scratch for shard_watch() */
   GPollFD *pfds;       /* scratch for g_main_context_query() */
   gint n_pfds;
-  gboolean busy;   /* in server->busy */
+  gboolean busy;   /* in lane->busy */
   gint64 deadline; /* ctx's next timer (monotonic µs), 0 for none */
   GSequenceIter *timer_it;
+  GQueue waiting; /* Peer* (their turn link) with messages deferred, in turn */
+  GList backlog;  /* in server->backlog while it may have some */
 };
 
 struct _Room
@@ -122,6 +148,7 @@ struct _Peer
   PunchSignalFrameGuard *guard;
   char *id;
   char *addr;
+  char *resume; /* the secret of its welcome: a new connection may take its place */
   Room *room;
   Room *joining;   /* the room it asked to join, until the store answers */
   GPtrArray *held; /* Held*: what happened in @joining meanwhile */
@@ -140,6 +167,9 @@ struct _Peer
   Shard *shard;  /* the context its sources live on */
   int fd;        /* its socket */
   gboolean dead; /* closed: waits in server->dead */
+
+  GQueue deferred; /* GBytes*: its messages waiting for their turn (peer_defer()) */
+  GList turn;      /* in shard->waiting while it has some */
 
   PunchSignalOutputMeter *meter; /* what left for the socket */
   guint64 handed;                /* frame bytes handed to libsoup */
@@ -172,6 +202,8 @@ G_GNUC_INTERNAL void peer_error (Peer *peer, gboolean strike, const char *code, 
                                  ...) G_GNUC_PRINTF (4, 5);
 
 G_GNUC_INTERNAL char *server_new_peer_id (PunchSignalServer *self);
+/* (transfer full): a SoupServer with the server's handlers, for a shard */
+G_GNUC_INTERNAL SoupServer *server_new_soup (PunchSignalServer *self);
 
 /* punch-signal-shard.c */
 G_GNUC_INTERNAL void server_soon (PunchSignalServer *self, GSource **source, GSourceFunc func);
@@ -180,8 +212,18 @@ G_GNUC_INTERNAL void shard_schedule (Shard *shard);
 G_GNUC_INTERNAL void shard_run (Shard *shard);
 G_GNUC_INTERNAL void shard_free (Shard *shard);
 /* (nullable): NULL when there is no descriptor for a new shard's context */
-G_GNUC_INTERNAL Shard *shard_pick (PunchSignalServer *self);
-G_GNUC_INTERNAL gboolean on_epoll (gint fd, GIOCondition condition, gpointer user_data);
+G_GNUC_INTERNAL Shard *shard_pick (PunchSignalServer *self, guint lane);
+/* Moves the upgraded connection on @fd from @from to a WebSocket shard (or
+ * leaves it where it is when there is none); returns where it is now. */
+G_GNUC_INTERNAL Shard *shard_move_to_ws (Shard *from, int fd);
+G_GNUC_INTERNAL void server_free_idle_shards (PunchSignalServer *self);
+G_GNUC_INTERNAL gboolean server_lanes_init (PunchSignalServer *self, GError **error);
+G_GNUC_INTERNAL void server_lanes_clear (PunchSignalServer *self);
+/* TRUE when a message of @size bytes that just arrived must wait: see peer_defer() */
+G_GNUC_INTERNAL gboolean peer_must_wait (Peer *peer, gsize size);
+G_GNUC_INTERNAL void peer_defer (Peer *peer, GBytes *bytes);
+/* Forgets what was deferred (the peer is going away). */
+G_GNUC_INTERNAL void peer_drop_deferred (Peer *peer);
 
 /* punch-signal-listener.c */
 G_GNUC_INTERNAL void server_listeners_init (PunchSignalServer *self);
@@ -204,5 +246,7 @@ G_GNUC_INTERNAL extern const PunchSignalRoomStoreEvents room_store_events;
 G_GNUC_INTERNAL void peer_leave (Peer *peer);
 G_GNUC_INTERNAL void peer_on_message (SoupWebsocketConnection *conn, gint type, GBytes *bytes,
                                       gpointer user_data);
+/* Parses and acts on a text message already counted against the peer's rate. */
+G_GNUC_INTERNAL void peer_handle_text (Peer *peer, GBytes *bytes);
 
 G_END_DECLS

@@ -190,6 +190,7 @@ static void
 peer_free (Peer *peer)
 {
   peer_unwatch (peer);
+  peer_drop_deferred (peer);
   g_signal_handlers_disconnect_by_data (peer->conn, peer);
   punch_signal_frame_guard_disarm (peer->guard);
   g_main_context_push_thread_default (peer->shard->ctx);
@@ -207,6 +208,7 @@ peer_free (Peer *peer)
   g_clear_pointer (&peer->held, g_ptr_array_unref);
   g_free (peer->id);
   g_free (peer->addr);
+  g_free (peer->resume);
   g_free (peer);
 }
 
@@ -233,11 +235,14 @@ peer_retire (Peer *peer)
   if (peer->dead)
     return;
   peer_leave (peer);
-  g_hash_table_remove (self->ids, peer->id);
+  /* a peer another connection took the place of no longer owns its id */
+  if (g_hash_table_lookup (self->ids, peer->id) == peer)
+    g_hash_table_remove (self->ids, peer->id);
   /* this may run inside the shard's context: free it from the server's;
    * until then its socket is not watched (a readable descriptor of a dead
    * peer would wake the server again and again) */
   peer->dead = TRUE;
+  peer_drop_deferred (peer);
   peer_unwatch (peer);
   g_ptr_array_add (self->dead, peer);
   server_soon (self, &self->reap_source, reap);
@@ -332,7 +337,7 @@ upgrade (SoupServerMessage *msg, gpointer user_data)
       return; /* e.g. a 100 Continue before the 101 */
     }
   /* every connection comes from the listener (punch-signal-listener.c),
-   * whose shard ran its handshake: the WebSocket stays there */
+   * whose handshake shard ran its HTTP side */
   conn = server_conn_upgraded (self, msg);
   if (conn == NULL)
     {
@@ -345,6 +350,8 @@ upgrade (SoupServerMessage *msg, gpointer user_data)
   peer->fd = conn->fd;
   peer->base = soup_server_message_steal_connection (msg);
   frames = (guint64)self->config->rate * FRAMES_PER_SECOND_FACTOR + 10;
+  /* the WebSocket leaves the handshake lane for the default priority */
+  conn->shard = shard_move_to_ws (conn->shard, conn->fd);
   peer->shard = conn->shard;
   g_main_context_push_thread_default (peer->shard->ctx);
   peer->guard = PUNCH_SIGNAL_FRAME_GUARD (punch_signal_frame_guard_new (
@@ -370,8 +377,9 @@ upgrade (SoupServerMessage *msg, gpointer user_data)
   g_hash_table_add (self->peers, peer);
   g_hash_table_insert (self->ids, peer->id, peer);
 
-  /* runs what is already buffered, then watches the new socket */
-  shard_run (peer->shard);
+  /* runs what is already buffered, then watches the new socket (soon:
+   * this is the handshake shard's dispatch) */
+  shard_schedule (peer->shard);
 }
 
 static void
@@ -432,6 +440,36 @@ healthz_handler (SoupServer *soup, SoupServerMessage *msg, const char *path, GHa
   body = g_string_free (g_steal_pointer (&json), FALSE);
   soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
   soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE, body, len);
+}
+
+SoupServer *
+server_new_soup (PunchSignalServer *self)
+{
+  SoupServer *soup = soup_server_new ("server-header", "punch-signal ", "tls-certificate",
+                                      self->config->tls_certificate, NULL);
+
+  soup_server_add_handler (soup, "/healthz", healthz_handler, self, NULL);
+  soup_server_add_handler (soup, "/ws", ws_handler, self, NULL);
+  return soup;
+}
+
+/* Closes the handshakes in progress; with @free, lets go of the
+ * SoupServers too. */
+static void
+server_disconnect_soups (PunchSignalServer *self, gboolean free)
+{
+  for (guint i = 0; self->shards && i < self->shards->len; i++)
+    {
+      Shard *shard = self->shards->pdata[i];
+
+      if (shard->soup == NULL)
+        continue;
+      g_main_context_push_thread_default (shard->ctx);
+      soup_server_disconnect (shard->soup);
+      if (free)
+        g_clear_object (&shard->soup);
+      g_main_context_pop_thread_default (shard->ctx);
+    }
 }
 
 /* Freed memory goes back to the system: glibc keeps what a burst of
@@ -496,6 +534,7 @@ sweep (gpointer user_data)
         }
     }
   server_log_counters (self);
+  server_free_idle_shards (self);
   trim (self);
   return G_SOURCE_CONTINUE;
 }
@@ -516,11 +555,7 @@ punch_signal_server_dispose (GObject *object)
     }
   if (self->listeners)
     server_listeners_stop (self);
-  if (self->epoll_source)
-    {
-      g_source_destroy (self->epoll_source);
-      g_clear_pointer (&self->epoll_source, g_source_unref);
-    }
+  server_lanes_clear (self);
   if (self->reap_source)
     {
       g_source_destroy (self->reap_source);
@@ -531,21 +566,17 @@ punch_signal_server_dispose (GObject *object)
       g_source_destroy (self->slow_source);
       g_clear_pointer (&self->slow_source, g_source_unref);
     }
-  if (self->busy_source)
+  if (self->backlog_source)
     {
-      g_source_destroy (self->busy_source);
-      g_clear_pointer (&self->busy_source, g_source_unref);
+      g_source_destroy (self->backlog_source);
+      g_clear_pointer (&self->backlog_source, g_source_unref);
     }
   if (self->timer_source)
     {
       g_source_destroy (self->timer_source);
       g_clear_pointer (&self->timer_source, g_source_unref);
     }
-  if (self->busy)
-    g_ptr_array_set_size (self->busy, 0);
-  if (self->soup)
-    soup_server_disconnect (self->soup);
-  g_clear_object (&self->soup);
+  server_disconnect_soups (self, TRUE);
   /* rooms first: peer_free must not find a room to leave */
   if (self->rooms)
     g_hash_table_remove_all (self->rooms);
@@ -562,7 +593,6 @@ punch_signal_server_dispose (GObject *object)
   if (self->dead)
     g_ptr_array_set_size (self->dead, 0);
   server_listeners_clear (self);
-  self->fill = NULL;
   if (self->shards)
     g_ptr_array_set_size (self->shards, 0);
   G_OBJECT_CLASS (punch_signal_server_parent_class)->dispose (object);
@@ -576,11 +606,14 @@ punch_signal_server_finalize (GObject *object)
   g_clear_pointer (&self->peers, g_hash_table_unref);
   g_clear_pointer (&self->dead, g_ptr_array_unref);
   g_clear_pointer (&self->slow, g_ptr_array_unref);
-  g_clear_pointer (&self->busy, g_ptr_array_unref);
   g_clear_pointer (&self->shards, g_ptr_array_unref);
   g_clear_pointer (&self->timers, g_sequence_free);
-  if (self->epfd >= 0)
-    close (self->epfd);
+  for (guint i = 0; i < N_LANES; i++)
+    {
+      g_clear_pointer (&self->lanes[i].busy, g_ptr_array_unref);
+      if (self->lanes[i].epfd >= 0)
+        close (self->lanes[i].epfd);
+    }
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_pointer (&self->ids, g_hash_table_unref);
   g_clear_pointer (&self->rooms, g_hash_table_unref);
@@ -610,10 +643,10 @@ punch_signal_server_init (PunchSignalServer *self)
   self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)room_free);
   self->dead = g_ptr_array_new ();
   self->slow = g_ptr_array_new_with_free_func (g_free);
-  self->busy = g_ptr_array_new ();
   self->timers = g_sequence_new (NULL);
   self->shards = g_ptr_array_new_with_free_func ((GDestroyNotify)shard_free);
-  self->epfd = -1;
+  for (guint i = 0; i < N_LANES; i++)
+    self->lanes[i].epfd = -1;
   server_listeners_init (self);
 }
 
@@ -628,18 +661,9 @@ punch_signal_server_new (const PunchSignalServerConfig *config, GError **error)
 
   self = g_object_new (PUNCH_TYPE_SIGNAL_SERVER, NULL);
   self->context = g_main_context_ref_thread_default ();
-  self->epfd = epoll_create1 (EPOLL_CLOEXEC);
-  if (self->epfd < 0)
-    {
-      int errsv = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv), "epoll_create1: %s",
-                   g_strerror (errsv));
-      return NULL;
-    }
-  self->epoll_source = g_unix_fd_source_new (self->epfd, G_IO_IN);
-  g_source_set_callback (self->epoll_source, G_SOURCE_FUNC (on_epoll), self, NULL);
-  g_source_attach (self->epoll_source, self->context);
   self->config = punch_signal_server_config_copy (config);
+  if (!server_lanes_init (self, error))
+    return NULL;
   self->tls = config->tls_certificate != NULL;
 #ifdef PUNCH_SIGNAL_HAVE_REDIS
   if (config->redis_url)
@@ -661,10 +685,6 @@ punch_signal_server_new (const PunchSignalServerConfig *config, GError **error)
 #endif
   if (self->store == NULL)
     self->store = punch_signal_local_store_new ();
-  self->soup = soup_server_new ("server-header", "punch-signal ", "tls-certificate",
-                                config->tls_certificate, NULL);
-  soup_server_add_handler (self->soup, "/healthz", healthz_handler, self, NULL);
-  soup_server_add_handler (self->soup, "/ws", ws_handler, self, NULL);
   self->sweep_id = g_timeout_add_seconds (1, sweep, self);
   return g_steal_pointer (&self);
 }
@@ -828,7 +848,7 @@ punch_signal_server_shutdown (PunchSignalServer *self)
   g_return_if_fail (PUNCH_IS_SIGNAL_SERVER (self));
   self->shutting_down = TRUE;
   server_listeners_stop (self);
-  soup_server_disconnect (self->soup);
+  server_disconnect_soups (self, FALSE);
   g_hash_table_iter_init (&iter, self->peers);
   while (g_hash_table_iter_next (&iter, (gpointer *)&peer, NULL))
     peer_close (peer, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "server shutting down");

@@ -260,10 +260,16 @@ render_turn (PunchOutput *out, const PunchNatCheckReport *rep)
 }
 
 static void
-render_verdict (PunchOutput *out, const PunchCheckResult *r)
+render_verdict (PunchOutput *out, const PunchCheckResult *r, const PunchNatCheckTcp *tcp)
 {
   punch_output_begin_object (out, "verdict", "\nVerdict\n");
   punch_output_string (out, "summary", "  %s\n", r->verdict);
+  punch_output_string (out, "tcp_punching", NULL, punch_path_to_string (tcp->punching));
+  punch_output_text (out, "  TCP hole punching (for networks without UDP): ");
+  punch_output_text (out, tcp->punching == PUNCH_PATH_DIRECT  ? "can work\n"
+                          : tcp->punching == PUNCH_PATH_RELAY ? "cannot work (only toward an open "
+                                                                "host)\n"
+                                                              : "unknown\n");
   punch_output_begin_array (out, "peers", NULL);
   for (int k = 0; k < PUNCH_PEER_N_KINDS; k++)
     {
@@ -277,6 +283,29 @@ render_verdict (PunchOutput *out, const PunchCheckResult *r)
   punch_output_end_array (out, NULL);
   punch_output_end_object (out, NULL);
   punch_output_string (out, "exposure", "\nExposure\n  %s\n", r->exposure);
+}
+
+static void
+render_tcp (PunchOutput *out, const PunchNatCheckReport *rep)
+{
+  const PunchNatCheckTcp *t = &rep->tcp;
+
+  punch_output_begin_object (out, "tcp_mapping", "\nTCP hole punching\n");
+  punch_output_bool (out, "tested", NULL, t->tested);
+  if (t->tested && t->mapped.family)
+    {
+      punch_output_uint (out, "local_port", "  local TCP port %" G_GUINT64_FORMAT, t->local_port);
+      output_address (out, "mapped", " is %s outside", &t->mapped);
+      punch_output_uint (out, "servers", " (%" G_GUINT64_FORMAT " servers asked from it)\n",
+                         t->n_servers);
+      punch_output_bool (out, "endpoint_independent", "  the same toward every server: %s\n",
+                         t->endpoint_independent);
+      punch_output_bool (out, "port_preserved", "  port preserved: %s\n", t->port_preserved);
+    }
+  punch_output_string (out, "punching", NULL, punch_path_to_string (t->punching));
+  if (t->reason)
+    punch_output_string (out, "reason", "  %s\n", t->reason);
+  punch_output_end_object (out, NULL);
 }
 
 static void
@@ -359,7 +388,8 @@ render (PunchOutput *out, const PunchNatCheckReport *rep, const char *defaults, 
   render_nat (out, res);
   render_lifetime (out, rep);
   render_turn (out, rep);
-  render_verdict (out, res);
+  render_tcp (out, rep);
+  render_verdict (out, res, &rep->tcp);
   render_rejected (out, rep);
   punch_output_uint (out, "elapsed_ms", "\nChecked in %" G_GUINT64_FORMAT " ms.",
                      (guint64)rep->elapsed_ms);

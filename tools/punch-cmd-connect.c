@@ -79,10 +79,12 @@ emit_error (Connect *c, const char *code, const char *message)
 static void
 finish (Connect *c, int exit_code)
 {
-  if (!g_main_loop_is_running (c->loop) || c->exit_code >= 0)
-    return;
-  c->exit_code = exit_code;
-  g_main_loop_quit (c->loop);
+  /* the code is set even before the loop runs (a session that fails while
+   * it is made), and a later call still stops a loop that runs */
+  if (c->exit_code < 0)
+    c->exit_code = exit_code;
+  if (g_main_loop_is_running (c->loop))
+    g_main_loop_quit (c->loop);
 }
 
 static void
@@ -91,9 +93,8 @@ fail_with (Connect *c, const GError *error)
   const char *code
       = error->domain == PUNCH_ERROR ? punch_error_code_to_string (error->code) : "failed";
 
-  if (c->exit_code >= 0)
-    return;
-  emit_error (c, code, error->message);
+  if (c->exit_code < 0)
+    emit_error (c, code, error->message);
   finish (c, PUNCH_EXIT_FAILURE);
 }
 
@@ -330,6 +331,22 @@ on_selected_pair (PunchSession *session, PunchPair *pair, Connect *c)
   punch_output_end (c->events);
 }
 
+/* The session restarts ICE (the binding sends the new credentials): say so. */
+static void
+on_restart (PunchSession *session, guint generation, const char *reason, Connect *c)
+{
+  if (c->session && session != c->session)
+    return;
+  punch_output_begin (c->events, "restart");
+  punch_output_int (c->events, "generation", "ICE restart %" G_GINT64_FORMAT, generation);
+  punch_output_string (c->events, "reason", " (%s)", reason);
+  punch_output_int (c->events, "elapsed_ms",
+                    " after %" G_GINT64_FORMAT
+                    " ms: looking for a new path; the data waits, nothing is lost",
+                    elapsed_ms (c));
+  punch_output_end (c->events);
+}
+
 static void
 on_state_changed (PunchSession *session, PunchState state, Connect *c)
 {
@@ -483,6 +500,7 @@ typedef struct
   gboolean reliable;
   gboolean json;
   int timeout_s;
+  int consent_timeout_s;
   char *ca_file;
   gboolean insecure_tls;
   char **local_addresses;
@@ -490,6 +508,7 @@ typedef struct
   char **peers;
   char *known_peers;
   gboolean insecure_plaintext;
+  gboolean no_tcp;
 } Options;
 
 static void
@@ -569,6 +588,7 @@ make_config (const Options *o, GError **error)
   config->policy = o->relay_only ? PUNCH_POLICY_RELAY : PUNCH_POLICY_ALL;
   config->mode = o->reliable ? PUNCH_MODE_RELIABLE : PUNCH_MODE_DATAGRAM;
   config->security = o->insecure_plaintext ? PUNCH_SECURITY_NONE : PUNCH_SECURITY_QUIC;
+  config->tcp = !o->no_tcp;
   if (!o->insecure_plaintext)
     {
       if (o->identity)
@@ -585,6 +605,8 @@ make_config (const Options *o, GError **error)
         return NULL;
     }
   config->connect_timeout_ms = (guint)o->timeout_s * 1000;
+  if (o->consent_timeout_s > 0)
+    config->consent_timeout_ms = (guint)o->consent_timeout_s * 1000;
   if (o->ca_file)
     config->tls_ca_file = g_strdup (o->ca_file); /* made absolute and checked by the caller */
   if (o->local_addresses)
@@ -636,6 +658,7 @@ on_session_created (PunchSignalClient *client, PunchSession *session, Connect *c
   g_signal_connect (session, "gathering-done", G_CALLBACK (on_gathering_done), c);
   g_signal_connect (session, "state-changed", G_CALLBACK (on_state_changed), c);
   g_signal_connect (session, "selected-pair", G_CALLBACK (on_selected_pair), c);
+  g_signal_connect (session, "restart", G_CALLBACK (on_restart), c);
 }
 
 static void
@@ -685,8 +708,9 @@ set_up (Connect *c, const Options *o, PunchConfig *config)
   g_signal_connect (c->client, "session-created", G_CALLBACK (on_session_created), c);
 
   punch_signal_client_join_session_async (c->client, o->room, o->token, config, NULL, on_joined, c);
-  g_main_loop_run (c->loop);
-  if (c->binding == NULL)
+  if (c->exit_code < 0)
+    g_main_loop_run (c->loop);
+  if (c->binding == NULL || c->exit_code >= 0)
     {
       if (c->exit_code < 0)
         c->exit_code = PUNCH_EXIT_FAILURE;
@@ -771,6 +795,10 @@ punch_cmd_connect (int argc, char **argv)
     { "json", 0, 0, G_OPTION_ARG_NONE, &o.json, "NDJSON events on stderr instead of text", NULL },
     { "timeout", 0, 0, G_OPTION_ARG_INT, &o.timeout_s,
       "Seconds to wait for the peer and a path (default 30)", "SECONDS" },
+    { "consent-timeout", 0, 0, G_OPTION_ARG_INT, &o.consent_timeout_s,
+      "Once connected: seconds without a word from the peer before it is taken as gone "
+      "(default 30, RFC 7675); after 2.5 s of silence ICE restarts to find a new path",
+      "SECONDS" },
     { "ca-file", 0, 0, G_OPTION_ARG_FILENAME, &o.ca_file,
       "Trust these PEM CAs for wss:// and turns: instead of the system's", "FILE" },
     { "insecure-tls", 0, 0, G_OPTION_ARG_NONE, &o.insecure_tls,
@@ -786,6 +814,10 @@ punch_cmd_connect (int argc, char **argv)
     { "known-peers", 0, 0, G_OPTION_ARG_FILENAME, &o.known_peers,
       "Accept only peers listed in FILE (one fingerprint per line, then an optional name)",
       "FILE" },
+    { "no-tcp", 0, 0, G_OPTION_ARG_NONE, &o.no_tcp,
+      "No TCP hole punching (by default, with a STUN or TURN server, the TCP mapping of one "
+      "port is announced and a simultaneous open tried when no direct UDP pair works)",
+      NULL },
     { "insecure-plaintext", 0, 0, G_OPTION_ARG_NONE, &o.insecure_plaintext,
       "No encryption, no authentication: bare datagrams on the ICE path (for plain ICE peers "
       "and debugging; anyone on the path can read and inject)",
@@ -823,8 +855,15 @@ punch_cmd_connect (int argc, char **argv)
       "gathering-done, state, peer-joined, connected {elapsed_ms, path, local, remote,\n"
       "relayed}, path-changed, warning, first-byte, progress, done {bytes_sent, bytes_received, "
       "seconds} or\n"
-      "error {code, message}. Error codes: timeout, ice-failed, relay-required,\n"
-      "authentication, unreachable, signaling, closed, failed.\n"
+      "restart {generation, reason}, error {code, message}. Error codes: timeout,\n"
+      "relay-required, ice-failed, authentication, unreachable, signaling, closed,\n"
+      "peer-gone (the peer left or stopped answering), path-lost (the path went\n"
+      "silent and ICE restarts found no other), relay-lost (the TURN server of a\n"
+      "relayed path went away), no-address (no usable local address), failed.\n"
+      "\n"
+      "When the path goes silent (a NAT rebinding, a TURN server restart, a lost\n"
+      "address) while signaling is up, both sides restart ICE and the transfer\n"
+      "goes on over the new path without losing a byte ('restart' events).\n"
       "\n"
       "Security: the data travels over QUIC with TLS 1.3. Each side announces the\n"
       "fingerprint of its key through signaling and must present that key; a wrong\n"
@@ -851,6 +890,8 @@ punch_cmd_connect (int argc, char **argv)
     ret = usage_error (context, "--signal is required");
   else if (o.room == NULL || *o.room == '\0')
     ret = usage_error (context, "--room is required");
+  else if (o.consent_timeout_s != 0 && (o.consent_timeout_s < 1 || o.consent_timeout_s > 3600))
+    ret = usage_error (context, "--consent-timeout must be between 1 and 3600 seconds");
   else if (o.timeout_s <= 0 || o.timeout_s > 3600)
     ret = usage_error (context, "--timeout must be between 1 and 3600 seconds");
   else if ((o.turn_user != NULL || o.turn_pass != NULL) && o.turn == NULL)

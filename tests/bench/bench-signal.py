@@ -312,7 +312,8 @@ def print_idle(what, r):
 def print_latency(what, lat, lost, total, elapsed, cpu, pairs):
     print(f"relay ({what}): {total} messages at {total / elapsed:.0f}/s over {pairs} rooms, "
           f"{len(lat)} delivered, {lost} lost; latency ms p50 {percentile(lat, 50):.2f}  "
-          f"p99 {percentile(lat, 99):.2f}  max {lat[-1] if lat else float('nan'):.2f}; "
+          f"p95 {percentile(lat, 95):.2f}  p99 {percentile(lat, 99):.2f}  "
+          f"max {lat[-1] if lat else float('nan'):.2f}; "
           f"server CPU {cpu / elapsed * 100:.1f} % of one core")
 
 

@@ -1,7 +1,8 @@
 /* fuzz-parsers.c: libFuzzer target for libpunch's pure parsers
  *
  * The first byte picks the parser (candidate, ICE server URI, SDP, variant, fingerprint,
- * known-peers file); the rest is its input. Every parser must
+ * known-peers file); the rest is its input. Candidates include RFC 6544 TCP lines
+ * (tcptype active/passive/so, the draft TCP-SO/TCP-ACT/TCP-PASS transports). Every parser must
  * either return a value or set a GError, never crash, and what parses must
  * print back to something that parses again to the same thing.
  *
@@ -23,6 +24,20 @@ check_candidate (const char *text)
   if (c)
     {
       g_autofree char *printed = punch_candidate_to_string (c);
+      const char *tcptype = strstr (printed, " tcptype ");
+
+      /* RFC 6544: every TCP candidate, and only TCP ones, has exactly one tcptype, and only
+       * an active one may have port 0 (written 9) */
+      g_assert_cmpint (c->transport == PUNCH_TRANSPORT_TCP, ==, c->tcp_type != PUNCH_TCP_TYPE_NONE);
+      g_assert_cmpint (tcptype != NULL, ==, c->transport == PUNCH_TRANSPORT_TCP);
+      if (tcptype)
+        {
+          g_assert_null (strstr (tcptype + 1, " tcptype "));
+          g_assert_cmpstr (tcptype + strlen (" tcptype "), ==,
+                           punch_tcp_type_to_string (c->tcp_type));
+        }
+      if (c->port == 0)
+        g_assert_cmpint (c->tcp_type, ==, PUNCH_TCP_TYPE_ACTIVE);
       g_autoptr (PunchCandidate) again = punch_candidate_parse (printed, &error);
       g_autofree char *printed2 = NULL;
       g_assert_no_error (error);

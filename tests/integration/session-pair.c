@@ -13,10 +13,41 @@ forward_candidate (PunchSession *from, const char *line, gpointer user_data)
   SessionPair *pair = user_data;
   PunchSession *to = from == pair->a ? pair->b : pair->a;
   g_autoptr (GError) error = NULL;
+  g_autofree char *rewritten = NULL;
 
   g_ptr_array_add (from == pair->a ? pair->a_candidates : pair->b_candidates, g_strdup (line));
+
+  if (to == NULL) /* a test dropped it: a vanished peer */
+    return;
+  if (pair->rewrite)
+    {
+      rewritten = pair->rewrite (from, line, pair->rewrite_data);
+      if (rewritten == NULL)
+        return;
+      line = rewritten;
+    }
   if (!punch_session_add_remote_candidate (to, line, &error))
     g_error ("candidate %s rejected: %s", line, error->message);
+}
+
+/* An ICE restart: the new credentials go to the other side, as signaling
+ * would carry them; its new candidates follow through forward_candidate(). */
+static void
+forward_restart (PunchSession *from, guint generation, const char *reason, gpointer user_data)
+{
+  SessionPair *pair = user_data;
+  PunchSession *to = from == pair->a ? pair->b : pair->a;
+  g_autoptr (GError) error = NULL;
+
+  if (from == pair->a)
+    pair->a_restarts++;
+  else
+    pair->b_restarts++;
+  if (to == NULL)
+    return;
+  if (!punch_session_set_remote_credentials (to, punch_session_get_local_ufrag (from),
+                                             punch_session_get_local_pwd (from), &error))
+    g_error ("restart credentials rejected: %s", error->message);
 }
 
 static void
@@ -27,12 +58,14 @@ forward_eoc (PunchSession *from, gpointer user_data)
   if (from == pair->a)
     {
       pair->a_gathered = TRUE;
-      punch_session_set_remote_end_of_candidates (pair->b);
+      if (pair->b)
+        punch_session_set_remote_end_of_candidates (pair->b);
     }
   else
     {
       pair->b_gathered = TRUE;
-      punch_session_set_remote_end_of_candidates (pair->a);
+      if (pair->a)
+        punch_session_set_remote_end_of_candidates (pair->a);
     }
 }
 
@@ -64,6 +97,8 @@ session_pair_init_full (SessionPair *pair, const PunchConfig *config_a, const Pu
   g_signal_connect (pair->b, "local-candidate", G_CALLBACK (forward_candidate), pair);
   g_signal_connect (pair->a, "gathering-done", G_CALLBACK (forward_eoc), pair);
   g_signal_connect (pair->b, "gathering-done", G_CALLBACK (forward_eoc), pair);
+  g_signal_connect (pair->a, "restart", G_CALLBACK (forward_restart), pair);
+  g_signal_connect (pair->b, "restart", G_CALLBACK (forward_restart), pair);
 
   g_assert_true (
       punch_session_set_remote_credentials (pair->a, punch_session_get_local_ufrag (pair->b),

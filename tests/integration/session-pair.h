@@ -1,7 +1,8 @@
 /* session-pair.h: two PunchSessions wired to each other in one process
  *
  * The "signaling" is direct: each local candidate is handed to the other
- * session as soon as it is gathered (trickle), then end-of-candidates.
+ * session as soon as it is gathered (trickle), then end-of-candidates; an
+ * ICE restart's new credentials likewise.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -17,8 +18,14 @@ typedef struct
   gboolean b_gathered;
   GPtrArray *a_candidates; /* lines, as gathered */
   GPtrArray *b_candidates;
+  guint a_restarts; /* `restart` signals seen */
+  guint b_restarts;
   gboolean closed;
   guint close_pending;
+  /* (optional, set after init) what signaling carries of a candidate line:
+   * a new line, or NULL to drop it (a network where that path cannot work) */
+  char *(*rewrite) (PunchSession *from, const char *line, gpointer data);
+  gpointer rewrite_data;
 } SessionPair;
 
 /* Creates both sessions from @config (roles set here) and wires them. */

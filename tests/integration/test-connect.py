@@ -269,12 +269,23 @@ def main():
         check(rc == 1 and "TURN" in err, "--relay-only without any TURN server: exit 1, says why",
               err)
 
+        # an address this host does not have (TEST-NET-2: nothing is sent to it)
+        rc, err, secs = run_alone(["--signal", sig.url, "--room", "noaddr", "--token",
+                                   sig.token("noaddr"), "--local-address", "198.51.100.77",
+                                   "--timeout", "3", "--json"], timeout=20)
+        e = first(events(err), "error") or {}
+        check(rc == 1 and e.get("code") == "no-address" and "198.51.100.77" in e.get("message", "")
+              and secs < 4, "--local-address not on this host: exit 1, code no-address, "
+              "within --timeout (%.2f s)" % secs, err)
+
         # 5. usage errors exit 2 with a message
         for args, what in (([], "no options"),
                            (["--room", "r"], "no --signal"),
                            (["--signal", sig.url], "no --room"),
                            (["--signal", "http://x/ws", "--room", "r"], "not a ws:// URL"),
                            (["--signal", sig.url, "--room", "r", "--timeout", "0"], "timeout 0"),
+                           (["--signal", sig.url, "--room", "r", "--consent-timeout", "-1"],
+                            "a negative --consent-timeout"),
                            (["--signal", sig.url, "--room", "r", "--stun", "bogus:x"],
                             "a bad STUN URI"),
                            (["--signal", sig.url, "--room", "r", "--turn-user", "u"],

@@ -150,6 +150,51 @@ test_coturn (Fixture *f, gconstpointer data)
   g_assert_true (((PunchNatCheckServer *)copy->servers->pdata[0])->software != s->software);
   g_assert_cmpstr (((PunchNatCheckServer *)copy->servers->pdata[0])->software, ==, s->software);
   g_assert_cmpstr (copy->result.verdict, ==, f->report->result.verdict);
+
+  /* TCP from one shared port: one server only, so the mapping cannot be judged */
+  g_assert_true (f->report->tcp.tested);
+  g_assert_cmpuint (f->report->tcp.n_servers, ==, 1);
+  g_assert_cmpuint (f->report->tcp.mapped.family, ==, 4);
+  g_assert_cmpuint (f->report->tcp.mapped.port, ==, f->report->tcp.local_port);
+  g_assert_true (f->report->tcp.port_preserved);
+  g_assert_cmpint (f->report->tcp.punching, ==, PUNCH_PATH_UNKNOWN);
+  g_assert_nonnull (strstr (f->report->tcp.reason, "only one server answered over TCP"));
+  g_assert_true (copy->tcp.reason != f->report->tcp.reason);
+  g_assert_cmpstr (copy->tcp.reason, ==, f->report->tcp.reason);
+}
+
+/* Two coturns: loopback maps a TCP port the same way toward both, so TCP hole punching can
+ * work "from here". */
+static void
+test_tcp_mapping (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  PunchTestCoturn *second;
+  const PunchNatCheckTcp *t;
+
+  f->coturn = punch_test_coturn_start (NULL);
+  if (f->coturn == NULL)
+    return;
+  second = punch_test_coturn_start (NULL);
+  if (second == NULL)
+    return;
+  f->config->ipv6 = FALSE;
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autofree char *stun = g_strdup_printf ("stun:127.0.0.1:%u", (i ? second : f->coturn)->port);
+      g_assert_true (punch_config_add_ice_server (f->config, stun, NULL, NULL, &error));
+    }
+  punch_nat_check_async (f->config, 8000, 0, on_progress, f, on_progress_freed, NULL, on_done, f);
+  g_assert_true (punch_test_wait (is_done, f, 12000));
+  punch_test_coturn_stop (second);
+  g_assert_no_error (f->error);
+  t = &f->report->tcp;
+  g_assert_true (t->tested);
+  g_assert_cmpuint (t->n_servers, ==, 2);
+  g_assert_true (t->endpoint_independent);
+  g_assert_true (t->port_preserved);
+  g_assert_cmpint (t->punching, ==, PUNCH_PATH_DIRECT);
+  g_assert_nonnull (strstr (t->reason, "same public address and port toward every server"));
 }
 
 static gboolean
@@ -241,6 +286,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
   ADD ("/punch/nat-check/coturn-private-context", test_coturn);
+  ADD ("/punch/nat-check/tcp-mapping", test_tcp_mapping);
   ADD ("/punch/nat-check/cancel", test_cancel);
   ADD ("/punch/nat-check/no-server", test_no_server);
   ADD ("/punch/nat-check/defaults", test_defaults);

@@ -27,6 +27,8 @@ fixture_setup (Fixture *f, gconstpointer data)
   f->config->connect_timeout_ms = 10000;
   if (GPOINTER_TO_INT (data) == PUNCH_MODE_RELIABLE)
     f->config->mode = PUNCH_MODE_RELIABLE;
+  if (GPOINTER_TO_INT (data) == -1) /* plaintext datagrams */
+    f->config->security = PUNCH_SECURITY_NONE;
 }
 
 static void
@@ -536,6 +538,10 @@ test_consent_lost (Fixture *f, gconstpointer data)
   const GError *e;
   gint64 gone;
 
+  gboolean secure = f->config->security == PUNCH_SECURITY_QUIC;
+  gdouble after;
+
+  f->config->consent_timeout_ms = 5000;
   session_pair_init (&f->pair, f->config);
   session_pair_start (&f->pair);
   session_pair_wait_connected (&f->pair, 10000);
@@ -545,10 +551,19 @@ test_consent_lost (Fixture *f, gconstpointer data)
   gone = g_get_monotonic_time ();
   g_assert_true (punch_test_wait (a_failed, &f->pair, 45000));
   e = punch_session_get_error (f->pair.a);
-  g_test_message ("a failed %.1f s after b vanished: %s", (g_get_monotonic_time () - gone) / 1e6,
+  after = (g_get_monotonic_time () - gone) / 1e6;
+  g_test_message ("a failed %.1f s after b vanished (%u restarts): %s", after, f->pair.a_restarts,
                   e->message);
-  g_assert_error ((GError *)e, PUNCH_ERROR, PUNCH_ERROR_ICE_FAILED);
-  g_assert_nonnull (strstr (e->message, "consent lost"));
+  g_assert_error ((GError *)e, PUNCH_ERROR, PUNCH_ERROR_PEER_GONE);
+  if (secure)
+    {
+      /* silent for 2.5 s: a restarted ICE, b never answered; consent after 5 s */
+      g_assert_cmpuint (f->pair.a_restarts, >=, 1);
+      g_assert_nonnull (strstr (e->message, "never answered the ICE restart"));
+      g_assert_cmpfloat (after, >=, 4.5);
+    }
+  else
+    g_assert_nonnull (strstr (e->message, "consent lost")); /* libnice's own, 10 s */
 }
 
 /* The role can change while gathering, until the peer's credentials are set. */
@@ -690,6 +705,8 @@ main (int argc, char **argv)
   ADD ("/punch/session/close", test_close_is_final, PUNCH_MODE_DATAGRAM);
   ADD ("/punch/session/reliable-eof", test_reliable_eof, PUNCH_MODE_RELIABLE);
   ADD ("/punch/session/consent-lost", test_consent_lost, PUNCH_MODE_DATAGRAM);
+  g_test_add ("/punch/session/consent-lost-plaintext", Fixture, GINT_TO_POINTER (-1), fixture_setup,
+              test_consent_lost, fixture_teardown);
   ADD ("/punch/session/set-role", test_set_role, PUNCH_MODE_DATAGRAM);
   ADD ("/punch/session/connect-cancel", test_connect_cancel, PUNCH_MODE_DATAGRAM);
   ADD ("/punch/session/typed-state", test_typed_state, PUNCH_MODE_DATAGRAM);

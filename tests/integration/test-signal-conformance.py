@@ -309,6 +309,39 @@ async def t_third_peer(s):
         await ws.close()
 
 
+async def t_resume(s):
+    a, wa = await join(s.url, "back", token("back"))
+    b, wb = await join(s.url, "back", token("back"))
+    assert (await recv_json(a))["type"] == "peer-joined"
+    assert len(wa.get("resume", "")) == 32, wa
+    # a wrong secret is an ordinary join: the room is full
+    c, m = await join_resume(s.url, "back", token("back"), "0" * 32)
+    assert m["type"] == "error" and m["code"] == "room-full", m
+    await c.close()
+    # a new connection with a's secret: a's id and place, the old one closed
+    a2, w2 = await join_resume(s.url, "back", token("back"), wa["resume"])
+    assert w2["type"] == "welcome" and w2["id"] == wa["id"], w2
+    assert w2["peers"] == [wb["id"]], w2
+    assert w2["resume"] != wa["resume"], "the secret was not renewed"
+    assert await expect_close(a) == 1001
+    assert await quiet(b, 0.5), "b was told of the takeover"
+    await a2.send(json.dumps({"type": "bye", "to": wb["id"]}))
+    m = await recv_json(b)
+    assert m["type"] == "bye" and m["from"] == wa["id"], m
+    # the old secret is spent
+    d, m = await join_resume(s.url, "back", token("back"), wa["resume"])
+    assert m["type"] == "error" and m["code"] == "room-full", m
+    for ws in (a2, b, d):
+        await ws.close()
+
+
+async def join_resume(url, room, tok, secret):
+    ws = await websockets.connect(url)
+    await ws.send(json.dumps({"type": "hello", "version": 1, "room": room, "token": tok,
+                              "resume": secret}))
+    return ws, await recv_json(ws)
+
+
 async def t_cross_room(s):
     a, wa = await join(s.url, "room-a", token("room-a"))
     b, wb = await join(s.url, "room-b", token("room-b"))
@@ -327,6 +360,36 @@ async def t_cross_room(s):
     assert await quiet(b, 0.5), "a message crossed rooms"
     await a.close()
     await b.close()
+
+
+async def t_order_large_then_small(s):
+    """A large description (handled from the server's backlog) and the small
+    candidates behind it, all in one TCP write, arrive in the order sent."""
+    a, wa = await join(s.url, "conf-order", token("conf-order"))
+    b = raw_ws(s.port)
+    try:
+        hello = {"type": "hello", "version": 1, "room": "conf-order", "token": token("conf-order")}
+        b.sendall(frame(1, json.dumps(hello).encode()))
+        j = await recv_json(a)
+        assert j["type"] == "peer-joined", j
+        cands = [f"candidate:{i} 1 UDP 2130706431 127.0.0.1 {41000 + i} typ host"
+                 for i in range(100)]
+        desc = {"ufrag": "abcd", "pwd": "p" * 24, "candidates": cands, "end-of-candidates": False}
+        sent = [{"type": "description", "to": wa["id"], "description": desc}]
+        sent += [{"type": "candidate", "to": wa["id"],
+                  "candidate": CAND.replace("40001", str(40100 + i))} for i in range(5)]
+        sent += [{"type": "end-of-candidates", "to": wa["id"]}]
+        assert len(json.dumps(sent[0])) > 4096  # large enough to wait for its turn
+        for twice in range(2):
+            b.sendall(b"".join(frame(1, json.dumps(m).encode()) for m in sent))
+            got = [await recv_json(a) for _ in sent]
+            assert [m["type"] for m in got] == [m["type"] for m in sent], \
+                [m["type"] for m in got]
+            assert len(got[0]["description"]["candidates"]) == 100
+            assert [m.get("candidate") for m in got[1:6]] == [m["candidate"] for m in sent[1:6]]
+    finally:
+        b.close()
+        await a.close()
 
 
 async def t_before_hello(s):
@@ -522,7 +585,9 @@ TESTS = [
     ("a ping flood is closed with 1008", t_ping_flood),
     ("forged, expired, wrong-room and missing tokens are refused", t_bad_tokens),
     ("a third peer is refused with room-full", t_third_peer),
+    ("a peer comes back on a new connection with its resume secret", t_resume),
     ("nothing reaches another room", t_cross_room),
+    ("a large message and the small ones behind it keep their order", t_order_large_then_small),
     ("messages before hello, wrong version, server-only types", t_before_hello),
     ("no hello within --hello-timeout closes with 1008", t_hello_timeout),
     ("malformed frames close with the right code", t_raw_frames),

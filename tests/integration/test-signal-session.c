@@ -160,14 +160,16 @@ side_join_session (Fixture *f, Side *side, const char *room)
 }
 
 /* Every candidate of the returned session was seen by a handler connected at
- * `session-created`, including those gathered before the join completed. */
+ * `session-created`, including those gathered before the join completed (and,
+ * when the room's role differs from the one gathering began with, the void
+ * ones gathered before the session gathered again). */
 static void
 assert_candidates_followed (Side *side)
 {
   g_autoptr (PunchDescription) desc = punch_session_get_local_description (side->session);
 
   g_assert_cmpuint (desc->candidates->len, >, 0);
-  g_assert_cmpuint (side->created_candidates, ==, desc->candidates->len);
+  g_assert_cmpuint (side->created_candidates, >=, desc->candidates->len);
 }
 
 static void

@@ -177,6 +177,13 @@ host_probes() { # PREFIX SITE
 		--turn-user lab --turn-pass lab-pass --json --timeout 12 \
 		>"$out.json" 2>"$out.progress"
 	echo $? >"$out.rc"
+	case $(sed -n "s/^NATLAB_TYPE_${s^^}='\(.*\)'$/\1/p" "$WORK/$p.env") in
+	udpblocked | symmetric)
+		# two servers: the TCP mapping of one port can be judged
+		ip netns exec "$p-$s" "$PUNCH" check --stun stun:$S1 --stun stun:$S2 --json --timeout 12 \
+			>"$out.tcp2.json" 2>/dev/null || true
+		;;
+	esac
 	flush_recent "$p"
 	ip netns exec "$p-$s" timeout 20 turnutils_natdiscovery -f $S1 >"$out.f" 2>&1 || true
 	ip netns exec "$p-$s" timeout 20 turnutils_natdiscovery -m $S1 >"$out.m" 2>&1 || true
@@ -333,6 +340,11 @@ for id in 1 2 3 4 5 6; do
 			check "$t ($s): TCP reaches the server" true "$(json "$j" tcp)"
 			check "$t ($s): TURN over TCP allocates" true "$(json "$j" turn.0.allocation)"
 			check "$t ($s): every peer needs a relay" relay "$(json "$j" verdict.peers.0.path)"
+			check "$t ($s): one server: TCP hole punching unknown" unknown "$(json "$j" tcp_mapping.punching)"
+			j2="$WORK/$p-$s.tcp2.json"
+			check "$t ($s), two servers: TCP mapping endpoint-independent, port kept" "true true" \
+				"$(json "$j2" tcp_mapping.endpoint_independent) $(json "$j2" tcp_mapping.port_preserved)"
+			check "$t ($s), two servers: TCP hole punching can work" direct "$(json "$j2" verdict.tcp_punching)"
 			;;
 		*)
 			wan=$(sed -n "s/^NATLAB_${s^^}_WAN='\(.*\)'$/\1/p" "$WORK/$p.env")
@@ -349,7 +361,13 @@ for id in 1 2 3 4 5 6; do
 		samenat) check "$t ($s): no hairpinning" no "$(json "$j" hairpinning.result)" ;;
 		samenat-hairpin) check "$t ($s): hairpinning" yes "$(json "$j" hairpinning.result)" ;;
 		open) check "$t ($s): hairpinning not applicable" not-applicable "$(json "$j" hairpinning.result)" ;;
-		symmetric) check "$t ($s): random port allocation" random "$(json "$j" port_allocation.behaviour)" ;;
+		symmetric)
+			check "$t ($s): random port allocation" random "$(json "$j" port_allocation.behaviour)"
+			j2="$WORK/$p-$s.tcp2.json"
+			check "$t ($s), two servers: TCP mapping endpoint-dependent" "false 2" \
+				"$(json "$j2" tcp_mapping.endpoint_independent) $(json "$j2" tcp_mapping.servers)"
+			check "$t ($s), two servers: TCP hole punching cannot work" relay "$(json "$j2" verdict.tcp_punching)"
+			;;
 		portrestricted) check "$t ($s): port-preserving allocation" preserving "$(json "$j" port_allocation.behaviour)" ;;
 		esac
 		[[ -s $WORK/$p-$s.progress ]] && ok "$t ($s): progress on stderr" || notok "$t ($s): progress on stderr"

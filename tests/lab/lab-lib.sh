@@ -22,6 +22,9 @@
 #   lab_direct_possible A B
 #                          whether theory allows a direct UDP path between
 #                          NAT types A and B (status 0) or not (1).
+#   lab_tcp_direct_possible A B
+#                          the same for a direct TCP path by simultaneous
+#                          open (tcp-punch-probe, tests/lab/tcp-punch.sh).
 
 lab_coturn_start() {
   local dir=$1 auth=(--lt-cred-mech --user=lab:lab-pass)
@@ -122,11 +125,23 @@ lab_tap_finish() {
 # site has no UDP at all.
 lab_direct_possible() {
   local a=$1 b=$2
-  case " $a $b " in *" udpblocked "*) return 1 ;; esac
+  case " $a $b " in *" udpblocked"*) return 1 ;; esac
   if [ "$a" = symmetric ]; then local t=$a; a=$b; b=$t; fi
   if [ "$b" = symmetric ]; then
     case "$a" in open | fullcone | addrrestricted) return 0 ;; *) return 1 ;; esac
   fi
+  return 0
+}
+
+# TCP: every lab NAT but two maps TCP with plain MASQUERADE (endpoint-
+# independent, port kept) and lets in only what matches a mapping, so two
+# SYNs that cross meet; the UDP-only rules of fullcone and addrrestricted
+# do not apply to TCP. symmetric and udpblocked-random (--random-fully) give
+# each connection a new port: the peer connects to the wrong one, unless the
+# peer is open, whose listener takes a SYN from any port.
+lab_tcp_direct_possible() {
+  case " $1 $2 " in *" open "*) return 0 ;; esac
+  case " $1 $2 " in *" symmetric "* | *" udpblocked-random "*) return 1 ;; esac
   return 0
 }
 

@@ -20,6 +20,14 @@ Binding client: enough to learn the mapped (server-reflexive) address.
       datagrams "hello-from-IP:PORT" to TARGET from the same socket.
   natprobe.py tcp HOST PORT
       TCP connect; exit 0 when it succeeds within 2 s.
+  natprobe.py syn HOST PORT
+      TCP connect; print "tcp ok", "tcp refused" (an RST came back) or
+      "tcp timeout" (nothing within 2 s); exit 0 in every case.
+  natprobe.py tcpmapping SERVER1[:PORT] SERVER2[:PORT]
+      From ONE local port (two TCP sockets with SO_REUSEADDR and
+      SO_REUSEPORT), a Binding request over TCP to each server; print
+      "local PORT mapped A via S1, B via S2: EIM|ADM, port kept|changed"
+      (EIM when A equals B); exit 1 when a server does not answer.
 """
 
 import os
@@ -74,6 +82,30 @@ def parse_mapped(msg):
     return fallback
 
 
+def stun_mapped_tcp(server, port):
+    """Binding request over TCP from local port (0: any); return (port, mapped)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("0.0.0.0", port))
+    sock.settimeout(2)
+    try:
+        sock.connect(server)
+        txid = os.urandom(12)
+        sock.sendall(struct.pack("!HHI", 0x0001, 0, MAGIC) + txid)
+        data = b""
+        while len(data) < 20 or len(data) < 20 + struct.unpack("!H", data[2:4])[0]:
+            chunk = sock.recv(2048)
+            if not chunk:
+                return sock.getsockname()[1], None, sock
+            data += chunk
+        if data[8:20] != txid:
+            return sock.getsockname()[1], None, sock
+        return sock.getsockname()[1], parse_mapped(data), sock
+    except OSError:
+        return sock.getsockname()[1], None, sock
+
+
 def fmt(addr):
     return "%s:%d" % addr
 
@@ -96,6 +128,29 @@ def main(argv):
             print("tcp failed: %s" % exc)
             return 1
         print("tcp ok")
+        return 0
+
+    if cmd == "syn":
+        try:
+            socket.create_connection((argv[2], int(argv[3])), timeout=2).close()
+            print("tcp ok")
+        except ConnectionRefusedError:
+            print("tcp refused")
+        except OSError:
+            print("tcp timeout")
+        return 0
+    if cmd == "tcpmapping":
+        s1, s2 = hostport(argv[2]), hostport(argv[3])
+        port, m1, k1 = stun_mapped_tcp(s1, 0)
+        _, m2, k2 = stun_mapped_tcp(s2, port)
+        k1.close()
+        k2.close()
+        if m1 is None or m2 is None:
+            print("timeout")
+            return 1
+        print("local %d mapped %s via %s, %s via %s: %s, port %s" % (
+            port, fmt(m1), fmt(s1), fmt(m2), fmt(s2), "EIM" if m1 == m2 else "ADM",
+            "kept" if m1[1] == port and m2[1] == port else "changed"))
         return 0
 
     server = hostport(argv[2])

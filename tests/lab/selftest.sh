@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # selftest.sh - check that natlab's NAT types behave as advertised.
 #
-# Brings up six labs side by side (every NAT type at least once), starts
+# Brings up seven labs side by side (every NAT type at least once), starts
 # coturn in each lab's server namespace, and classifies every host with
 # coturn's RFC 5780 client:
 #
@@ -9,7 +9,10 @@
 #   turnutils_natdiscovery -m 203.0.113.10   (mapping)
 #
 # plus natprobe.py for what natdiscovery cannot see: "open" really has no
-# NAT (mapped == local), udpblocked lets TCP through, and samenat /
+# NAT (mapped == local), udpblocked* let TCP through (udpblocked and
+# udpblocked-rst with an endpoint-independent, port-keeping TCP mapping,
+# udpblocked-random with a new port per connection; an unsolicited SYN is
+# dropped, or answered with an RST by udpblocked-rst), and samenat /
 # samenat-hairpin do (not) hairpin between the two LAN hosts.
 #
 # -f runs before -m because -m sends to the server's second address, and
@@ -41,8 +44,9 @@ declare -A LABS=(
 	[4]="doublenat portrestricted"
 	[5]="samenat samenat"
 	[6]="samenat-hairpin samenat-hairpin"
+	[7]="udpblocked-random udpblocked-rst"
 )
-LAB_IDS="1 2 3 4 5 6"
+LAB_IDS="1 2 3 4 5 6 7"
 
 lab_run_init natlab-selftest
 
@@ -87,6 +91,12 @@ host_probes() {
 	ip netns exec "$p-$s" timeout 20 turnutils_natdiscovery -m "$STUN" >"$out.m" 2>&1 || true
 	ip netns exec "$p-$s" python3 "$PROBE" mapped "$STUN" >"$out.mapped" 2>&1 || true
 	ip netns exec "$p-$s" python3 "$PROBE" tcp "$STUN" 3478 >"$out.tcp" 2>&1 || true
+	# the TCP mapping of one port toward both server addresses, and what an
+	# unsolicited SYN from the internet to the site's WAN address meets
+	ip netns exec "$p-$s" python3 "$PROBE" tcpmapping "$STUN" 203.0.113.11 >"$out.tcpmap" 2>&1 || true
+	local wan
+	wan=$(sed -n "s/^NATLAB_${s^^}_WAN='\(.*\)'$/\1/p" "$WORK/$p.env")
+	ip netns exec "$p-srv" python3 "$PROBE" syn "$wan" 40000 >"$out.syn" 2>&1 || true
 }
 
 # A sends to B's public mapping from one socket; B waits on the socket
@@ -154,7 +164,7 @@ expect_of() { # TYPE -> "mapping filtering"
 	addrrestricted) echo "EI AD" ;;
 	portrestricted | doublenat | samenat | samenat-hairpin) echo "EI APD" ;;
 	symmetric) echo "APD APD" ;;
-	udpblocked) echo "none none" ;;
+	udpblocked*) echo "none none" ;;
 	esac
 }
 
@@ -176,12 +186,35 @@ for id in $LAB_IDS; do
 		open)
 			check "$t ($s): no NAT, mapped address is the host's own" "$lcl" "$mapped"
 			;;
-		udpblocked)
+		udpblocked*)
 			check "$t ($s): UDP to the STUN server is blocked" "timeout" "$(head -1 "$out.mapped")"
 			check "$t ($s): TCP to the STUN server gets through" "tcp ok" "$(head -1 "$out.tcp")"
 			;;
 		*)
 			check "$t ($s): mapped to the site's public address $wan" "$wan" "${mapped%:*}"
+			;;
+		esac
+	done
+	for s in a b; do
+		if [[ $s == a ]]; then t=$ta; else t=$tb; fi
+		out="$WORK/$p-$s"
+		# TCP behaviour of the UDP-blocked sites (what TCP hole punching needs)
+		case $t in
+		udpblocked | udpblocked-rst)
+			check "$t ($s): TCP mapping endpoint-independent, port kept" "EIM, port kept" \
+				"$(sed -n 's/.*: \(EIM\|ADM\), port \(kept\|changed\)$/\1, port \2/p' "$out.tcpmap")"
+			;;
+		udpblocked-random)
+			check "$t ($s): TCP mapping endpoint-dependent, port changed" "ADM, port changed" \
+				"$(sed -n 's/.*: \(EIM\|ADM\), port \(kept\|changed\)$/\1, port \2/p' "$out.tcpmap")"
+			;;
+		esac
+		case $t in
+		udpblocked | udpblocked-random)
+			check "$t ($s): an unsolicited inbound SYN is dropped" "tcp timeout" "$(cat "$out.syn")"
+			;;
+		udpblocked-rst)
+			check "$t ($s): an unsolicited inbound SYN is answered with an RST" "tcp refused" "$(cat "$out.syn")"
 			;;
 		esac
 	done

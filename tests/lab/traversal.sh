@@ -198,6 +198,8 @@ for pair in $PAIRS; do
   i=$((i + 1))
   a=${pair%%:*}; b=${pair##*:}
   direct=no; lab_direct_possible "$a" "$b" && direct=yes
+  # a UDP-blocked site goes direct over TCP hole punching where TCP allows
+  case " $a $b " in *" udpblocked "*) lab_tcp_direct_possible "$a" "$b" && direct=yes ;; esac
 
   ERROR="" CONNECTED="" MS="" PAIRPATH="" RELAYED="" INTACT="" ERR_CODE="" ERR="" RC_A="" RC_B=""
   FINALPATH="" FINAL_RELAYED="" CHANGE_MS=""

@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include <string.h>
+#include <nice/agent.h>
 #include <punch.h>
 
 static const char *const round_trips[] = {
@@ -14,6 +15,13 @@ static const char *const round_trips[] = {
   "candidate:5 1 TCP 2105458943 10.0.1.2 9 typ host tcptype active",
   "candidate:6 2 TCP 2105458942 10.0.1.2 44444 typ host tcptype passive",
   "candidate:7 256 UDP 4294967295 127.0.0.1 65535 typ host",
+  /* RFC 6544: a NAT's TCP mapping, for simultaneous open, and the other two tcptypes */
+  "candidate:8 1 TCP 851443967 203.0.113.101 40000 typ srflx raddr 10.0.1.2 rport 40000 "
+  "tcptype so",
+  "candidate:9 1 TCP 847249663 203.0.113.101 9 typ srflx raddr 10.0.1.2 rport 9 tcptype active",
+  "candidate:10 1 TCP 843055359 203.0.113.101 40001 typ srflx raddr 10.0.1.2 rport 40001 "
+  "tcptype passive",
+  "candidate:11 1 TCP 1015023359 2001:db8::5 40000 typ host tcptype so",
 };
 
 static void
@@ -57,6 +65,184 @@ test_fields (void)
   g_assert_cmpuint (c->related_port, ==, 61665);
 }
 
+static void
+test_tcp (void)
+{
+  static const struct
+  {
+    const char *in, *out;
+    PunchTcpType tcp_type;
+  } cases[] = {
+    /* the draft transports libnice still reads become TCP + tcptype */
+    { "candidate:1 1 TCP-SO 1 203.0.113.5 4000 typ srflx raddr 10.0.0.1 rport 4000",
+      "candidate:1 1 TCP 1 203.0.113.5 4000 typ srflx raddr 10.0.0.1 rport 4000 tcptype so",
+      PUNCH_TCP_TYPE_SO },
+    { "candidate:1 1 tcp-act 1 10.0.0.1 9 typ host",
+      "candidate:1 1 TCP 1 10.0.0.1 9 typ host "
+      "tcptype active",
+      PUNCH_TCP_TYPE_ACTIVE },
+    { "candidate:1 1 TCP-PASS 1 10.0.0.1 5 typ host tcptype passive",
+      "candidate:1 1 TCP 1 10.0.0.1 5 typ host tcptype passive", PUNCH_TCP_TYPE_PASSIVE },
+    /* an active candidate's port 0 is written as the discard port, 9 (RFC 6544 4.5) */
+    { "candidate:1 1 TCP 1 10.0.0.1 0 typ srflx raddr 10.0.0.2 rport 0 tcptype active",
+      "candidate:1 1 TCP 1 10.0.0.1 9 typ srflx raddr 10.0.0.2 rport 9 tcptype active",
+      PUNCH_TCP_TYPE_ACTIVE },
+    /* tcptype before raddr, lower case transport, other attributes ignored */
+    { "candidate:1 1 tcp 1 10.0.0.1 5 typ srflx tcptype so generation 0 raddr 10.0.0.2 rport 6",
+      "candidate:1 1 TCP 1 10.0.0.1 5 typ srflx raddr 10.0.0.2 rport 6 tcptype so",
+      PUNCH_TCP_TYPE_SO },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (PunchCandidate) c = punch_candidate_parse (cases[i].in, &error);
+      g_autofree char *text = NULL;
+
+      g_assert_no_error (error);
+      g_assert_cmpint (c->transport, ==, PUNCH_TRANSPORT_TCP);
+      g_assert_cmpint (c->tcp_type, ==, cases[i].tcp_type);
+      text = punch_candidate_to_string (c);
+      g_assert_cmpstr (text, ==, cases[i].out);
+    }
+  g_assert_cmpstr (punch_tcp_type_to_string (PUNCH_TCP_TYPE_SO), ==, "so");
+  g_assert_cmpstr (punch_tcp_type_to_string (PUNCH_TCP_TYPE_ACTIVE), ==, "active");
+  g_assert_cmpstr (punch_tcp_type_to_string (PUNCH_TCP_TYPE_PASSIVE), ==, "passive");
+  g_assert_cmpstr (punch_tcp_type_to_string (PUNCH_TCP_TYPE_NONE), ==, "none");
+}
+
+static void
+test_priority (void)
+{
+  guint32 udp_host = punch_candidate_priority (PUNCH_CANDIDATE_HOST, PUNCH_TRANSPORT_UDP,
+                                               PUNCH_TCP_TYPE_NONE, 0, 1);
+  guint32 udp_srflx = punch_candidate_priority (PUNCH_CANDIDATE_SRFLX, PUNCH_TRANSPORT_UDP,
+                                                PUNCH_TCP_TYPE_NONE, 0, 1);
+  guint32 udp_relay = punch_candidate_priority (PUNCH_CANDIDATE_RELAY, PUNCH_TRANSPORT_UDP,
+                                                PUNCH_TCP_TYPE_NONE, 0, 1);
+  guint32 so = punch_candidate_priority (PUNCH_CANDIDATE_SRFLX, PUNCH_TRANSPORT_TCP,
+                                         PUNCH_TCP_TYPE_SO, 0, 1);
+  guint32 act = punch_candidate_priority (PUNCH_CANDIDATE_SRFLX, PUNCH_TRANSPORT_TCP,
+                                          PUNCH_TCP_TYPE_ACTIVE, 0, 1);
+  guint32 pass = punch_candidate_priority (PUNCH_CANDIDATE_SRFLX, PUNCH_TRANSPORT_TCP,
+                                           PUNCH_TCP_TYPE_PASSIVE, 0, 1);
+  guint32 host_act = punch_candidate_priority (PUNCH_CANDIDATE_HOST, PUNCH_TRANSPORT_TCP,
+                                               PUNCH_TCP_TYPE_ACTIVE, 0, 1);
+  guint32 host_so = punch_candidate_priority (PUNCH_CANDIDATE_HOST, PUNCH_TRANSPORT_TCP,
+                                              PUNCH_TCP_TYPE_SO, 0, 1);
+
+  /* the formula, worked by hand: srflx TCP so = 50 << 24 | (6 << 13) << 8 | 255 */
+  g_assert_cmpuint (so, ==, (50u << 24) + ((6u << 13) << 8) + 255);
+  g_assert_cmpuint (so, ==, 851443967u);
+  g_assert_cmpuint (act, ==, 847249663u);
+  g_assert_cmpuint (pass, ==, 843055359u);
+  g_assert_cmpuint (udp_host, ==, (126u << 24) + ((7u << 13) << 8) + 255);
+  /* UDP first, then a punched TCP path, then any relay */
+  g_assert_cmpuint (udp_srflx, >, so);
+  g_assert_cmpuint (so, >, act);
+  g_assert_cmpuint (act, >, pass);
+  g_assert_cmpuint (so, >, udp_relay);
+  g_assert_cmpuint (host_act, >, host_so);
+  /* the component and the other preference break ties */
+  g_assert_cmpuint (punch_candidate_priority (PUNCH_CANDIDATE_SRFLX, PUNCH_TRANSPORT_TCP,
+                                              PUNCH_TCP_TYPE_SO, 1, 1),
+                    ==, so + 256);
+  g_assert_cmpuint (punch_candidate_priority (PUNCH_CANDIDATE_SRFLX, PUNCH_TRANSPORT_TCP,
+                                              PUNCH_TCP_TYPE_SO, 0, 2),
+                    ==, so - 1);
+}
+
+/* libnice 0.1.21 reads what punch writes and punch reads what libnice writes */
+static void
+test_libnice_interop (void)
+{
+  g_autoptr (GObject) agent_obj = G_OBJECT (nice_agent_new (NULL, NICE_COMPATIBILITY_RFC5245));
+  NiceAgent *agent = NICE_AGENT (agent_obj);
+  static const struct
+  {
+    NiceCandidateType type;
+    NiceCandidateTransport transport;
+    const char *addr, *base;
+    guint16 port, base_port;
+    PunchCandidateType punch_type;
+    PunchTcpType tcp_type;
+  } cases[] = {
+    { NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE, NICE_CANDIDATE_TRANSPORT_TCP_SO, "203.0.113.101",
+      "10.0.1.2", 40000, 40000, PUNCH_CANDIDATE_SRFLX, PUNCH_TCP_TYPE_SO },
+    { NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE, NICE_CANDIDATE_TRANSPORT_TCP_ACTIVE, "203.0.113.101",
+      "10.0.1.2", 0, 0, PUNCH_CANDIDATE_SRFLX, PUNCH_TCP_TYPE_ACTIVE },
+    { NICE_CANDIDATE_TYPE_HOST, NICE_CANDIDATE_TRANSPORT_TCP_PASSIVE, "10.0.1.2", NULL, 5000, 0,
+      PUNCH_CANDIDATE_HOST, PUNCH_TCP_TYPE_PASSIVE },
+    { NICE_CANDIDATE_TYPE_HOST, NICE_CANDIDATE_TRANSPORT_TCP_ACTIVE, "2001:db8::7", NULL, 0, 0,
+      PUNCH_CANDIDATE_HOST, PUNCH_TCP_TYPE_ACTIVE },
+    { NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE, NICE_CANDIDATE_TRANSPORT_UDP, "203.0.113.101",
+      "10.0.1.2", 41000, 41001, PUNCH_CANDIDATE_SRFLX, PUNCH_TCP_TYPE_NONE },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      NiceCandidate *nc = nice_candidate_new (cases[i].type);
+      g_autoptr (GError) error = NULL;
+      g_autofree char *nice_line = NULL;
+      g_autoptr (PunchCandidate) c = NULL;
+      g_autofree char *ours = NULL;
+      g_autofree char *ours_a = NULL;
+      NiceCandidate *back;
+      char buf[NICE_ADDRESS_STRING_LEN];
+      /* an active candidate's port means nothing; both sides write it as 9 */
+      guint16 port = cases[i].port ? cases[i].port : 9;
+
+      nc->transport = cases[i].transport;
+      nc->component_id = 1;
+      nc->priority = punch_candidate_priority (
+          cases[i].punch_type,
+          cases[i].tcp_type == PUNCH_TCP_TYPE_NONE ? PUNCH_TRANSPORT_UDP : PUNCH_TRANSPORT_TCP,
+          cases[i].tcp_type, 0, 1);
+      g_strlcpy (nc->foundation, "7", sizeof nc->foundation);
+      g_assert_true (nice_address_set_from_string (&nc->addr, cases[i].addr));
+      nice_address_set_port (&nc->addr, cases[i].port);
+      if (cases[i].base)
+        {
+          g_assert_true (nice_address_set_from_string (&nc->base_addr, cases[i].base));
+          nice_address_set_port (&nc->base_addr, cases[i].base_port);
+        }
+
+      /* libnice -> punch */
+      nice_line = nice_agent_generate_local_candidate_sdp (agent, nc);
+      c = punch_candidate_parse (nice_line, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (c->type, ==, cases[i].punch_type);
+      g_assert_cmpint (c->tcp_type, ==, cases[i].tcp_type);
+      g_assert_cmpstr (c->address, ==, cases[i].addr);
+      g_assert_cmpuint (c->port, ==, port);
+      g_assert_cmpuint (c->priority, ==, nc->priority);
+      g_assert_cmpstr (c->related_address, ==, cases[i].base);
+      if (cases[i].base)
+        g_assert_cmpuint (c->related_port, ==, cases[i].base_port ? cases[i].base_port : 9);
+      /* punch writes the same line libnice writes */
+      ours = punch_candidate_to_string (c);
+      ours_a = g_strconcat ("a=", ours, NULL);
+      g_assert_cmpstr (ours_a, ==, nice_line);
+
+      /* punch -> libnice */
+      back = nice_agent_parse_remote_candidate_sdp (agent, 1, ours_a);
+      g_assert_nonnull (back);
+      g_assert_cmpint (back->type, ==, cases[i].type);
+      g_assert_cmpint (back->transport, ==, cases[i].transport);
+      nice_address_to_string (&back->addr, buf);
+      g_assert_cmpstr (buf, ==, cases[i].addr);
+      g_assert_cmpuint (nice_address_get_port (&back->addr), ==, port);
+      g_assert_cmpuint (back->priority, ==, nc->priority);
+      if (cases[i].base)
+        {
+          nice_address_to_string (&back->base_addr, buf);
+          g_assert_cmpstr (buf, ==, cases[i].base);
+        }
+      nice_candidate_free (back);
+      nice_candidate_free (nc);
+    }
+}
+
 typedef struct
 {
   const char *line;
@@ -91,6 +277,10 @@ static const Bad bad[] = {
   { "candidate:1 1 TCP 1 10.0.0.1 1 typ host", "needs a tcptype" },
   { "candidate:1 1 TCP 1 10.0.0.1 1 typ host tcptype sideways", "unknown tcptype" },
   { "candidate:1 1 UDP 1 10.0.0.1 1 typ host tcptype active", "only for TCP" },
+  { "candidate:1 1 TCP 1 10.0.0.1 1 typ host tcptype so tcptype passive", "contradicts" },
+  { "candidate:1 1 TCP-SO 1 10.0.0.1 1 typ host tcptype active", "contradicts the earlier so" },
+  { "candidate:1 1 TCP 1 10.0.0.1 0 typ srflx tcptype so", "port 0" },
+  { "candidate:1 1 TCP-FOO 1 10.0.0.1 1 typ host", "unknown transport" },
   { "candidate:1 1 UDP 1 10.0.0.1 1 typ host \xff\xfe", "UTF-8" },
 };
 
@@ -344,6 +534,9 @@ main (int argc, char **argv)
   g_test_add_func ("/punch/candidate/round-trip", test_round_trip);
   g_test_add_func ("/punch/candidate/fields", test_fields);
   g_test_add_func ("/punch/candidate/bad", test_bad);
+  g_test_add_func ("/punch/candidate/tcp", test_tcp);
+  g_test_add_func ("/punch/candidate/priority", test_priority);
+  g_test_add_func ("/punch/candidate/libnice-interop", test_libnice_interop);
   g_test_add_func ("/punch/description/round-trip", test_description_round_trip);
   g_test_add_func ("/punch/description/bad", test_description_bad);
   g_test_add_func ("/punch/description/fingerprint", test_description_fingerprint);

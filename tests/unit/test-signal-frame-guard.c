@@ -120,6 +120,56 @@ test_disarm (Fixture *f, gconstpointer data)
   g_assert_cmpuint (f->calls, ==, 0);
 }
 
+static gboolean
+on_readable (GObject *stream, gpointer user_data)
+{
+  (*(guint *)user_data)++;
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+fired (gpointer data)
+{
+  return *(guint *)data > 0;
+}
+
+/* Held, nothing is read and the stream's source does not fire, though the
+ * input is there; released, the source fires and the input passes. */
+static void
+test_hold (Fixture *f, gconstpointer data)
+{
+  static const guint8 frame[] = { 0x81, 0x82, 1, 2, 3, 4, 'h' ^ 1, 'i' ^ 2 };
+  g_autoptr (GInputStream) base = g_memory_input_stream_new_from_data (frame, sizeof frame, NULL);
+  g_autoptr (GInputStream) guard = punch_signal_frame_guard_new (base, 1024, 100, on_trip, f);
+  GPollableInputStream *pollable = G_POLLABLE_INPUT_STREAM (guard);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSource) source = NULL;
+  guint fires = 0;
+  guint8 buf[64];
+  gssize n;
+
+  punch_signal_frame_guard_hold (PUNCH_SIGNAL_FRAME_GUARD (guard), TRUE);
+  n = g_pollable_input_stream_read_nonblocking (pollable, buf, sizeof buf, NULL, &error);
+  g_assert_cmpint (n, ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+  g_clear_error (&error);
+  g_assert_false (g_pollable_input_stream_is_readable (pollable));
+
+  source = g_pollable_input_stream_create_source (pollable, NULL);
+  g_source_set_callback (source, G_SOURCE_FUNC (on_readable), &fires, NULL);
+  g_source_attach (source, f->ctx);
+  punch_test_spin (50);
+  g_assert_cmpuint (fires, ==, 0);
+
+  punch_signal_frame_guard_hold (PUNCH_SIGNAL_FRAME_GUARD (guard), FALSE);
+  g_assert_true (punch_test_wait (fired, &fires, 2000));
+  g_assert_cmpuint (fires, ==, 1);
+  n = g_pollable_input_stream_read_nonblocking (pollable, buf, sizeof buf, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (n, ==, sizeof frame);
+  g_assert_cmpuint (f->calls, ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -130,6 +180,8 @@ main (int argc, char **argv)
   g_test_add ("/punch/signal/frame-guard/small-passes", Fixture, NULL, fixture_set_up,
               test_small_passes, fixture_tear_down);
   g_test_add ("/punch/signal/frame-guard/disarm", Fixture, NULL, fixture_set_up, test_disarm,
+              fixture_tear_down);
+  g_test_add ("/punch/signal/frame-guard/hold", Fixture, NULL, fixture_set_up, test_hold,
               fixture_tear_down);
   return g_test_run ();
 }

@@ -421,6 +421,63 @@ test_text_attribute (Fixture *f, gconstpointer data)
   g_assert_cmpstr (t4, ==, "");
 }
 
+/* RFC 8489 section 6.2.2: over TCP, messages back to back, framed by their headers */
+static void
+test_stream_frame (Fixture *f, gconstpointer data)
+{
+  gsize a = sizeof rfc5769_response_v4, b = sizeof rfc5769_request;
+  g_autoptr (GError) error = NULL;
+  PunchStunMessage m;
+
+  /* two messages on the stream, arriving a byte at a time */
+  memcpy (f->buf, rfc5769_response_v4, a);
+  memcpy (f->buf + a, rfc5769_request, b);
+  for (gsize have = 0; have < a; have++)
+    {
+      g_assert_cmpint (punch_stun_stream_frame (f->buf, have, &error), ==, 0);
+      g_assert_no_error (error);
+    }
+  g_assert_cmpint (punch_stun_stream_frame (f->buf, a, &error), ==, a);
+  g_assert_cmpint (punch_stun_stream_frame (f->buf, a + b, &error), ==, a);
+  g_assert_true (punch_stun_message_parse (f->buf, a, &m, &error));
+  g_assert_cmpint (m.klass, ==, PUNCH_STUN_CLASS_SUCCESS);
+  g_assert_cmpint (punch_stun_stream_frame (f->buf + a, b - 1, &error), ==, 0);
+  g_assert_cmpint (punch_stun_stream_frame (f->buf + a, b, &error), ==, b);
+  g_assert_true (punch_stun_message_parse (f->buf + a, b, &m, &error));
+  g_assert_cmpint (m.klass, ==, PUNCH_STUN_CLASS_REQUEST);
+
+  /* what is not STUN is refused as soon as it shows */
+  memcpy (f->buf, "HTTP/1.1 400 Bad Request\r\n", 26);
+  g_assert_cmpint (punch_stun_stream_frame (f->buf, 1, &error), ==, -1);
+  g_assert_error (error, PUNCH_ERROR, PUNCH_ERROR_PROTOCOL);
+  g_assert_cmpstr (punch_stun_reject_reason (error), ==, PUNCH_STUN_REJECT_NOT_STUN);
+  g_clear_error (&error);
+
+  /* an RFC 3489 header (no magic cookie) cannot be framed safely on a stream */
+  memcpy (f->buf, stund_classic_response, sizeof stund_classic_response);
+  g_assert_cmpint (punch_stun_stream_frame (f->buf, 7, &error), ==, 0);
+  g_assert_cmpint (punch_stun_stream_frame (f->buf, 8, &error), ==, -1);
+  g_assert_cmpstr (punch_stun_reject_reason (error), ==, PUNCH_STUN_REJECT_NOT_STUN);
+  g_clear_error (&error);
+
+  /* a length that is not a multiple of 4, or past the largest message */
+  memcpy (f->buf, rfc5769_request, b);
+  f->buf[3] = 0x3a;
+  g_assert_cmpint (punch_stun_stream_frame (f->buf, 4, &error), ==, -1);
+  g_assert_cmpstr (punch_stun_reject_reason (error), ==, PUNCH_STUN_REJECT_MALFORMED);
+  g_clear_error (&error);
+  f->buf[2] = 0x05;
+  f->buf[3] = 0xdc; /* 1500 + 20 */
+  g_assert_cmpint (punch_stun_stream_frame (f->buf, 20, &error), ==, -1);
+  g_assert_nonnull (strstr (error->message, "1520 bytes, more than 1500"));
+  g_clear_error (&error);
+  f->buf[2] = 0x05;
+  f->buf[3] = 0xc8; /* 1480 + 20: the largest */
+  g_assert_cmpint (punch_stun_stream_frame (f->buf, 20, &error), ==, 0);
+  g_assert_cmpint (punch_stun_stream_frame (f->buf, 1500, &error), ==, 1500);
+  g_assert_no_error (error);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -437,6 +494,7 @@ main (int argc, char **argv)
   ADD ("/punch/stun/rfc3489/stund", test_rfc3489);
   ADD ("/punch/stun/rfc3489/classic", test_rfc3489_classic);
   ADD ("/punch/stun/text-attribute", test_text_attribute);
+  ADD ("/punch/stun/stream-frame", test_stream_frame);
 #undef ADD
   return g_test_run ();
 }
