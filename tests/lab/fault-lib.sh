@@ -25,7 +25,8 @@
 #                 wait until that side printed EVENT; status 1 on timeout.
 #   fl_xfer_wait NAME
 #                 wait for both sides; RC_A RC_B, A_* and B_* (the events:
-#                 fault-tool.py events), T0_A T0_B (wall-clock starts, ms).
+#                 fault-tool.py events; restarts counted from $FAULT_MS on),
+#                 T0_A T0_B (wall-clock starts, ms).
 #   fl_recovery NAME FAULT_MS [a|b]
 #                 AT_FAULT RECOVERED RECOVERY_MS STALL_MS FINAL EXIT_MS from
 #                 that side's watch log (default a, the receiver).
@@ -138,7 +139,9 @@ fl_wait_event() {
 fl_events() { # NAME a|b PREFIX: the events so far, as PREFIX* variables
   local t0
   if [ "$2" = a ]; then t0=${FL_T0A[$1]}; else t0=${FL_T0B[$1]:-0}; fi
-  eval "$(ft events "$WORK/$1/$2.err" "$t0" --prefix "$3" 2>/dev/null)"
+  # restarts count from the last fault on (an earlier FAULT_MS is before
+  # this transfer: everything counts)
+  eval "$(ft events "$WORK/$1/$2.err" "$t0" --prefix "$3" --after "${FAULT_MS:-0}" 2>/dev/null)"
 }
 
 fl_xfer_wait() {

@@ -26,12 +26,14 @@ the recovery benchmark (tests/bench/bench-recovery.sh). Standard library only.
       assignments: AT_FAULT, RECOVERED (yes/no), RECOVERY_MS, STALL_MS (the
       longest gap without delivery after the fault), FINAL, EXIT_MS (from
       the fault to the process's exit, when the log has it).
-  fault-tool.py events FILE [T0_MS] [--prefix P]
+  fault-tool.py events FILE [T0_MS] [--prefix P] [--after WALL_MS]
       The NDJSON events of one `punch connect --json`: prints shell
       assignments (P defaults to EV_: error code and message, done fields,
       the restart events, path changes, the first direct path). With T0_MS
       (the wall-clock start of the process) the first restart is also given
-      in wall-clock ms.
+      in wall-clock ms. With --after (and T0_MS) only the restarts from
+      that wall-clock time on count (RESTARTS, the reasons, "a path-changed
+      after a restart"); RESTARTS_BEFORE counts the others.
   fault-tool.py stun-probe HOST PORT [--timeout S]
       One STUN Binding request (RFC 5389), repeated every 200 ms until an
       answer or S seconds (default 1): exit 0 and "answered" when the server
@@ -200,7 +202,12 @@ def cmd_events(a):
     err = first.get("error", {})
     done = first.get("done", {})
     conn = first.get("connected", {})
-    restarts = [e.get("data") or {} for e in ev if e["event"] == "restart"]
+    def after(d):  # the event came at or after --after (wall-clock ms), or no --after
+        if not a.after or a.t0 is None or d.get("elapsed_ms") is None:
+            return True
+        return a.t0 + int(d["elapsed_ms"]) >= a.after
+    all_restarts = [e.get("data") or {} for e in ev if e["event"] == "restart"]
+    restarts = [d for d in all_restarts if after(d)]
     changes = []
     seen_restart = False
     change_after_restart = False
@@ -209,7 +216,7 @@ def cmd_events(a):
         direct_ms = conn.get("elapsed_ms", "")
     for e in ev:
         d = e.get("data") or {}
-        if e["event"] == "restart":
+        if e["event"] == "restart" and after(d):
             seen_restart = True
         if e["event"] == "path-changed":
             changes.append(d)
@@ -235,6 +242,7 @@ def cmd_events(a):
         "EV_DONE_MS": done.get("elapsed_ms", ""),
         "EV_FINAL_PATH": (done.get("final") or {}).get("path", ""),
         "EV_RESTARTS": len(restarts),
+        "EV_RESTARTS_BEFORE": len(all_restarts) - len(restarts),
         "EV_RESTART_REASONS": ",".join(str(r.get("reason", "?")) for r in restarts),
         "EV_RESTART_MS": restarts[0].get("elapsed_ms", "") if restarts else "",
         "EV_RESTART_GEN": restarts[-1].get("generation", "") if restarts else "",
@@ -348,6 +356,7 @@ def main():
     s.add_argument("file")
     s.add_argument("t0", type=int, nargs="?")
     s.add_argument("--prefix", default="EV_")
+    s.add_argument("--after", type=int, default=0)
     s.set_defaults(fn=cmd_events)
     s = sub.add_parser("stun-probe")
     s.add_argument("host")

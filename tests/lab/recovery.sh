@@ -55,7 +55,9 @@ done
 [ -x "$FL_PY" ] || lab_skip "$FL_PY is missing"
 
 CONTRACT=no
-"$punch" connect --help 2>&1 | grep -q -- --consent-timeout && CONTRACT=yes
+# (read whole first: grep -q would end the pipe early, and pipefail with it)
+help=$("$punch" connect --help 2>&1)
+grep -q -- --consent-timeout <<<"$help" && CONTRACT=yes
 STRICT=${PUNCH_RECOVERY_STRICT:-}
 TODO_WHY="issue 11: this punch predates the recovery contract (no --consent-timeout)"
 if [ "$CONTRACT" = yes ]; then
@@ -114,7 +116,7 @@ restarted() {
     { [ "$A_CHANGE_AFTER_RESTART" = yes ] || [ "$B_CHANGE_AFTER_RESTART" = yes ]; }
 }
 restart_text() {
-  local t="restarts A ${A_RESTARTS:-0} (${A_RESTART_REASONS:-none}) B ${B_RESTARTS:-0} (${B_RESTART_REASONS:-none})"
+  local t="restarts after the fault A ${A_RESTARTS:-0} (${A_RESTART_REASONS:-none}) B ${B_RESTARTS:-0} (${B_RESTART_REASONS:-none}), before it ${A_RESTARTS_BEFORE:-0}/${B_RESTARTS_BEFORE:-0}"
   local w=${A_RESTART_WALL:-}
   [ -z "$w" ] && w=${B_RESTART_WALL:-}
   [ -n "$w" ] && [ -n "${FAULT_MS:-}" ] && t="$t, first restart $((w - FAULT_MS)) ms after the fault"
@@ -356,20 +358,33 @@ if want b; then
       fl_recovery "$n" "$FAULT_MS" b
       exit_b=$EXIT_MS
       bound=$(((CONSENT + 10) * 1000))
-      verdict() { # RC CODE EXIT_MS
-        case "$2" in relay-lost | path-lost) ;; *) echo no; return ;; esac
-        [ "$1" = 1 ] && [ -n "$3" ] && [ "$3" -le "$bound" ] && echo yes || echo no
+      # The side that gives up first names the cause; the other may then
+      # truthfully say its peer left (peer-gone), once that one has gone.
+      first=A
+      [ -n "$exit_b" ] && { [ -z "$exit_a" ] || [ "$exit_b" -lt "$exit_a" ]; } && first=B
+      verdict() { # SIDE RC CODE EXIT_MS
+        local other_err=$B_ERR
+        [ "$1" = B ] && other_err=$A_ERR
+        if [ "$2" != 1 ] || [ -z "$4" ] || [ "$4" -gt "$bound" ]; then
+          echo no
+          return
+        fi
+        case "$3" in
+          relay-lost | path-lost) echo yes ;;
+          peer-gone) [ "$1" != "$first" ] && [[ $other_err == relay-lost || $other_err == path-lost ]] && echo yes || echo no ;;
+          *) echo no ;;
+        esac
       }
-      # the side whose own candidate was the relay must name the server
-      named=yes
-      for s in A B; do
-        lt="${s}_LAST_LOCAL_TYPE" msg="${s}_ERR_MSG"
-        [ "${!lt}" = relay ] && [[ ${!msg} != *"$NATLAB_STUN_IP1"* ]] && named=no
+      fmsg="${first}_ERR_MSG" ferr="${first}_ERR"
+      named=no
+      [[ ${!ferr} == relay-lost || ${!ferr} == path-lost ]] && [[ ${!fmsg} == *"$NATLAB_STUN_IP1"* ]] && named=yes
+      comment "b (down): coturn killed $(secs $((FAULT_MS - FIRST_BYTE_WALL))) after A's first byte and left down; A (local ${A_LAST_LOCAL_TYPE:-?}) exit $RC_A after $(secs "$exit_a"): ${A_ERR:-none}: ${A_ERR_MSG:-}; B (local ${B_LAST_LOCAL_TYPE:-?}) exit $RC_B after $(secs "$exit_b"): ${B_ERR:-none}: ${B_ERR_MSG:-}"
+      for side in A B; do
+        rc="RC_$side" err="${side}_ERR" ex=exit_a
+        [ $side = B ] && ex=exit_b
+        ccheck "b: coturn stays down: $side exits 1 within $((CONSENT + 10)) s with relay-lost or path-lost (or peer-gone after the other side left with one of them) (exit ${!rc} after $(secs "${!ex}"), ${!err:-none})" yes "$(verdict $side "${!rc}" "${!err}" "${!ex}")"
       done
-      comment "b (down): coturn killed $(secs $((FAULT_MS - FIRST_BYTE_WALL))) after A's first byte and left down; A exit $RC_A after $(secs "$exit_a"): ${A_ERR:-none}: ${A_ERR_MSG:-}; B exit $RC_B after $(secs "$exit_b"): ${B_ERR:-none}: ${B_ERR_MSG:-}"
-      ccheck "b: coturn stays down: A exits 1 with relay-lost or path-lost within $((CONSENT + 10)) s (exit $RC_A after $(secs "$exit_a"), ${A_ERR:-none})" yes "$(verdict "$RC_A" "$A_ERR" "$exit_a")"
-      ccheck "b: coturn stays down: B exits 1 with relay-lost or path-lost within $((CONSENT + 10)) s (exit $RC_B after $(secs "$exit_b"), ${B_ERR:-none})" yes "$(verdict "$RC_B" "$B_ERR" "$exit_b")"
-      ccheck "b: coturn stays down: the relayed side's error names the TURN server $NATLAB_STUN_IP1 (A's local ${A_LAST_LOCAL_TYPE:-?}: ${A_ERR_MSG:-}; B's local ${B_LAST_LOCAL_TYPE:-?}: ${B_ERR_MSG:-})" yes "$named"
+      ccheck "b: coturn stays down: the first side to give up ($first) says relay-lost or path-lost and names the TURN server $NATLAB_STUN_IP1 (${!ferr:-none}: ${!fmsg:-})" yes "$named"
     fi
   done
   FL_OPTS=()
