@@ -140,8 +140,13 @@ fl_events() { # NAME a|b PREFIX: the events so far, as PREFIX* variables
   local t0
   if [ "$2" = a ]; then t0=${FL_T0A[$1]}; else t0=${FL_T0B[$1]:-0}; fi
   # restarts count from the last fault on (an earlier FAULT_MS is before
-  # this transfer: everything counts)
-  eval "$(ft events "$WORK/$1/$2.err" "$t0" --prefix "$3" --after "${FAULT_MS:-0}" 2>/dev/null)"
+  # this transfer: everything counts). The start time is taken just before
+  # the process starts, so an event's wall time (start + elapsed_ms) is a few
+  # ms early: 500 ms of slack, far less than the seconds between the start
+  # (where a direct-upgrade restart comes) and the fault.
+  local after=0
+  [ -n "${FAULT_MS:-}" ] && after=$((FAULT_MS - 500))
+  eval "$(ft events "$WORK/$1/$2.err" "$t0" --prefix "$3" --after "$after" 2>/dev/null)"
 }
 
 fl_xfer_wait() {
