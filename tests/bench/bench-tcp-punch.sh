@@ -111,7 +111,8 @@ for d in $delays; do
     echo "bench-tcp-punch: delay $d ms needs $delayer (libnetfilter-queue-dev)" >&2; exit 2
   fi
 done
-"$punch" connect --help 2>&1 | grep -q -- --no-tcp ||
+connect_help=$("$punch" connect --help 2>&1) # not piped into grep -q: SIGPIPE under pipefail
+grep -q -- --no-tcp <<<"$connect_help" ||
   { echo "bench-tcp-punch: this punch has no --no-tcp (no TCP hole punching)" >&2; exit 2; }
 
 log() { printf 'bench-tcp-punch: %s\n' "$*" >&2; }
