@@ -91,6 +91,7 @@ struct _PunchSession
   guint n_local_relay;
   guint n_remote_cands;
   guint n_remote_relay;
+  guint n_remote_srflx; /* UDP server-reflexive: the peer's UDP leaves its network */
   gboolean gathering_done;
   gboolean gathering_started;
   gboolean remote_credentials_set;

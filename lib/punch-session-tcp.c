@@ -45,9 +45,10 @@
  * packets are dropped and QUIC recovers (its congestion control slows). */
 #define PUNCH_SESSION_TCP_QUEUE_BYTES (256 * 1024)
 /* Happy eyeballs: a TCP connection that completes while UDP ICE is still
- * checking waits this long for a direct UDP pair before it takes the path
- * (at once when libnice has failed or found only a relay). */
-#define PUNCH_SESSION_TCP_UDP_GRACE_MS 300
+ * checking waits this long for a direct UDP pair before it takes the path.
+ * Not at all when libnice has failed, when UDP cannot leave this network
+ * (udp_hopeless()), or when the peer has taken TCP (its empty frame). */
+#define PUNCH_SESSION_TCP_UDP_GRACE_MS 1000
 /* RFC 4571: a 16-bit length */
 #define FRAME_MAX 65535
 
@@ -65,6 +66,7 @@ struct _PunchSessionTcp
   GSocketConnection *parked; /* connected, waiting out the grace for UDP */
   PunchTcpPunchStats parked_stats;
   GSource *grace_source;
+  GSource *parked_source; /* the peer sends on the parked connection: it chose TCP */
 
   gboolean is_path;
   GSocketConnection *conn;
@@ -305,6 +307,10 @@ use_connection (PunchSession *self, GSocketConnection *conn, const PunchTcpPunch
   tcp->in_source = g_socket_create_source (tcp->socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
   g_source_set_callback (tcp->in_source, G_SOURCE_FUNC (on_readable), self, NULL);
   g_source_attach (tcp->in_source, self->context);
+  /* an empty frame tells a peer still waiting for UDP (its grace) that this
+   * side took TCP: the QUIC server may be here, waiting for the client */
+  g_byte_array_append (tcp->out, (const guint8[]){ 0, 0 }, 2);
+  flush (self);
 
   pair = g_new0 (PunchPair, 1);
   pair->local = punch_candidate_copy (tcp->local);
@@ -336,6 +342,36 @@ udp_direct_up (PunchSession *self)
   return self->ice_connected && self->selected && !self->selected->relayed;
 }
 
+/* No direct UDP pair can work from here: this side sits behind a NAT (its
+ * TCP mapping is another address than its own) and has no server-reflexive
+ * UDP candidate, so its UDP does not leave its network (a UDP-blocked site;
+ * a relay candidate through TURN-TCP does not make a direct pair). The TCP
+ * mapping took a round trip more than a UDP Binding to the same servers:
+ * with the punch done and still no UDP mapping, UDP is blocked. Without a
+ * NAT, libnice drops a server-reflexive candidate equal to the host one, so
+ * its absence says nothing: then UDP gets its grace. */
+static gboolean
+udp_hopeless (PunchSession *self)
+{
+  PunchTcpMapping *m = self->tcp->mapping;
+  g_autofree char *public_ip = NULL;
+
+  if (m == NULL)
+    return FALSE;
+  public_ip = address_ip (&m->mapped);
+  for (guint i = 0; i < self->local_cands->len; i++)
+    {
+      const PunchCandidate *c = self->local_cands->pdata[i];
+      if (c->transport != PUNCH_TRANSPORT_UDP)
+        continue;
+      if (c->type == PUNCH_CANDIDATE_SRFLX)
+        return FALSE; /* UDP leaves */
+      if (c->type == PUNCH_CANDIDATE_HOST && g_strcmp0 (c->address, public_ip) == 0)
+        return FALSE; /* no NAT in front: no srflx to expect */
+    }
+  return TRUE;
+}
+
 static void
 drop_connection (GSocketConnection *conn)
 {
@@ -351,6 +387,7 @@ settle (PunchSession *self)
   GSocketConnection *conn = g_steal_pointer (&tcp->parked);
 
   punch_source_clear (&tcp->grace_source);
+  punch_source_clear (&tcp->parked_source);
   if (conn == NULL)
     return;
   if (self->state == PUNCH_STATE_FAILED || self->state == PUNCH_STATE_CLOSED)
@@ -362,6 +399,17 @@ settle (PunchSession *self)
     }
   else
     use_connection (self, conn, &tcp->parked_stats);
+}
+
+static gboolean
+on_parked_readable (GSocket *socket, GIOCondition condition, gpointer user_data)
+{
+  PunchSession *self = user_data;
+
+  g_debug ("session %p: the peer sends over TCP: taking it now", self);
+  g_clear_pointer (&self->tcp->parked_source, g_source_unref);
+  settle (self);
+  return G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -413,12 +461,19 @@ on_punched (GObject *source, GAsyncResult *result, gpointer user_data)
   tcp->parked = conn;
   tcp->parked_stats = stats;
   if (!self->ice_connected && self->nice_state != NICE_COMPONENT_STATE_FAILED
+      && !udp_hopeless (self)
       && (self->state == PUNCH_STATE_GATHERING || self->state == PUNCH_STATE_CHECKING))
     {
       /* UDP ICE is still checking: give it a moment (a relayed pair found
        * meanwhile waits in punch_session_maybe_connected) */
       tcp->grace_source = punch_timeout_attach (self->context, PUNCH_SESSION_TCP_UDP_GRACE_MS,
                                                 on_grace_over, self, NULL);
+      /* unless the peer has taken TCP already (its handshake is waiting) */
+      tcp->parked_source
+          = g_socket_create_source (g_socket_connection_get_socket (conn), G_IO_IN, NULL);
+      g_source_set_callback (tcp->parked_source, (GSourceFunc)(void (*) (void))on_parked_readable,
+                             self, NULL);
+      g_source_attach (tcp->parked_source, self->context);
     }
   else
     settle (self);
@@ -655,6 +710,7 @@ punch_session_tcp_free (PunchSession *self)
     return;
   close_connection (tcp);
   punch_source_clear (&tcp->grace_source);
+  punch_source_clear (&tcp->parked_source);
   if (tcp->parked)
     drop_connection (g_steal_pointer (&tcp->parked));
   g_clear_pointer (&tcp->mapping, punch_tcp_mapping_free);

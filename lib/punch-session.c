@@ -814,6 +814,7 @@ punch_session_reset_ice_run (PunchSession *self)
   self->n_local_relay = 0;
   self->n_remote_cands = 0;
   self->n_remote_relay = 0;
+  self->n_remote_srflx = 0;
   self->gathering_done = FALSE;
   self->gathering_started = FALSE;
   self->remote_credentials_set = FALSE;

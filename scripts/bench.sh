@@ -21,13 +21,19 @@
 #                                          across instances, Redis' CPU and RSS
 #                                          (tests/bench/bench-signal-cluster.py; about 1 min;
 #                                          ARGS e.g. --instances 3)
+#   bash scripts/bench.sh tcp [ARGS]       UDP-blocked sites: punch's direct TCP path
+#                                          (simultaneous open) against TURN over TCP,
+#                                          same run: time to connected and first byte
+#                                          (p50/p95), throughput beside kernel TCP, 0 and
+#                                          25 ms (tests/bench/bench-tcp-punch.sh; about
+#                                          8 minutes; ARGS e.g. --runs 5)
 #   bash scripts/bench.sh recovery [ARGS]  time to recover after a fault (NAT rebinding, coturn
 #                                          killed and restarted, host address moved: from the
 #                                          fault to the first new byte) and time to the first
 #                                          direct path, across the NAT lab (tests/bench/
 #                                          bench-recovery.sh; 20 runs each, about 10-20 minutes;
 #                                          ARGS e.g. --runs 5 --faults rebind)
-#   bash scripts/bench.sh                  all five
+#   bash scripts/bench.sh                  all six
 #
 # BUILD_DIR=DIR builds there (default: _build).
 set -euo pipefail
@@ -36,19 +42,19 @@ cd "$(dirname "$0")/.."
 what=${1:-all}
 [ $# -gt 0 ] && shift
 case "$what" in
-  connect | signal | data | cluster | recovery | all) ;;
+  connect | signal | data | cluster | tcp | recovery | all) ;;
   -h | --help)
-    sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   *)
-    echo "bench: unknown benchmark '$what' (connect, signal, data, cluster, recovery or all; --help)" >&2
+    echo "bench: unknown benchmark '$what' (connect, signal, data, cluster, tcp, recovery or all; --help)" >&2
     exit 2
     ;;
 esac
 
 if [ "$what" = all ] && [ $# -gt 0 ]; then
-  echo "bench: options go to one benchmark: bash scripts/bench.sh connect|signal|data|cluster|recovery OPTIONS" >&2
+  echo "bench: options go to one benchmark: bash scripts/bench.sh connect|signal|data|cluster|tcp|recovery OPTIONS" >&2
   exit 2
 fi
 
@@ -74,6 +80,10 @@ fi
 if [ "$what" = data ] || [ "$what" = all ]; then
   echo "== the data path: punch connect against kernel TCP, TLS over TCP and raw UDP, across the NAT lab"
   bash tests/bench/bench-data.sh --build-dir "$BUILD_DIR" "$@"
+fi
+if [ "$what" = tcp ] || [ "$what" = all ]; then
+  echo "== UDP-blocked sites: direct TCP (simultaneous open) against TURN over TCP, across the NAT lab"
+  bash tests/bench/bench-tcp-punch.sh --build-dir "$BUILD_DIR" "$@"
 fi
 if [ "$what" = recovery ] || [ "$what" = all ]; then
   echo "== recovery: time to recover after a fault, time to the first direct path, across the NAT lab"

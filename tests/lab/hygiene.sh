@@ -363,6 +363,8 @@ if enc_wanted; then
   ip netns exec "$NATLAB_NS_RA" iptables -w -t raw -A PREROUTING -i wan0 -p udp -s "$NATLAB_B_WAN" -j DROP
   ip netns exec "$NATLAB_NS_RB" iptables -w -t raw -A PREROUTING -i wan0 -p udp -s "$NATLAB_A_WAN" -j DROP
   turn=(--turn "turn:$NATLAB_STUN_IP1:3478?transport=udp" --turn-user lab --turn-pass lab-pass)
+  # UDP ICE's own switch is under test: a direct TCP path would win at once
+  has_opt --no-tcp && turn+=(--no-tcp)
   A_EXTRA=("${turn[@]}") B_EXTRA=("${turn[@]}")
   xfer_start "$name" reliable "sleep 1; head -c 1048576 '$WORK/file-$name'; sleep 2; tail -c +1048577 '$WORK/file-$name'"
   for _ in $(seq 100); do

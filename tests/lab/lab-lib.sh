@@ -64,6 +64,19 @@ lab_coturn_stop() {
 
 LAB_NATLAB="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/natlab"
 
+# lab_signal_start DIR SIGNAL: punch-signal (the binary SIGNAL) on the lab's
+# signaling address with a fresh secret in DIR/secret; waits until it
+# listens. Sets LAB_SIGNAL_PID; 1 when it did not start.
+lab_signal_start() {
+  local dir=$1 signal=$2
+  head -c 32 /dev/urandom | base64 >"$dir/secret"
+  ip netns exec "$NATLAB_NS_SRV" "$signal" --listen "$NATLAB_SIGNAL_IP:8765" \
+    --secret-file "$dir/secret" >"$dir/signal.out" 2>"$dir/signal.err" &
+  LAB_SIGNAL_PID=$!
+  for _ in $(seq 50); do grep -q '^listening' "$dir/signal.out" 2>/dev/null && return 0; sleep 0.1; done
+  return 1
+}
+
 lab_run_init() {
   WORK=$(mktemp -d "/tmp/$1.XXXXXX")
   PIDS=()

@@ -87,12 +87,8 @@ run_case() { # ID A B MODE
     result "ERROR='natlab up failed: $(tail -n 1 "$dir/natlab.err")'"; return
   fi
   lab_coturn_start "$dir" || { result "ERROR='coturn did not start'"; return; }
-  head -c 32 /dev/urandom | base64 >"$dir/secret"
-  ip netns exec "$NATLAB_NS_SRV" "$signal" --listen "$NATLAB_SIGNAL_IP:8765" \
-    --secret-file "$dir/secret" >"$dir/signal.out" 2>"$dir/signal.err" &
-  sig_pid=$!
-  for _ in $(seq 50); do grep -q '^listening' "$dir/signal.out" 2>/dev/null && break; sleep 0.1; done
-  grep -q '^listening' "$dir/signal.out" || { result "ERROR='punch-signal did not start'"; return; }
+  lab_signal_start "$dir" "$signal" || { sig_pid=$LAB_SIGNAL_PID; result "ERROR='punch-signal did not start'"; return; }
+  sig_pid=$LAB_SIGNAL_PID
   local token
   token=$("$signal" token --secret-file "$dir/secret" --room "pair$id" --ttl 300)
   ip netns exec "$NATLAB_NS_RA" timeout 60 tcpdump -i wan0 -U -s 0 -n -w "$dir/wan.pcap" tcp \
