@@ -140,6 +140,7 @@ struct _PunchSession
   gint64 restart_time;       /* when the last restart began, monotonic µs */
   gint64 path_time;          /* when the current path was selected */
   GError *restart_error;     /* why the last restart found no path */
+  GError *last_turn_error;   /* a TURN server's failure seen by an earlier ICE run */
   char *restart_reason;
   gboolean path_was_relayed;
   gboolean peer_left;   /* signaling saw the peer leave */

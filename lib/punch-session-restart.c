@@ -213,6 +213,13 @@ punch_session_restart_ice (PunchSession *self, const char *reason, gboolean forc
       self->path_was_relayed = self->selected && self->selected->relayed;
     }
   begin_run (self, g_steal_pointer (&why), FALSE);
+  /* what TURN said stays known across runs: the error may come before the
+   * new run has asked the server again */
+  if (self->turn_error)
+    {
+      g_clear_error (&self->last_turn_error);
+      self->last_turn_error = g_error_copy (self->turn_error);
+    }
   punch_session_reset_ice_run (self);
 
   if (!punch_session_make_agent (self, NULL, NULL, &error))
@@ -317,11 +324,12 @@ punch_session_explain_silence (PunchSession *self, const GError *error)
   if (self->restart_error && self->restart_error->code == PUNCH_ERROR_NO_ADDRESS)
     return g_error_new (PUNCH_ERROR, PUNCH_ERROR_NO_ADDRESS, "the path went silent and %s",
                         self->restart_error->message);
-  if (self->path_was_relayed && self->turn_error)
+  if (self->path_was_relayed && (self->turn_error || self->last_turn_error))
     return g_error_new (PUNCH_ERROR, PUNCH_ERROR_RELAY_LOST,
                         "the path went through a TURN relay that stopped answering, and %u ICE "
                         "restarts found no other path: %s",
-                        self->generation, self->turn_error->message);
+                        self->generation,
+                        (self->turn_error ? self->turn_error : self->last_turn_error)->message);
   return g_error_new (
       PUNCH_ERROR, PUNCH_ERROR_PATH_LOST,
       "the path went silent for %u s and %u ICE restarts found no new one: %s", s, self->generation,

@@ -666,6 +666,7 @@ punch_session_finalize (GObject *object)
   g_clear_error (&self->turn_error);
   g_clear_error (&self->no_address_error);
   g_clear_error (&self->restart_error);
+  g_clear_error (&self->last_turn_error);
   g_free (self->local_ufrag);
   g_free (self->local_pwd);
   g_clear_object (&self->cancellable);

@@ -297,7 +297,7 @@ if want c; then
     n="loss$pct-datagram"
     fl_xfer_wait "$n"
     fl_recovery "$n" "$LOSS_END"
-    recs=$(ft check-records "$WORK/$n/a.out" 1000 $NREC)
+    recs=$(ft check-records "$WORK/$n/a.out" 1000 $NREC --sent "$WORK/records")
     read -r got corrupt lost tail <<<"$("$FL_PY" -c 'import json,sys; r=json.loads(sys.argv[1]); print(r["distinct"], r["corrupt"], r["lost"], r["tail"])' "$recs")"
     alive=no
     [ "$RC_A$RC_B" = 00 ] && [ "$RECOVERED" = yes ] && alive=yes
