@@ -699,6 +699,15 @@ punch_signal_client_check_alive (PunchSignalClient *self)
 {
   g_return_if_fail (PUNCH_IS_SIGNAL_CLIENT (self));
 
+  if (self->state == STATE_WAITING)
+    {
+      /* between reconnection attempts, whose back-off may have grown to
+       * many seconds during an outage: the session needs us now */
+      clear_source (&self->retry_source);
+      self->backoff_ms = 0;
+      connect_now (self);
+      return;
+    }
   if (self->state != STATE_JOINED || self->conn == NULL || self->probe_source)
     return;
   self->probe_start = g_get_monotonic_time ();

@@ -75,6 +75,8 @@ punch_signal_client_set_accept_invalid_certificate (PunchSignalClient *self, gbo
  * and when no pong comes within 3 s the connection is dropped and, with
  * reconnection on, made again. A rejoin comes back as the same peer (same
  * id; the others see no `peer-left`) while the server still holds our place.
+ * Between reconnection attempts it tries again at once (the back-off may have
+ * grown to many seconds during an outage).
  */
 PUNCH_SIGNAL_EXPORT void punch_signal_client_check_alive (PunchSignalClient *self);
 
