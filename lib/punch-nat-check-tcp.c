@@ -69,6 +69,9 @@ handle_message (Probe *p, gsize len)
 {
   PunchNatCheckReport *rep = p->phase->check->report;
   g_autoptr (GError) error = NULL;
+  g_autofree char *why = NULL;
+  PunchStunAddress mapped;
+  PunchStunAnswer answer;
   PunchStunMessage m;
 
   if (!punch_stun_message_parse (p->buf, len, &m, &error))
@@ -77,7 +80,8 @@ handle_message (Probe *p, gsize len)
       probe_end (p, error->message);
       return TRUE;
     }
-  if (m.klass != PUNCH_STUN_CLASS_SUCCESS && m.klass != PUNCH_STUN_CLASS_ERROR)
+  answer = punch_stun_binding_answer (&m, p->txid, &mapped, &why);
+  if (answer == PUNCH_STUN_ANSWER_NONE)
     {
       /* a request (ours sent back?) or an indication: not an answer */
       rep->rejected[PUNCH_NAT_CHECK_REJECT_WRONG_CLASS]++;
@@ -85,29 +89,17 @@ handle_message (Probe *p, gsize len)
       p->have -= len;
       return FALSE;
     }
-  if (memcmp (m.txid, p->txid, PUNCH_STUN_TXID_SIZE) != 0)
+  if (answer == PUNCH_STUN_ANSWER_WRONG_TXID)
+    rep->rejected[PUNCH_NAT_CHECK_REJECT_WRONG_TXID]++;
+  else if (answer == PUNCH_STUN_ANSWER_NOT_BINDING)
+    rep->rejected[PUNCH_NAT_CHECK_REJECT_MALFORMED]++;
+  if (answer != PUNCH_STUN_ANSWER_SUCCESS)
     {
-      rep->rejected[PUNCH_NAT_CHECK_REJECT_WRONG_TXID]++;
-      probe_end (p, "the answer has another transaction id");
+      probe_end (p, why);
       return TRUE;
     }
-  if (m.method != PUNCH_STUN_METHOD_BINDING)
-    {
-      rep->rejected[PUNCH_NAT_CHECK_REJECT_MALFORMED]++;
-      probe_end (p, "the answer is not a Binding response");
-      return TRUE;
-    }
-  if (m.klass == PUNCH_STUN_CLASS_ERROR)
-    {
-      g_autofree char *reason = punch_stun_bytes_to_text (&m.reason, 128);
-      g_autofree char *msg = g_strdup_printf ("error response %u %s", m.error_code, reason);
-      probe_end (p, msg);
-      return TRUE;
-    }
-  if (m.present & PUNCH_STUN_HAS_XOR_MAPPED)
-    p->server->tcp_mapped = m.xor_mapped;
-  else if (m.present & PUNCH_STUN_HAS_MAPPED)
-    p->server->tcp_mapped = m.mapped;
+  if (mapped.family)
+    p->server->tcp_mapped = mapped;
   probe_end (p, NULL);
   return TRUE;
 }

@@ -458,6 +458,37 @@ punch_stun_message_parse_full (const guint8 *data, gsize len, PunchStunParseFlag
   return TRUE;
 }
 
+PunchStunAnswer
+punch_stun_binding_answer (const PunchStunMessage *m, const guint8 *txid, PunchStunAddress *mapped,
+                           char **why)
+{
+  memset (mapped, 0, sizeof *mapped);
+  *why = NULL;
+  if (m->klass != PUNCH_STUN_CLASS_SUCCESS && m->klass != PUNCH_STUN_CLASS_ERROR)
+    return PUNCH_STUN_ANSWER_NONE;
+  if (memcmp (m->txid, txid, PUNCH_STUN_TXID_SIZE) != 0)
+    {
+      *why = g_strdup ("the answer has another transaction id");
+      return PUNCH_STUN_ANSWER_WRONG_TXID;
+    }
+  if (m->method != PUNCH_STUN_METHOD_BINDING)
+    {
+      *why = g_strdup ("the answer is not a Binding response");
+      return PUNCH_STUN_ANSWER_NOT_BINDING;
+    }
+  if (m->klass == PUNCH_STUN_CLASS_ERROR)
+    {
+      g_autofree char *reason = punch_stun_bytes_to_text (&m->reason, 128);
+      *why = g_strdup_printf ("error response %u %s", m->error_code, reason);
+      return PUNCH_STUN_ANSWER_ERROR;
+    }
+  if (m->present & PUNCH_STUN_HAS_XOR_MAPPED)
+    *mapped = m->xor_mapped;
+  else if (m->present & PUNCH_STUN_HAS_MAPPED)
+    *mapped = m->mapped;
+  return PUNCH_STUN_ANSWER_SUCCESS;
+}
+
 char *
 punch_stun_bytes_to_text (const PunchStunBytes *bytes, gsize max_bytes)
 {

@@ -169,6 +169,31 @@ gboolean punch_stun_message_parse_full (const guint8 *data, gsize len, PunchStun
                                         PunchStunMessage *msg, GError **error);
 
 /**
+ * PunchStunAnswer:
+ * What a parsed message is to a Binding request of ours.
+ */
+typedef enum
+{
+  PUNCH_STUN_ANSWER_NONE,        /* a request or an indication: not an answer at all */
+  PUNCH_STUN_ANSWER_WRONG_TXID,  /* an answer to another transaction */
+  PUNCH_STUN_ANSWER_NOT_BINDING, /* an answer of another method */
+  PUNCH_STUN_ANSWER_ERROR,       /* an error response */
+  PUNCH_STUN_ANSWER_SUCCESS,     /* a success response; *mapped may still have no family */
+} PunchStunAnswer;
+
+/**
+ * punch_stun_binding_answer:
+ * @m: a parsed message
+ * @txid: our request's transaction id
+ * @mapped: (out): the XOR-MAPPED-ADDRESS of a success (else MAPPED-ADDRESS;
+ *   family 0 when it has neither)
+ * @why: (out) (transfer full) (nullable): for a wrong transaction, method or an
+ *   error response, the words for it
+ */
+PunchStunAnswer punch_stun_binding_answer (const PunchStunMessage *m, const guint8 *txid,
+                                           PunchStunAddress *mapped, char **why);
+
+/**
  * punch_stun_bytes_to_text:
  * A text attribute (SOFTWARE, a reason phrase) as valid UTF-8 of at most
  * @max_bytes: trailing NULs are dropped (RFC 3489 servers count their

@@ -290,6 +290,9 @@ handle_message (Probe *p, gsize len)
 {
   PunchTcpMappingProbe *r = result_of (p);
   g_autoptr (GError) error = NULL;
+  g_autofree char *why = NULL;
+  PunchStunAddress mapped;
+  PunchStunAnswer answer;
   PunchStunMessage m;
 
   if (!punch_stun_message_parse (p->buf, len, &m, &error))
@@ -297,30 +300,16 @@ handle_message (Probe *p, gsize len)
       probe_end (p, error->message);
       return TRUE;
     }
-  if (m.klass != PUNCH_STUN_CLASS_SUCCESS && m.klass != PUNCH_STUN_CLASS_ERROR)
+  answer = punch_stun_binding_answer (&m, p->txid, &mapped, &why);
+  if (answer == PUNCH_STUN_ANSWER_NONE)
     return FALSE; /* a request or an indication (our own sent back?): not an answer */
-  if (memcmp (m.txid, p->txid, PUNCH_STUN_TXID_SIZE) != 0)
+  if (answer != PUNCH_STUN_ANSWER_SUCCESS)
     {
-      probe_end (p, "the answer has another transaction id");
+      probe_end (p, why);
       return TRUE;
     }
-  if (m.method != PUNCH_STUN_METHOD_BINDING)
-    {
-      probe_end (p, "the answer is not a Binding response");
-      return TRUE;
-    }
-  if (m.klass == PUNCH_STUN_CLASS_ERROR)
-    {
-      g_autofree char *reason = punch_stun_bytes_to_text (&m.reason, 128);
-      g_autofree char *msg = g_strdup_printf ("error response %u %s", m.error_code, reason);
-      probe_end (p, msg);
-      return TRUE;
-    }
-  if (m.present & PUNCH_STUN_HAS_XOR_MAPPED)
-    r->mapped = m.xor_mapped;
-  else if (m.present & PUNCH_STUN_HAS_MAPPED)
-    r->mapped = m.mapped;
-  else
+  r->mapped = mapped;
+  if (mapped.family == 0)
     {
       probe_end (p, "the answer has no (XOR-)MAPPED-ADDRESS");
       return TRUE;

@@ -67,6 +67,16 @@ send_description (PunchSignalBinding *self)
   self->description_sent = TRUE;
 }
 
+/* A candidate or end-of-candidates goes out by itself only after our
+ * description did (which carries what came before), to a peer still here,
+ * while the client is joined (a reconnection sends the description again). */
+static gboolean
+can_trickle (PunchSignalBinding *self)
+{
+  return self->description_sent && !self->remote_gone
+         && punch_signal_client_is_joined (self->client);
+}
+
 static void
 adopt (PunchSignalBinding *self, const char *id)
 {
@@ -87,7 +97,7 @@ on_local_candidate (PunchSession *session, const char *line, gpointer data)
   g_autoptr (GError) error = NULL;
 
   /* before the description goes out, the description itself will carry it */
-  if (!self->description_sent || self->remote_gone || !punch_signal_client_is_joined (self->client))
+  if (!can_trickle (self))
     return;
   if (!punch_signal_client_send_candidate (self->client, self->remote_id, line, &error))
     report (self, error);
@@ -100,7 +110,7 @@ on_gathering_done (PunchSession *session, gpointer data)
   g_autoptr (GError) error = NULL;
 
   self->gathered = TRUE;
-  if (!self->description_sent || self->remote_gone || !punch_signal_client_is_joined (self->client))
+  if (!can_trickle (self))
     return;
   if (!punch_signal_client_send_end_of_candidates (self->client, self->remote_id, &error))
     report (self, error);
