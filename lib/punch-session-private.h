@@ -91,7 +91,6 @@ struct _PunchSession
   guint n_local_relay;
   guint n_remote_cands;
   guint n_remote_relay;
-  guint n_remote_srflx; /* UDP server-reflexive: the peer's UDP leaves its network */
   gboolean gathering_done;
   gboolean gathering_started;
   gboolean remote_credentials_set;
@@ -146,7 +145,6 @@ struct _PunchSession
   gboolean peer_left;   /* signaling saw the peer leave */
   gboolean path_broken; /* sending failed: the local address went away */
   GSource *liveness_source;
-  GSource *restart_source;
 
   PunchSessionTcp *tcp; /* TCP hole punching (punch-session-tcp.c); NULL when off */
 };

@@ -148,8 +148,6 @@ add_remote_candidate (PunchSession *self, const PunchCandidate *c, GError **erro
   self->n_remote_cands++;
   if (c->type == PUNCH_CANDIDATE_RELAY)
     self->n_remote_relay++;
-  if (c->type == PUNCH_CANDIDATE_SRFLX)
-    self->n_remote_srflx++;
   return TRUE;
 }
 

@@ -637,7 +637,6 @@ punch_session_dispose (GObject *object)
   punch_source_clear (&self->deadline_source);
   shutdown_agents (self, NULL, NULL);
   punch_source_clear (&self->linger_source);
-  punch_source_clear (&self->restart_source);
   g_clear_object (&self->direct_socket);
   punch_session_tcp_free (self);
   g_clear_pointer (&self->quic, punch_quic_free);
@@ -815,7 +814,6 @@ punch_session_reset_ice_run (PunchSession *self)
   self->n_local_relay = 0;
   self->n_remote_cands = 0;
   self->n_remote_relay = 0;
-  self->n_remote_srflx = 0;
   self->gathering_done = FALSE;
   self->gathering_started = FALSE;
   self->remote_credentials_set = FALSE;
